@@ -1,0 +1,205 @@
+//! What each subcommand does: parse, call the core crate's admin actions, print.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use latchkey::admin::{self, AdminError, ConnectorChanges, NewConnector, NewProject};
+use latchkey::config::{Config, ConfigError, StoreConfig};
+use latchkey::model::ProjectId;
+use latchkey::state::StartupError;
+use latchkey::{AppState, SecretString};
+
+use crate::args::{Backend, Cli, Command, ConnectionsCommand, ConnectorsCommand, KeysCommand, ProjectsCommand, SecretSource, TableCommand};
+use crate::output::Printer;
+
+/// A failed command.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Admin(#[from] AdminError),
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl CliError {
+    /// 2 for input the operator can fix, 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) | CliError::Startup(StartupError::Config(_)) => 2,
+            CliError::Admin(AdminError::Invalid(_)) => 2,
+            CliError::Admin(AdminError::NotFound(_) | AdminError::Conflict(_)) => 3,
+            _ => 1,
+        }
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(error: ConfigError) -> Self {
+        CliError::Startup(error.into())
+    }
+}
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let config = config(&cli.backend)?;
+    let print = Printer { json: cli.json };
+    if let Command::Table(TableCommand::Create) = &cli.command {
+        return create_table(config, &print).await;
+    }
+    let state = AppState::build(config).await?;
+    match cli.command {
+        Command::Serve(args) => crate::commands::serve::run(state, &args.bind, &print).await,
+        Command::Projects(command) => projects(&state, command, &print).await,
+        Command::Keys(command) => keys(&state, command, &print).await,
+        Command::Connectors(command) => connectors(&state, command, &print).await,
+        Command::Connections(ConnectionsCommand::List { project }) => {
+            let connections = admin::list_connections(&state, &project_id(&project)?).await?;
+            print.connections(&connections);
+            Ok(())
+        }
+        Command::Table(_) => unreachable!("handled before the state is built"),
+    }
+}
+
+fn config(backend: &Backend) -> Result<Config, ConfigError> {
+    let overrides = [
+        ("LATCHKEY_STORE", &backend.store),
+        ("LATCHKEY_DATA_DIR", &backend.data_dir),
+        ("LATCHKEY_TABLE", &backend.table),
+        ("LATCHKEY_DYNAMODB_ENDPOINT", &backend.dynamodb_endpoint),
+        ("LATCHKEY_KEYRING", &backend.keyring),
+        ("LATCHKEY_KMS_KEY_ID", &backend.kms_key_id),
+        ("LATCHKEY_KMS_ENDPOINT", &backend.kms_endpoint),
+    ];
+    Config::from_lookup(|name| {
+        match overrides.iter().find(|(n, _)| *n == name) {
+            Some((_, value)) => (*value).clone(),
+            None => std::env::var(name).ok(),
+        }
+        .filter(|v| !v.is_empty())
+    })
+}
+
+fn project_id(raw: &str) -> Result<ProjectId, CliError> {
+    ProjectId::parse(raw).map_err(|e| CliError::Admin(e.into()))
+}
+
+async fn create_table(config: Config, print: &Printer) -> Result<(), CliError> {
+    let StoreConfig::Dynamo { table, endpoint } = &config.store else {
+        return Err(CliError::Usage("`table create` needs --store dynamodb and --table".into()));
+    };
+    let aws = latchkey::state::aws_sdk_config().await;
+    let store = latchkey::store::DynamoStore::new(
+        latchkey::state::dynamodb_client(&aws, endpoint.as_deref()),
+        table,
+        Arc::new(latchkey::SystemClock),
+    );
+    store.create_table().await.map_err(|e| CliError::Admin(e.into()))?;
+    print.message(&format!("table {table} is ready"), serde_json::json!({"table": table}));
+    Ok(())
+}
+
+async fn projects(state: &AppState, command: ProjectsCommand, print: &Printer) -> Result<(), CliError> {
+    match command {
+        ProjectsCommand::Create { name, environments, allowed_origins } => {
+            let project = admin::create_project(state, NewProject { name, environments, allowed_origins }).await?;
+            print.projects(std::slice::from_ref(&project));
+        }
+        ProjectsCommand::List => print.projects(&admin::list_projects(state).await?),
+    }
+    Ok(())
+}
+
+async fn keys(state: &AppState, command: KeysCommand, print: &Printer) -> Result<(), CliError> {
+    match command {
+        KeysCommand::Create { project, environment } => {
+            let (record, secret) = admin::create_secret_key(state, &project_id(&project)?, &environment).await?;
+            print.new_secret_key(&record, &secret);
+        }
+        KeysCommand::List { project } => print.secret_keys(&admin::list_secret_keys(state, &project_id(&project)?).await?),
+        KeysCommand::Revoke { project, key_id } => {
+            let record = admin::revoke_secret_key(state, &project_id(&project)?, &key_id).await?;
+            print.message(&format!("revoked {}", record.key_id), serde_json::json!({"revoked": record.key_id}));
+        }
+    }
+    Ok(())
+}
+
+async fn connectors(state: &AppState, command: ConnectorsCommand, print: &Printer) -> Result<(), CliError> {
+    match command {
+        ConnectorsCommand::Create { uid, client_id, secret, scopes } => {
+            let client_secret = read_secret(&secret)?;
+            let new = NewConnector { uid, client_id, client_secret, default_scopes: scopes };
+            print.connectors(std::slice::from_ref(&admin::create_connector(state, new).await?));
+        }
+        ConnectorsCommand::List => print.connectors(&admin::list_connectors(state).await?),
+        ConnectorsCommand::Update { uid, client_id, secret, scopes, clear_scopes } => {
+            let default_scopes = if clear_scopes { Some(Vec::new()) } else { Some(scopes).filter(|s| !s.is_empty()) };
+            let changes = ConnectorChanges { client_id, client_secret: read_secret(&secret)?, default_scopes };
+            print.connectors(std::slice::from_ref(&admin::update_connector(state, &uid, changes).await?));
+        }
+        ConnectorsCommand::Delete { uid } => {
+            let deleted = admin::delete_connector(state, &uid).await?;
+            print.message(&format!("deleted {}", deleted.uid), serde_json::json!({"deleted": deleted.uid}));
+        }
+        ConnectorsCommand::Link { uid, project, environments } => {
+            let connector = admin::link_connector(state, &uid, &project_id(&project)?, &environments).await?;
+            print.connectors(std::slice::from_ref(&connector));
+        }
+        ConnectorsCommand::Unlink { uid, project } => {
+            let connector = admin::unlink_connector(state, &uid, &project_id(&project)?).await?;
+            print.connectors(std::slice::from_ref(&connector));
+        }
+    }
+    Ok(())
+}
+
+fn read_secret(source: &SecretSource) -> Result<Option<SecretString>, CliError> {
+    if source.client_secret_stdin {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).map_err(|e| CliError::Io(format!("cannot read standard input: {e}")))?;
+        let secret = SecretString::new(text.trim_end_matches(['\r', '\n']).to_owned());
+        return Ok(Some(secret));
+    }
+    match &source.client_secret_env {
+        Some(name) => std::env::var(name)
+            .map(|v| Some(SecretString::new(v)))
+            .map_err(|_| CliError::Usage(format!("environment variable {name} is not set"))),
+        None => Ok(None),
+    }
+}
+
+pub mod serve {
+    //! `latchkey serve`: the local server, with a demo project on first start.
+
+    use latchkey::admin::{self, NewProject};
+    use latchkey::AppState;
+
+    use super::CliError;
+    use crate::output::Printer;
+
+    /// Binds, prepares the demo project if there are no projects, prints what to try, and serves.
+    pub async fn run(state: AppState, bind: &str, print: &Printer) -> Result<(), CliError> {
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .map_err(|e| CliError::Usage(format!("cannot listen on {bind}: {e}")))?;
+        let address = listener.local_addr().map_err(|e| CliError::Io(e.to_string()))?;
+        let base = state.config.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
+        let mut banner = serde_json::json!({"listening": base, "openapi": format!("{base}/v1/openapi.json")});
+        if admin::list_projects(&state).await?.is_empty() {
+            let origins = vec![format!("http://{address}"), format!("http://localhost:{}", address.port())];
+            let new = NewProject { name: "Demo".into(), environments: Vec::new(), allowed_origins: origins };
+            let project = admin::create_project(&state, new).await?;
+            let (_, secret) = admin::create_secret_key(&state, &project.id, "development").await?;
+            // Shown once, on the operator's own terminal: the whole point of a first start.
+            banner["demo_project"] = serde_json::json!(project.id);
+            banner["demo_secret_key"] = serde_json::json!(secret.expose());
+        }
+        print.banner(&banner);
+        latchkey::http::server::serve(state, listener).await.map_err(|e| CliError::Io(e.to_string()))
+    }
+}

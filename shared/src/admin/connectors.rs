@@ -1,0 +1,190 @@
+//! Creating, listing, updating and deleting connectors, and linking them to project environments.
+
+use super::{project, AdminError};
+use crate::model::{Connector, ConnectorUid, EnvironmentName, ProjectId, ProjectLink, Record, Stored};
+use crate::secret::SecretString;
+use crate::state::AppState;
+use crate::store::{DeleteCondition, StoreError};
+
+/// What an operator gives to create a connector.
+#[derive(Debug, Clone)]
+pub struct NewConnector {
+    /// `provider/name`.
+    pub uid: String,
+    /// The OAuth client id, if the provider uses one.
+    pub client_id: Option<String>,
+    /// The OAuth client secret; sealed before it is stored.
+    pub client_secret: Option<SecretString>,
+    /// Scopes asked for when a link names none.
+    pub default_scopes: Vec<String>,
+}
+
+/// What an operator may change on a connector; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectorChanges {
+    /// A new client id.
+    pub client_id: Option<String>,
+    /// A new client secret (rotation).
+    pub client_secret: Option<SecretString>,
+    /// New default scopes.
+    pub default_scopes: Option<Vec<String>>,
+}
+
+fn check_client_id(client_id: &str) -> Result<(), AdminError> {
+    if client_id.is_empty() || client_id.len() > 512 || client_id.chars().any(char::is_control) {
+        return Err(AdminError::Invalid("client id must be 1 to 512 printable characters".into()));
+    }
+    Ok(())
+}
+
+fn check_scopes(scopes: &[String]) -> Result<(), AdminError> {
+    match scopes.iter().find(|s| s.is_empty() || s.len() > 200 || s.chars().any(|c| c.is_whitespace() || c.is_control())) {
+        Some(bad) => Err(AdminError::Invalid(format!("invalid scope {bad:?}: scopes are non-empty and have no spaces"))),
+        None => Ok(()),
+    }
+}
+
+fn check_secret(secret: &SecretString) -> Result<(), AdminError> {
+    if secret.expose().is_empty() || secret.expose().len() > 4096 {
+        return Err(AdminError::Invalid("client secret must be 1 to 4096 characters".into()));
+    }
+    Ok(())
+}
+
+/// Reads a connector that must exist.
+pub async fn connector(state: &AppState, uid: &ConnectorUid) -> Result<Stored<Connector>, AdminError> {
+    Stored::<Connector>::get(state.store.as_ref(), &Connector::key_of(uid))
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("connector {uid}")))
+}
+
+/// Creates a connector, sealing its client secret.
+pub async fn create_connector(state: &AppState, new: NewConnector) -> Result<Connector, AdminError> {
+    let uid = ConnectorUid::parse(&new.uid)?;
+    if let Some(client_id) = &new.client_id {
+        check_client_id(client_id)?;
+    }
+    if let Some(secret) = &new.client_secret {
+        check_secret(secret)?;
+    }
+    check_scopes(&new.default_scopes)?;
+    let client_secret = match &new.client_secret {
+        Some(secret) => Some(state.keyring.seal_str(&Connector::client_secret_binding(&uid), secret).await.map_err(crate::model::RecordError::from)?),
+        None => None,
+    };
+    let now = state.clock.now();
+    let connector = Connector {
+        provider: uid.provider().to_owned(),
+        uid,
+        client_id: new.client_id,
+        client_secret,
+        default_scopes: new.default_scopes,
+        links: Vec::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    match state.store.put_if_absent(&connector.to_item()?).await {
+        Ok(()) => Ok(connector),
+        Err(StoreError::ConditionFailed) => Err(AdminError::Conflict(format!("connector {}", connector.uid))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Every connector, by uid.
+pub async fn list_connectors(state: &AppState) -> Result<Vec<Connector>, AdminError> {
+    let stored = Stored::<Connector>::query(state.store.as_ref(), Connector::PARTITION, "CONNECTOR#").await?;
+    Ok(stored.into_iter().map(|s| s.record).collect())
+}
+
+/// Changes a connector's client or default scopes (optimistic lock: a concurrent change wins, this
+/// one fails with a conflict and changes nothing).
+pub async fn update_connector(state: &AppState, uid: &str, changes: ConnectorChanges) -> Result<Connector, AdminError> {
+    let uid = ConnectorUid::parse(uid)?;
+    if let Some(client_id) = &changes.client_id {
+        check_client_id(client_id)?;
+    }
+    if let Some(secret) = &changes.client_secret {
+        check_secret(secret)?;
+    }
+    if let Some(scopes) = &changes.default_scopes {
+        check_scopes(scopes)?;
+    }
+    let mut stored = connector(state, &uid).await?;
+    if let Some(client_id) = changes.client_id {
+        stored.record.client_id = Some(client_id);
+    }
+    if let Some(secret) = &changes.client_secret {
+        let sealed = state.keyring.seal_str(&Connector::client_secret_binding(&uid), secret).await.map_err(crate::model::RecordError::from)?;
+        stored.record.client_secret = Some(sealed);
+    }
+    if let Some(scopes) = changes.default_scopes {
+        stored.record.default_scopes = scopes;
+    }
+    stored.record.updated_at = state.clock.now();
+    save(state, &mut stored).await?;
+    Ok(stored.record)
+}
+
+/// Deletes a connector.
+pub async fn delete_connector(state: &AppState, uid: &str) -> Result<Connector, AdminError> {
+    let uid = ConnectorUid::parse(uid)?;
+    let stored = connector(state, &uid).await?;
+    match state.store.delete_if(&stored.record.key(), DeleteCondition::Version(stored.version)).await {
+        Ok(()) => Ok(stored.record),
+        Err(StoreError::ConditionFailed) => Err(AdminError::Conflict(format!("a concurrent change to connector {uid}"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Lets `project_id` use the connector in `environments` (replacing any earlier link of that project).
+pub async fn link_connector(
+    state: &AppState,
+    uid: &str,
+    project_id: &ProjectId,
+    environments: &[String],
+) -> Result<Connector, AdminError> {
+    let uid = ConnectorUid::parse(uid)?;
+    if environments.is_empty() {
+        return Err(AdminError::Invalid("name at least one environment to link".into()));
+    }
+    let project = project(state, project_id).await?.record;
+    let mut parsed = Vec::new();
+    for raw in environments {
+        let environment = EnvironmentName::parse(raw)?;
+        if !project.has_environment(&environment) {
+            return Err(AdminError::NotFound(format!("environment {environment} in project {project_id}")));
+        }
+        if !parsed.contains(&environment) {
+            parsed.push(environment);
+        }
+    }
+    let mut stored = connector(state, &uid).await?;
+    stored.record.links.retain(|link| &link.project_id != project_id);
+    stored.record.links.push(ProjectLink { project_id: project_id.clone(), environments: parsed });
+    stored.record.updated_at = state.clock.now();
+    save(state, &mut stored).await?;
+    Ok(stored.record)
+}
+
+/// Removes a project's link to the connector.
+pub async fn unlink_connector(state: &AppState, uid: &str, project_id: &ProjectId) -> Result<Connector, AdminError> {
+    let uid = ConnectorUid::parse(uid)?;
+    let mut stored = connector(state, &uid).await?;
+    if stored.record.link_for(project_id).is_none() {
+        return Err(AdminError::NotFound(format!("link from connector {uid} to project {project_id}")));
+    }
+    stored.record.links.retain(|link| &link.project_id != project_id);
+    stored.record.updated_at = state.clock.now();
+    save(state, &mut stored).await?;
+    Ok(stored.record)
+}
+
+async fn save(state: &AppState, stored: &mut Stored<Connector>) -> Result<(), AdminError> {
+    match stored.save(state.store.as_ref()).await {
+        Ok(()) => Ok(()),
+        Err(crate::model::RecordError::Store(StoreError::ConditionFailed)) => {
+            Err(AdminError::Conflict(format!("a concurrent change to connector {}", stored.record.uid)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,62 @@
+//! Operator actions: projects, secret keys, connectors and their project links, connections.
+//!
+//! The `latchkey` CLI is a thin shell over these; so is the local server's first start. Every action
+//! validates all of its input before its first write, so a refused action changes nothing.
+
+mod connectors;
+mod projects;
+mod secret_keys;
+
+pub use connectors::{
+    connector, create_connector, delete_connector, link_connector, list_connectors, unlink_connector, update_connector,
+    ConnectorChanges, NewConnector,
+};
+pub use projects::{create_project, list_projects, parse_origin, NewProject};
+pub use secret_keys::{create_secret_key, list_secret_keys, revoke_secret_key};
+
+use crate::model::{Connection, InvalidName, Project, ProjectId, RecordError, Stored};
+use crate::state::AppState;
+
+/// Why an operator action was refused or failed. Messages name the problem, never a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The input is not acceptable; nothing was changed.
+    #[error("{0}")]
+    Invalid(String),
+    /// Something named does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// Something to be created already exists.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// The store or the keyring failed.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
+
+impl From<InvalidName> for AdminError {
+    fn from(error: InvalidName) -> Self {
+        AdminError::Invalid(error.to_string())
+    }
+}
+
+impl From<crate::store::StoreError> for AdminError {
+    fn from(error: crate::store::StoreError) -> Self {
+        AdminError::Record(error.into())
+    }
+}
+
+/// Reads a project that must exist.
+pub async fn project(state: &AppState, id: &ProjectId) -> Result<Stored<Project>, AdminError> {
+    Stored::<Project>::get(state.store.as_ref(), &Project::key_of(id))
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("project {id}")))
+}
+
+/// Every connection of a project, oldest id first.
+pub async fn list_connections(state: &AppState, project_id: &ProjectId) -> Result<Vec<Connection>, AdminError> {
+    project(state, project_id).await?;
+    let partition = Project::partition_of(project_id);
+    let stored = Stored::<Connection>::query(state.store.as_ref(), &partition, Connection::SK_PREFIX).await?;
+    Ok(stored.into_iter().map(|s| s.record).collect())
+}

@@ -1,0 +1,82 @@
+//! Creating and listing projects.
+
+use super::AdminError;
+use crate::model::{EnvironmentName, Project, ProjectId, Record, Stored, DEFAULT_ENVIRONMENTS};
+use crate::state::AppState;
+use crate::store::StoreError;
+
+/// What an operator gives to create a project.
+#[derive(Debug, Clone, Default)]
+pub struct NewProject {
+    /// A human name.
+    pub name: String,
+    /// Its environments; the defaults (production, preview, development) when empty.
+    pub environments: Vec<String>,
+    /// Origins that redirect and return URLs may point to (`https://app.example.com`).
+    pub allowed_origins: Vec<String>,
+}
+
+/// Checks that `raw` is a bare origin: scheme, host and optional port, nothing else.
+pub fn parse_origin(raw: &str) -> Result<String, AdminError> {
+    let invalid = || AdminError::Invalid(format!("invalid origin {raw:?}: give scheme://host[:port], e.g. https://app.example.com"));
+    let url = url::Url::parse(raw).map_err(|_| invalid())?;
+    let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none() && url.username().is_empty();
+    if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() || !bare || url.password().is_some() {
+        return Err(invalid());
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+/// Creates a project.
+pub async fn create_project(state: &AppState, new: NewProject) -> Result<Project, AdminError> {
+    let name = new.name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(AdminError::Invalid("project name must be 1 to 100 characters".into()));
+    }
+    let raw_environments: Vec<String> = if new.environments.is_empty() {
+        DEFAULT_ENVIRONMENTS.iter().map(|e| e.to_string()).collect()
+    } else {
+        new.environments
+    };
+    let mut environments = Vec::new();
+    for raw in &raw_environments {
+        let environment = EnvironmentName::parse(raw)?;
+        if environments.contains(&environment) {
+            return Err(AdminError::Invalid(format!("environment {environment} is named twice")));
+        }
+        environments.push(environment);
+    }
+    let allowed_origins = new.allowed_origins.iter().map(|o| parse_origin(o)).collect::<Result<Vec<_>, _>>()?;
+    let project = Project {
+        id: ProjectId::generate(),
+        name: name.to_owned(),
+        environments,
+        allowed_origins,
+        created_at: state.clock.now(),
+    };
+    match state.store.put_if_absent(&project.to_item()?).await {
+        Ok(()) => Ok(project),
+        Err(StoreError::ConditionFailed) => Err(AdminError::Conflict(format!("project {}", project.id))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Every project, by id.
+pub async fn list_projects(state: &AppState) -> Result<Vec<Project>, AdminError> {
+    let stored = Stored::<Project>::query(state.store.as_ref(), Project::PARTITION, "PROJECT#").await?;
+    Ok(stored.into_iter().map(|s| s.record).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_origin;
+
+    #[test]
+    fn origins_are_bare_scheme_host_port() {
+        assert_eq!(parse_origin("https://app.example.com").unwrap(), "https://app.example.com");
+        assert_eq!(parse_origin("http://127.0.0.1:3000").unwrap(), "http://127.0.0.1:3000");
+        for bad in ["app.example.com", "https://app.example.com/path", "javascript:alert(1)", "https://u@x.com", "ftp://x.com", "https://x.com?a=1"] {
+            assert!(parse_origin(bad).is_err(), "{bad} should be refused");
+        }
+    }
+}

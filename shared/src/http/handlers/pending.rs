@@ -1,0 +1,79 @@
+//! Routes whose flows land in later issues. They are in the route table, template.yaml and the
+//! OpenAPI document already, and answer `501 not_implemented` until then.
+
+use super::super::error::ErrorBody;
+use super::super::routes::Matched;
+use super::super::{ApiError, Request, Response};
+use crate::state::AppState;
+
+macro_rules! pending {
+    ($(#[$doc:meta])* $name:ident, $method:ident, $path:literal, $tag:literal, $flow:literal) => {
+        $(#[$doc])*
+        #[utoipa::path($method, path = $path, tag = $tag,
+            responses((status = 501, description = "Not built yet", body = ErrorBody)))]
+        pub async fn $name(_state: &AppState, _request: Request) -> Result<Response, ApiError> {
+            Err(ApiError::NotImplemented($flow))
+        }
+    };
+}
+
+macro_rules! pending_with_params {
+    ($(#[$doc:meta])* $name:ident, $method:ident, $path:literal, $tag:literal, $flow:literal, $params:tt) => {
+        $(#[$doc])*
+        #[utoipa::path($method, path = $path, tag = $tag, params $params,
+            responses((status = 501, description = "Not built yet", body = ErrorBody)))]
+        pub async fn $name(_state: &AppState, _matched: &Matched, _request: Request) -> Result<Response, ApiError> {
+            Err(ApiError::NotImplemented($flow))
+        }
+    };
+}
+
+pending!(
+    /// `POST /v1/link/token`: mint a link token for an end user.
+    create_link_token, post, "/v1/link/token", "link", "the link flow"
+);
+pending!(
+    /// `POST /v1/link/exchange`: exchange a public token for a connection access token.
+    exchange_public_token, post, "/v1/link/exchange", "link", "the link flow"
+);
+pending!(
+    /// `POST /v1/sessions`: create a Connect session for a consumer.
+    create_session, post, "/v1/sessions", "sessions", "the session flow"
+);
+pending!(
+    /// `GET /v1/oauth/callback`: the provider's redirect back after authorization.
+    oauth_callback, get, "/v1/oauth/callback", "link", "the OAuth callback"
+);
+pending!(
+    /// `GET /connect`: the hosted Connect page.
+    connect_page, get, "/connect", "connect", "the Connect page"
+);
+pending!(
+    /// `GET /connect/sdk.js`: the JS SDK.
+    connect_sdk, get, "/connect/sdk.js", "connect", "the JS SDK"
+);
+pending!(
+    /// `GET /v1/connections`: list a consumer's connections.
+    list_connections, get, "/v1/connections", "connections", "the connections API"
+);
+pending_with_params!(
+    /// `POST /v1/token/{connector}`: issue a short-lived provider token.
+    issue_token, post, "/v1/token/{connector}", "token", "the token broker",
+    (("connector" = String, Path, description = "The connector uid, URL-encoded as one segment (slack%2Facme-slack)"))
+);
+pending_with_params!(
+    /// `GET /connect/{unified_api}/{service_id}`: a deep link into the Connect page.
+    connect_deep_link, get, "/connect/{unified_api}/{service_id}", "connect", "Connect deep links",
+    (("unified_api" = String, Path, description = "The unified API (crm, ticketing, ...)"),
+     ("service_id" = String, Path, description = "The service (salesforce, zendesk, ...)"))
+);
+pending_with_params!(
+    /// `GET /v1/connections/{connection_id}`: one connection.
+    get_connection, get, "/v1/connections/{connection_id}", "connections", "the connections API",
+    (("connection_id" = String, Path, description = "The connection id"))
+);
+pending_with_params!(
+    /// `DELETE /v1/connections/{connection_id}`: delete a connection, revoking it at the provider.
+    delete_connection, delete, "/v1/connections/{connection_id}", "connections", "the connections API",
+    (("connection_id" = String, Path, description = "The connection id"))
+);

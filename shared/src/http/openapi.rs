@@ -1,0 +1,36 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations by utoipa.
+
+use std::sync::OnceLock;
+
+use utoipa::OpenApi;
+
+use super::error::{ErrorBody, ErrorDetail};
+use super::handlers;
+
+/// The API's OpenAPI description; every route of the route table is listed in `paths`.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Latchkey", description = "Self-hosted connection broker: link tokens, sessions, connections and short-lived provider tokens."),
+    paths(
+        handlers::create_link_token,
+        handlers::exchange_public_token,
+        handlers::create_session,
+        handlers::issue_token,
+        handlers::oauth_callback,
+        handlers::connect_page,
+        handlers::connect_sdk,
+        handlers::connect_deep_link,
+        handlers::openapi_document,
+        handlers::list_connections,
+        handlers::get_connection,
+        handlers::delete_connection,
+    ),
+    components(schemas(ErrorBody, ErrorDetail))
+)]
+pub struct ApiDoc;
+
+/// The document as JSON, rendered once per process.
+pub fn document_json() -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| ApiDoc::openapi().to_json().expect("the OpenAPI document serializes"))
+}

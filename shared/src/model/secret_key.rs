@@ -1,0 +1,102 @@
+//! Secret keys: how a project's backend authenticates. Stored only as a SHA-256 hash.
+
+use serde::{Deserialize, Serialize};
+
+use super::{EnvironmentName, Project, ProjectId, Record, RecordError, Stored};
+use crate::clock::Timestamp;
+use crate::secret::{random_id, random_token, SecretString};
+use crate::store::{ItemStore, Key};
+
+/// Every secret key starts with this, so it is recognisable in code review and secret scanners.
+pub const SECRET_KEY_PREFIX: &str = "lk_sk_";
+
+/// A secret key as its project lists it: everything but the key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecretKey {
+    /// `key_...`, public, used to name the key when revoking it.
+    pub key_id: String,
+    /// The project the key belongs to.
+    pub project_id: ProjectId,
+    /// The one environment it acts in.
+    pub environment: EnvironmentName,
+    /// SHA-256 of the key, the address of its lookup record.
+    pub hash: String,
+    /// The key's first characters, so a person can tell keys apart.
+    pub hint: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// The record a presented key is looked up by: keyed by the key's hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecretKeyLookup {
+    /// Which key this is.
+    pub key_id: String,
+    /// The project it authenticates for.
+    pub project_id: ProjectId,
+    /// The environment it authenticates for.
+    pub environment: EnvironmentName,
+}
+
+impl SecretKey {
+    /// Mints a new key for `project_id` / `environment`: the record to store and the key itself,
+    /// to be shown once. 192 random bits.
+    pub fn mint(project_id: ProjectId, environment: EnvironmentName, now: Timestamp) -> (Self, SecretString) {
+        let key_id = random_id("key");
+        let secret = SecretString::new(format!("{SECRET_KEY_PREFIX}{}", random_token(24).expose()));
+        let hint = format!("{}…", &secret.expose()[..SECRET_KEY_PREFIX.len() + 4]);
+        let record = Self { key_id, project_id, environment, hash: secret.sha256_hex(), hint, created_at: now };
+        (record, secret)
+    }
+
+    /// The key of the listing record of `key_id` in `project_id`.
+    pub fn key_of(project_id: &ProjectId, key_id: &str) -> Key {
+        Key::new(Project::partition_of(project_id), format!("SECRET_KEY#{key_id}"))
+    }
+
+    /// Its lookup twin.
+    pub fn lookup(&self) -> SecretKeyLookup {
+        SecretKeyLookup {
+            key_id: self.key_id.clone(),
+            project_id: self.project_id.clone(),
+            environment: self.environment.clone(),
+        }
+    }
+
+    /// The key of the lookup record for a key whose hash is `hash`.
+    pub fn lookup_key(hash: &str) -> Key {
+        Key::new(format!("SECRET_KEY#{hash}"), "SECRET_KEY")
+    }
+
+    /// Finds who a presented key belongs to: one read. `None` for unknown or revoked keys and for
+    /// anything that is not shaped like a key (no store read is spent on those).
+    pub async fn authenticate(store: &dyn ItemStore, presented: &SecretString) -> Result<Option<SecretKeyLookup>, RecordError> {
+        if !presented.expose().starts_with(SECRET_KEY_PREFIX) || presented.expose().len() > 128 {
+            return Ok(None);
+        }
+        let key = Self::lookup_key(&presented.sha256_hex());
+        Ok(Stored::<LookupRecord>::get(store, &key).await?.map(|stored| stored.record.0))
+    }
+}
+
+impl Record for SecretKey {
+    fn key(&self) -> Key {
+        Self::key_of(&self.project_id, &self.key_id)
+    }
+}
+
+/// The lookup record with the hash it is stored under.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct LookupRecord(pub SecretKeyLookup, #[serde(skip)] pub String);
+
+impl LookupRecord {
+    pub(crate) fn for_key(key: &SecretKey) -> Self {
+        Self(key.lookup(), key.hash.clone())
+    }
+}
+
+impl Record for LookupRecord {
+    fn key(&self) -> Key {
+        SecretKey::lookup_key(&self.1)
+    }
+}

@@ -1,0 +1,99 @@
+//! `AppState`: the ports wired together, built once per process.
+//!
+//! On Lambda, `main` builds it during init (clients, configuration, the provider HTTP client) and
+//! every invocation borrows it; locally the server builds it over the embedded adapters.
+
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, ConfigError, KeyringConfig, StoreConfig};
+use crate::keyring::{KeyProvider, Keyring, KmsKeyProvider, LocalKeyProvider};
+use crate::store::{DynamoStore, ItemStore, SqliteStore};
+
+/// The ports every handler works over.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The configuration it was built from.
+    pub config: Arc<Config>,
+    /// The item store.
+    pub store: Arc<dyn ItemStore>,
+    /// Envelope encryption.
+    pub keyring: Keyring,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Why the state could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The configuration is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The keyring could not be set up.
+    #[error(transparent)]
+    Keyring(#[from] crate::keyring::KeyringError),
+}
+
+impl AppState {
+    /// Builds the state `config` describes, on the wall clock.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Builds the state `config` describes, on `clock`.
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
+        let needs_aws = matches!(config.store, StoreConfig::Dynamo { .. }) || matches!(config.keyring, KeyringConfig::Kms { .. });
+        let aws = if needs_aws { Some(aws_sdk_config().await) } else { None };
+        let store: Arc<dyn ItemStore> = match &config.store {
+            StoreConfig::Sqlite { path } => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| ConfigError(format!("cannot create {}: {e}", parent.display())))?;
+                }
+                Arc::new(SqliteStore::open(path, clock.clone())?)
+            }
+            StoreConfig::Dynamo { table, endpoint } => {
+                let client = dynamodb_client(aws.as_ref().expect("loaded above"), endpoint.as_deref());
+                Arc::new(DynamoStore::new(client, table, clock.clone()))
+            }
+        };
+        let provider: Arc<dyn KeyProvider> = match &config.keyring {
+            KeyringConfig::Local { key: Some(key), .. } => Arc::new(LocalKeyProvider::from_base64(key.expose())?),
+            KeyringConfig::Local { key_file, key: None } => Arc::new(LocalKeyProvider::load_or_create(key_file)?),
+            KeyringConfig::Kms { key_id, endpoint } => Arc::new(KmsKeyProvider::new(kms_client(aws.as_ref().expect("loaded above"), endpoint.as_deref()), key_id)),
+        };
+        Ok(Self::from_parts(config, store, provider, clock))
+    }
+
+    /// Wires already-built ports (tests and benchmarks wrap them to count calls).
+    pub fn from_parts(config: Config, store: Arc<dyn ItemStore>, provider: Arc<dyn KeyProvider>, clock: Arc<dyn Clock>) -> Self {
+        let keyring = Keyring::new(provider, config.key_cache);
+        Self { config: Arc::new(config), store, keyring, clock }
+    }
+}
+
+/// The shared AWS configuration (region, credentials) from the environment, loaded once per process.
+pub async fn aws_sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// A DynamoDB client from the shared AWS configuration, with an optional endpoint override.
+pub fn dynamodb_client(aws: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws_sdk_dynamodb::Client {
+    let mut builder = aws_sdk_dynamodb::config::Builder::from(aws);
+    if let Some(endpoint) = endpoint {
+        builder = builder.endpoint_url(endpoint);
+    }
+    aws_sdk_dynamodb::Client::from_conf(builder.build())
+}
+
+/// A KMS client from the shared AWS configuration, with an optional endpoint override.
+pub fn kms_client(aws: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws_sdk_kms::Client {
+    let mut builder = aws_sdk_kms::config::Builder::from(aws);
+    if let Some(endpoint) = endpoint {
+        builder = builder.endpoint_url(endpoint);
+    }
+    aws_sdk_kms::Client::from_conf(builder.build())
+}

@@ -1,0 +1,134 @@
+//! The item store port: a DynamoDB-shaped key-value store with conditional writes.
+//!
+//! Every record Latchkey keeps lives in one table of [`Item`]s addressed by a partition key and a
+//! sort key. The port offers exactly the operations the flows need and that DynamoDB can do in one
+//! round trip each, so the embedded adapter cannot promise anything the AWS one cannot keep:
+//!
+//! - `get`, `query` (partition key and sort-key prefix);
+//! - `put_if_absent` (create), `put_if_version` (optimistic lock), `put` (overwrite);
+//! - `delete_if` and `take`, which reads and deletes in one atomic step so that one-time tokens are
+//!   consumed exactly once however many callers race for them.
+//!
+//! Expiry is part of the port: an item whose `expires_at` has passed is treated as absent by every
+//! read and every condition, because DynamoDB's TTL deletion can lag by up to two days.
+
+mod dynamo;
+mod sqlite;
+
+pub use dynamo::DynamoStore;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use crate::clock::Timestamp;
+
+/// The attribute names the store itself owns; record attributes must not use them.
+pub const RESERVED_ATTRIBUTES: [&str; 4] = ["pk", "sk", "version", "expires_at"];
+
+/// The primary key of an item.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    /// Partition key.
+    pub pk: String,
+    /// Sort key.
+    pub sk: String,
+}
+
+impl Key {
+    /// A key from its two parts.
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Self { pk: pk.into(), sk: sk.into() }
+    }
+}
+
+/// One stored item: its key, its version (for optimistic locking), an optional expiry and the
+/// record's own attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// Where the item lives.
+    pub key: Key,
+    /// Starts at 1 and grows by one on every `put_if_version`.
+    pub version: u64,
+    /// After this instant the item is gone for every read, whether or not TTL has deleted it.
+    pub expires_at: Option<Timestamp>,
+    /// The record's attributes (never one of [`RESERVED_ATTRIBUTES`]).
+    pub attrs: Map<String, Value>,
+}
+
+impl Item {
+    /// A new item at version 1.
+    pub fn new(key: Key, attrs: Map<String, Value>) -> Self {
+        Self { key, version: 1, expires_at: None, attrs }
+    }
+
+    /// The same item with an expiry.
+    pub fn expiring_at(mut self, at: Timestamp) -> Self {
+        self.expires_at = Some(at);
+        self
+    }
+
+    /// Whether the item is expired at `now`.
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
+/// What must hold for `delete_if` to delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteCondition {
+    /// The item exists and has not expired.
+    Exists,
+    /// The item exists at exactly this version.
+    Version(u64),
+}
+
+/// The item store's failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write or delete found the item in another state than it required.
+    #[error("the item was not in the state the write required")]
+    ConditionFailed,
+    /// The backing store could not be reached or refused the call.
+    #[error("item store unavailable: {0}")]
+    Unavailable(String),
+    /// An item could not be encoded or decoded.
+    #[error("item could not be encoded or decoded: {0}")]
+    Codec(String),
+}
+
+/// The item store port. See the module documentation for the semantics every adapter keeps.
+#[async_trait]
+pub trait ItemStore: Send + Sync + std::fmt::Debug {
+    /// The live item at `key`, if any.
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError>;
+
+    /// Writes `item` at version 1 unless a live item is already there
+    /// (`StoreError::ConditionFailed`). An expired item still awaiting TTL counts as absent.
+    async fn put_if_absent(&self, item: &Item) -> Result<(), StoreError>;
+
+    /// Writes `item` at version `item.version + 1` if the live item there is at `item.version`;
+    /// returns the new version. Otherwise `StoreError::ConditionFailed` and nothing changes.
+    async fn put_if_version(&self, item: &Item) -> Result<u64, StoreError>;
+
+    /// Writes `item` as it is, whatever was there before.
+    async fn put(&self, item: &Item) -> Result<(), StoreError>;
+
+    /// Deletes the item at `key` if `condition` holds; otherwise `StoreError::ConditionFailed`.
+    async fn delete_if(&self, key: &Key, condition: DeleteCondition) -> Result<(), StoreError>;
+
+    /// Reads and deletes the live item at `key` in one atomic step. Of any number of concurrent
+    /// callers, exactly one gets `Some`.
+    async fn take(&self, key: &Key) -> Result<Option<Item>, StoreError>;
+
+    /// Every live item in partition `pk` whose sort key starts with `sk_prefix`, in sort-key order.
+    async fn query(&self, pk: &str, sk_prefix: &str) -> Result<Vec<Item>, StoreError>;
+}
+
+/// Rejects record attributes that would overwrite the store's own.
+fn check_attrs(attrs: &Map<String, Value>) -> Result<(), StoreError> {
+    match RESERVED_ATTRIBUTES.iter().find(|name| attrs.contains_key(**name)) {
+        Some(name) => Err(StoreError::Codec(format!("attribute `{name}` is reserved by the store"))),
+        None => Ok(()),
+    }
+}

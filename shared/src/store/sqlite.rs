@@ -1,0 +1,225 @@
+//! The embedded adapter of the item store: one SQLite file (or memory), for the local server.
+//!
+//! Each port operation is one SQL statement, so its condition and its write are atomic the same
+//! way DynamoDB's are; `take` is `DELETE ... RETURNING`. The connection sits behind a mutex and
+//! calls run on tokio's blocking pool; several processes may share one file (WAL mode, with a busy
+//! timeout), which is how the local server and the CLI coexist.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::{Map, Value};
+
+use super::{check_attrs, DeleteCondition, Item, ItemStore, Key, StoreError};
+use crate::clock::{Clock, Timestamp};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS items (
+    pk TEXT NOT NULL,
+    sk TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    expires_at INTEGER,
+    attrs TEXT NOT NULL,
+    PRIMARY KEY (pk, sk)
+) WITHOUT ROWID;
+";
+
+/// The item store on an embedded SQLite database.
+#[derive(Clone)]
+pub struct SqliteStore {
+    connection: Arc<Mutex<Connection>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`.
+    pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        let connection = Connection::open(path).map_err(sql_error)?;
+        connection
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+            .map_err(sql_error)?;
+        Self::with_connection(connection, clock)
+    }
+
+    /// A private in-memory database, gone when the store is dropped.
+    pub fn in_memory(clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        Self::with_connection(Connection::open_in_memory().map_err(sql_error)?, clock)
+    }
+
+    fn with_connection(connection: Connection, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql_error)?;
+        connection.execute_batch(SCHEMA).map_err(sql_error)?;
+        Ok(Self { connection: Arc::new(Mutex::new(connection)), clock })
+    }
+
+    /// Runs `work` on the blocking pool with the connection and the current time.
+    async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, i64) -> Result<T, StoreError> + Send + 'static,
+    {
+        let connection = Arc::clone(&self.connection);
+        let now = self.clock.now().0;
+        tokio::task::spawn_blocking(move || {
+            let connection = connection.lock().map_err(|_| StoreError::Unavailable("store lock poisoned".into()))?;
+            work(&connection, now)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
+    }
+}
+
+#[async_trait]
+impl ItemStore for SqliteStore {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let key = key.clone();
+        self.run(move |db, now| {
+            db.query_row(
+                "SELECT pk, sk, version, expires_at, attrs FROM items
+                 WHERE pk = ?1 AND sk = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
+                params![key.pk, key.sk, now],
+                decode,
+            )
+            .optional()
+            .map_err(sql_error)?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn put_if_absent(&self, item: &Item) -> Result<(), StoreError> {
+        let (key, expires_at, attrs) = encode(item)?;
+        let changed = self
+            .run(move |db, now| {
+                db.execute(
+                    "INSERT INTO items (pk, sk, version, expires_at, attrs) VALUES (?1, ?2, 1, ?3, ?4)
+                     ON CONFLICT (pk, sk) DO UPDATE
+                        SET version = 1, expires_at = excluded.expires_at, attrs = excluded.attrs
+                        WHERE items.expires_at IS NOT NULL AND items.expires_at <= ?5",
+                    params![key.pk, key.sk, expires_at, attrs, now],
+                )
+                .map_err(sql_error)
+            })
+            .await?;
+        expect_one(changed)
+    }
+
+    async fn put_if_version(&self, item: &Item) -> Result<u64, StoreError> {
+        let (key, expires_at, attrs) = encode(item)?;
+        let expected = item.version as i64;
+        let changed = self
+            .run(move |db, now| {
+                db.execute(
+                    "UPDATE items SET version = ?3 + 1, expires_at = ?4, attrs = ?5
+                     WHERE pk = ?1 AND sk = ?2 AND version = ?3 AND (expires_at IS NULL OR expires_at > ?6)",
+                    params![key.pk, key.sk, expected, expires_at, attrs, now],
+                )
+                .map_err(sql_error)
+            })
+            .await?;
+        expect_one(changed)?;
+        Ok(item.version + 1)
+    }
+
+    async fn put(&self, item: &Item) -> Result<(), StoreError> {
+        let (key, expires_at, attrs) = encode(item)?;
+        let version = item.version as i64;
+        self.run(move |db, _| {
+            db.execute(
+                "INSERT OR REPLACE INTO items (pk, sk, version, expires_at, attrs) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![key.pk, key.sk, version, expires_at, attrs],
+            )
+            .map_err(sql_error)
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn delete_if(&self, key: &Key, condition: DeleteCondition) -> Result<(), StoreError> {
+        let key = key.clone();
+        let changed = self
+            .run(move |db, now| {
+                match condition {
+                    DeleteCondition::Exists => db.execute(
+                        "DELETE FROM items WHERE pk = ?1 AND sk = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
+                        params![key.pk, key.sk, now],
+                    ),
+                    DeleteCondition::Version(version) => db.execute(
+                        "DELETE FROM items WHERE pk = ?1 AND sk = ?2 AND version = ?3",
+                        params![key.pk, key.sk, version as i64],
+                    ),
+                }
+                .map_err(sql_error)
+            })
+            .await?;
+        expect_one(changed)
+    }
+
+    async fn take(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let key = key.clone();
+        self.run(move |db, now| {
+            db.query_row(
+                "DELETE FROM items WHERE pk = ?1 AND sk = ?2 AND (expires_at IS NULL OR expires_at > ?3)
+                 RETURNING pk, sk, version, expires_at, attrs",
+                params![key.pk, key.sk, now],
+                decode,
+            )
+            .optional()
+            .map_err(sql_error)?
+            .transpose()
+        })
+        .await
+    }
+
+    async fn query(&self, pk: &str, sk_prefix: &str) -> Result<Vec<Item>, StoreError> {
+        let (pk, prefix) = (pk.to_owned(), sk_prefix.to_owned());
+        self.run(move |db, now| {
+            let mut statement = db
+                .prepare_cached(
+                    "SELECT pk, sk, version, expires_at, attrs FROM items
+                     WHERE pk = ?1 AND substr(sk, 1, length(?2)) = ?2 AND (expires_at IS NULL OR expires_at > ?3)
+                     ORDER BY sk",
+                )
+                .map_err(sql_error)?;
+            let rows = statement.query_map(params![pk, prefix, now], decode).map_err(sql_error)?;
+            rows.map(|row| row.map_err(sql_error)?).collect()
+        })
+        .await
+    }
+}
+
+fn encode(item: &Item) -> Result<(Key, Option<i64>, String), StoreError> {
+    check_attrs(&item.attrs)?;
+    let attrs = serde_json::to_string(&item.attrs).map_err(|e| StoreError::Codec(e.to_string()))?;
+    Ok((item.key.clone(), item.expires_at.map(|t| t.0), attrs))
+}
+
+fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Item, StoreError>> {
+    let key = Key::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?);
+    let version = row.get::<_, i64>(2)? as u64;
+    let expires_at = row.get::<_, Option<i64>>(3)?.map(Timestamp);
+    let attrs = row.get::<_, String>(4)?;
+    Ok(serde_json::from_str::<Map<String, Value>>(&attrs)
+        .map(|attrs| Item { key, version, expires_at, attrs })
+        .map_err(|e| StoreError::Codec(e.to_string())))
+}
+
+fn expect_one(changed: usize) -> Result<(), StoreError> {
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::ConditionFailed)
+    }
+}
+
+fn sql_error(error: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(format!("sqlite: {error}"))
+}
