@@ -27,6 +27,11 @@ impl KmsKeyProvider {
         Self { client, key_id: key_id.into(), calls: Arc::new(AtomicU64::new(0)) }
     }
 
+    /// The key it wraps with.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
     /// How many KMS calls this provider has made: what the benchmark and the warm-path tests count.
     pub fn call_count(&self) -> u64 {
         self.calls.load(Ordering::SeqCst)

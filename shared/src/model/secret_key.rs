@@ -75,7 +75,7 @@ impl SecretKey {
             return Ok(None);
         }
         let key = Self::lookup_key(&presented.sha256_hex());
-        Ok(Stored::<LookupRecord>::get(store, &key).await?.map(|stored| stored.record.0))
+        Ok(Stored::<LookupRecord>::get(store, &key).await?.map(|stored| stored.record.lookup))
     }
 }
 
@@ -85,18 +85,23 @@ impl Record for SecretKey {
     }
 }
 
-/// The lookup record with the hash it is stored under.
+/// The lookup record with the hash it is stored under (the hash is the key, not an attribute).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct LookupRecord(pub SecretKeyLookup, #[serde(skip)] pub String);
+pub(crate) struct LookupRecord {
+    #[serde(flatten)]
+    pub lookup: SecretKeyLookup,
+    #[serde(skip)]
+    pub hash: String,
+}
 
 impl LookupRecord {
     pub(crate) fn for_key(key: &SecretKey) -> Self {
-        Self(key.lookup(), key.hash.clone())
+        Self { lookup: key.lookup(), hash: key.hash.clone() }
     }
 }
 
 impl Record for LookupRecord {
     fn key(&self) -> Key {
-        SecretKey::lookup_key(&self.1)
+        SecretKey::lookup_key(&self.hash)
     }
 }

@@ -186,18 +186,22 @@ impl ItemStore for DynamoStore {
         let mut items = Vec::new();
         let mut start: Option<AttributeMap> = None;
         loop {
-            let output = self
+            let request = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .consistent_read(true)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":pk", AttributeValue::S(pk.to_owned()))
-                .expression_attribute_values(":prefix", AttributeValue::S(sk_prefix.to_owned()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
+                .set_exclusive_start_key(start.take());
+            // DynamoDB refuses an empty operand to begins_with: an empty prefix is the whole partition.
+            let request = if sk_prefix.is_empty() {
+                request.key_condition_expression("pk = :pk")
+            } else {
+                request
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", AttributeValue::S(sk_prefix.to_owned()))
+            };
+            let output = request.send().await.map_err(unavailable)?;
             for attributes in output.items.unwrap_or_default() {
                 items.push(decode(attributes)?);
             }

@@ -1,0 +1,66 @@
+# Shared by scripts/*.sh: installs the project-local tools and runs loopback servers.
+# Everything lands in .tools/ (git-ignored); nothing is installed system-wide except Debian packages.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TOOLS=$ROOT/.tools
+VENV=$TOOLS/venv
+
+log() { printf '\n== %s\n' "$*" >&2; }
+
+# Python tools: moto_server (DynamoDB and KMS APIs), cfn-lint, cargo-lambda.
+ensure_python_tools() {
+  local stamp=$VENV/.requirements
+  if [ -f "$stamp" ] && cmp -s "$stamp" "$ROOT/scripts/requirements-tools.txt"; then return; fi
+  log "installing moto_server, cfn-lint and cargo-lambda into .tools/venv"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements-tools.txt"
+  cp "$ROOT/scripts/requirements-tools.txt" "$stamp"
+}
+
+ensure_nextest() {
+  if cargo nextest --version >/dev/null 2>&1; then return; fi
+  log "installing cargo-nextest"
+  cargo install --locked cargo-nextest
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_for_http() { # url, seconds
+  python3 - "$1" "$2" <<'PY'
+import sys, time, urllib.request, urllib.error
+url, deadline = sys.argv[1], time.time() + float(sys.argv[2])
+while time.time() < deadline:
+    try:
+        urllib.request.urlopen(url, timeout=1)
+        sys.exit(0)
+    except urllib.error.HTTPError:
+        sys.exit(0)
+    except Exception:
+        time.sleep(0.2)
+sys.exit(f"{url} did not answer in time")
+PY
+}
+
+SERVER_PIDS=()
+stop_servers() {
+  for pid in "${SERVER_PIDS[@]:-}"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  done
+  return 0
+}
+
+# Starts moto_server on a free loopback port and exports what the tests and the AWS SDK need.
+start_moto() {
+  local port; port=$(free_port)
+  mkdir -p "$TOOLS/logs"
+  "$VENV/bin/python" "$ROOT/scripts/moto_server.py" "$port" >"$TOOLS/logs/moto.log" 2>&1 &
+  SERVER_PIDS+=($!)
+  wait_for_http "http://127.0.0.1:$port/moto-api/" 60
+  export LATCHKEY_TEST_MOTO_ENDPOINT=http://127.0.0.1:$port
+  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
+  export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+  log "moto_server (DynamoDB, KMS) on $LATCHKEY_TEST_MOTO_ENDPOINT"
+}

@@ -1,0 +1,182 @@
+//! The `latchkey` operator CLI, run as a process: over the embedded store and over DynamoDB and
+//! KMS on loopback.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+
+use latchkey::model::SecretKey;
+use latchkey::store::SqliteStore;
+use latchkey::{SecretString, SystemClock};
+use serde_json::Value;
+
+use crate::helpers;
+
+/// Runs `latchkey` with `args` over the data folder `dir` (and `extra` variables), feeding `stdin`.
+fn latchkey(dir: &Path, args: &[&str], extra: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let mut command = Command::new(helpers::workspace_binary("latchkey"));
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("LATCHKEY_") && n != "LATCHKEY_TEST_MOTO_ENDPOINT") {
+        command.env_remove(name);
+    }
+    command.env("LATCHKEY_DATA_DIR", dir).env("RUST_LOG", "warn").args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (name, value) in extra {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("run latchkey");
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or_default().as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().expect("latchkey output")
+}
+
+fn json(output: &Output) -> Value {
+    assert!(output.status.success(), "latchkey failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("JSON output")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn operators_manage_projects_keys_and_connectors_over_the_embedded_store() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+
+    // Act: a project, a key, a connector with a secret from stdin, a link.
+    let project = json(&latchkey(d, &["--json", "projects", "create", "--name", "Acme", "--allowed-origin", "https://app.acme.test"], &[], None));
+    let project_id = project[0]["id"].as_str().unwrap().to_owned();
+    let key = json(&latchkey(d, &["--json", "keys", "create", "--project", &project_id, "--environment", "production"], &[], None));
+    let secret = key["secret_key"].as_str().unwrap().to_owned();
+    let created = json(&latchkey(
+        d,
+        &["--json", "connectors", "create", "--uid", "slack/acme-slack", "--client-id", "cid-1", "--client-secret-stdin", "--scope", "chat:write"],
+        &[],
+        Some("client-secret-that-must-not-leak\n"),
+    ));
+    let linked = json(&latchkey(d, &["--json", "connectors", "link", "--uid", "slack/acme-slack", "--project", &project_id, "--environment", "production", "--environment", "preview"], &[], None));
+
+    // Assert
+    assert!(secret.starts_with("lk_sk_") && secret.len() >= 6 + 32, "{secret}");
+    assert_eq!(project[0]["environments"], serde_json::json!(["production", "preview", "development"]));
+    assert_eq!(created[0]["has_client_secret"], true);
+    assert_eq!(linked[0]["links"][0]["environments"], serde_json::json!(["production", "preview"]));
+
+    let listed_keys = stdout(&latchkey(d, &["keys", "list", "--project", &project_id], &[], None));
+    assert!(listed_keys.contains(key["key_id"].as_str().unwrap()) && !listed_keys.contains(&secret), "{listed_keys}");
+    let listed_connectors = stdout(&latchkey(d, &["--json", "connectors", "list"], &[], None));
+    assert!(!listed_connectors.contains("client-secret-that-must-not-leak"));
+
+    let raw = std::fs::read(d.join("latchkey.sqlite3")).unwrap();
+    let wal = std::fs::read(d.join("latchkey.sqlite3-wal")).unwrap_or_default();
+    for bytes in [&raw, &wal] {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(!text.contains("client-secret-that-must-not-leak"), "client secret stored in plaintext");
+        assert!(!text.contains(&secret), "secret key stored in plaintext");
+    }
+
+    let store = SqliteStore::open(&d.join("latchkey.sqlite3"), Arc::new(SystemClock)).unwrap();
+    let found = SecretKey::authenticate(&store, &SecretString::new(secret.clone())).await.unwrap().expect("key authenticates");
+    assert_eq!(found.project_id.as_str(), project_id);
+
+    let revoked = latchkey(d, &["keys", "revoke", "--project", &project_id, "--key-id", key["key_id"].as_str().unwrap()], &[], None);
+    assert!(revoked.status.success());
+    assert!(SecretKey::authenticate(&store, &SecretString::new(secret)).await.unwrap().is_none(), "a revoked key is refused");
+
+    let updated = json(&latchkey(d, &["--json", "connectors", "update", "--uid", "slack/acme-slack", "--clear-scopes"], &[], None));
+    assert_eq!(updated[0]["default_scopes"], serde_json::json!([]));
+    assert!(latchkey(d, &["connectors", "unlink", "--uid", "slack/acme-slack", "--project", &project_id], &[], None).status.success());
+    assert!(latchkey(d, &["connectors", "delete", "--uid", "slack/acme-slack"], &[], None).status.success());
+    assert_eq!(json(&latchkey(d, &["--json", "connectors", "list"], &[], None)), serde_json::json!([]));
+    assert_eq!(json(&latchkey(d, &["--json", "connections", "list", "--project", &project_id], &[], None)), serde_json::json!([]));
+}
+
+#[test]
+fn bad_input_gets_a_clear_message_a_non_zero_exit_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let project = json(&latchkey(d, &["--json", "projects", "create", "--name", "Acme"], &[], None));
+    let project_id = project[0]["id"].as_str().unwrap().to_owned();
+    let before = json(&latchkey(d, &["--json", "projects", "list"], &[], None));
+
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["projects", "create", "--name", "X", "--environment", "Prod"], "invalid environment"),
+        (vec!["projects", "create", "--name", "X", "--allowed-origin", "https://x.test/path"], "invalid origin"),
+        (vec!["keys", "create", "--project", &project_id, "--environment", "staging"], "not found"),
+        (vec!["keys", "create", "--project", "prj_nope", "--environment", "production"], "not found"),
+        (vec!["keys", "create", "--project", "nope", "--environment", "production"], "invalid project id"),
+        (vec!["connectors", "create", "--uid", "no-slash"], "invalid connector uid"),
+        (vec!["connectors", "create", "--uid", "slack/x", "--scope", "two words"], "invalid scope"),
+        (vec!["connectors", "link", "--uid", "slack/none", "--project", &project_id, "--environment", "production"], "not found"),
+        (vec!["connectors", "create", "--uid", "slack/x", "--client-secret-env", "LATCHKEY_TEST_UNSET_VARIABLE"], "is not set"),
+    ];
+    for (args, expected) in cases {
+        let output = latchkey(d, &args, &[], None);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} should fail");
+        assert!(stderr.contains(expected), "{args:?}: expected {expected:?} in {stderr}");
+    }
+    assert_eq!(json(&latchkey(d, &["--json", "projects", "list"], &[], None)), before, "nothing changed");
+    assert_eq!(json(&latchkey(d, &["--json", "connectors", "list"], &[], None)), serde_json::json!([]));
+    let duplicate = latchkey(d, &["connectors", "create", "--uid", "slack/x"], &[], None);
+    assert!(duplicate.status.success());
+    let again = latchkey(d, &["connectors", "create", "--uid", "slack/x"], &[], None);
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands: &[&[&str]] = &[
+        &[], &["serve"], &["projects"], &["projects", "create"], &["projects", "list"], &["keys"], &["keys", "create"],
+        &["keys", "list"], &["keys", "revoke"], &["connectors"], &["connectors", "create"], &["connectors", "list"],
+        &["connectors", "update"], &["connectors", "delete"], &["connectors", "link"], &["connectors", "unlink"],
+        &["connections"], &["connections", "list"], &["table"], &["table", "create"],
+    ];
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let output = latchkey(dir.path(), &args, &[], None);
+        assert!(output.status.success(), "{args:?}");
+        assert!(stdout(&output).contains("Usage:"), "{args:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_cli_runs_against_dynamodb_and_kms() {
+    // Arrange: a table and a KMS key on the loopback moto_server.
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = helpers::moto_endpoint();
+    let table = helpers::unique("cli");
+    let key_id = helpers::kms_provider().await.key_id().to_owned();
+    let env = [
+        ("LATCHKEY_STORE", "dynamodb"),
+        ("LATCHKEY_TABLE", table.as_str()),
+        ("LATCHKEY_DYNAMODB_ENDPOINT", endpoint.as_str()),
+        ("LATCHKEY_KEYRING", "kms"),
+        ("LATCHKEY_KMS_KEY_ID", key_id.as_str()),
+        ("LATCHKEY_KMS_ENDPOINT", endpoint.as_str()),
+    ];
+
+    // Act
+    assert!(latchkey(dir.path(), &["table", "create"], &env, None).status.success());
+    let project = json(&latchkey(dir.path(), &["--json", "projects", "create", "--name", "Acme"], &env, None));
+    let created = json(&latchkey(
+        dir.path(),
+        &["--json", "connectors", "create", "--uid", "github/acme", "--client-id", "cid", "--client-secret-env", "GH_SECRET"],
+        &[env.as_slice(), &[("GH_SECRET", "gh-secret-value")]].concat(),
+        None,
+    ));
+
+    // Assert: listed through the CLI, and the raw item holds only ciphertext.
+    let listed = json(&latchkey(dir.path(), &["--json", "projects", "list"], &env, None));
+    assert_eq!(listed[0]["id"], project[0]["id"]);
+    assert_eq!(created[0]["has_client_secret"], true);
+    let client = latchkey::state::dynamodb_client(&helpers::aws().await, Some(&endpoint));
+    let scan = client.scan().table_name(&table).send().await.unwrap();
+    let raw = format!("{:?}", scan.items());
+    assert!(raw.contains("github/acme") && raw.contains("lk1."), "{raw}");
+    assert!(!raw.contains("gh-secret-value"));
+}

@@ -1,0 +1,109 @@
+//! The local server: every route of the route table answers at its template.yaml path, unbuilt
+//! flows answer 501 in the JSON error shape, and the OpenAPI document covers every route.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use latchkey::http::ROUTES;
+use latchkey::model::SecretKey;
+use latchkey::store::SqliteStore;
+use latchkey::{SecretString, SystemClock};
+use serde_json::Value;
+
+use crate::helpers::{self, TestApp};
+
+/// The path of a route template with its parameters filled in.
+fn concrete(path: &str) -> String {
+    path.replace("{connector}", "slack%2Facme-slack")
+        .replace("{unified_api}", "crm")
+        .replace("{service_id}", "salesforce")
+        .replace("{connection_id}", "conn_1")
+}
+
+#[tokio::test]
+async fn routes_whose_flow_is_not_built_answer_501_in_the_error_shape() {
+    let app = TestApp::spawn().await;
+    for route in ROUTES.iter().filter(|r| r.path != "/v1/openapi.json") {
+        let method = reqwest::Method::from_bytes(route.method.as_bytes()).unwrap();
+        let response = app.http.request(method, app.url(&concrete(route.path))).send().await.unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 501, "{} {}", route.method, route.path);
+        assert_eq!(body["error"]["code"], "not_implemented", "{} {}", route.method, route.path);
+        assert!(body["error"]["message"].as_str().unwrap().contains("not available yet"));
+    }
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods_get_json_errors() {
+    let app = TestApp::spawn().await;
+    let missing = app.http.get(app.url("/v1/nothing-here")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.headers()["cache-control"], "no-store");
+    assert_eq!(missing.json::<Value>().await.unwrap()["error"]["code"], "route_not_found");
+    let wrong_method = app.http.put(app.url("/v1/link/token")).send().await.unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    assert_eq!(wrong_method.json::<Value>().await.unwrap()["error"]["code"], "method_not_allowed");
+    let too_big = app.http.post(app.url("/v1/link/token")).body(vec![b'x'; 2 * 1024 * 1024]).send().await.unwrap();
+    assert_eq!(too_big.status(), 400);
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_3_1_and_covers_every_route() {
+    let app = TestApp::spawn().await;
+    let response = app.http.get(app.url("/v1/openapi.json")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let document: Value = response.json().await.unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"), "{}", document["openapi"]);
+    for route in ROUTES {
+        let operation = &document["paths"][route.path][route.method.to_lowercase()];
+        assert!(operation.is_object(), "{} {} is missing from the OpenAPI document", route.method, route.path);
+    }
+    let documented: usize = document["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(documented, ROUTES.len(), "the document lists a route the route table does not serve");
+}
+
+#[tokio::test]
+async fn latchkey_serve_starts_with_a_demo_project_and_prints_its_key_once() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        Command::new(helpers::workspace_binary("latchkey"))
+            .args(["--json", "serve", "--bind", "127.0.0.1:0"])
+            .env("LATCHKEY_DATA_DIR", dir.path())
+            .env_remove("LATCHKEY_STORE")
+            .env_remove("LATCHKEY_KEYRING")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start latchkey serve")
+    };
+
+    // Act
+    let mut server = start();
+    let mut banner = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut banner).unwrap();
+    let banner: Value = serde_json::from_str(&banner).expect("JSON banner");
+    let base = banner["listening"].as_str().unwrap().to_owned();
+    let openapi = reqwest::get(format!("{base}/v1/openapi.json")).await.unwrap();
+    let served = openapi.status();
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    // Assert
+    assert_eq!(served, 200);
+    let key = banner["demo_secret_key"].as_str().expect("demo key on first start").to_owned();
+    let store = SqliteStore::open(&dir.path().join("latchkey.sqlite3"), Arc::new(SystemClock)).unwrap();
+    let found = SecretKey::authenticate(&store, &SecretString::new(key)).await.unwrap().expect("the printed key works");
+    assert_eq!(found.environment.as_str(), "development");
+
+    let mut again = start();
+    let mut second = String::new();
+    BufReader::new(again.stdout.take().unwrap()).read_line(&mut second).unwrap();
+    again.kill().unwrap();
+    again.wait().unwrap();
+    let second: Value = serde_json::from_str(&second).unwrap();
+    assert!(second.get("demo_secret_key").is_none(), "the key is shown on first start only");
+}

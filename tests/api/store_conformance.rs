@@ -1,0 +1,211 @@
+//! One conformance suite for the item store port, run against both adapters: the embedded SQLite
+//! store and DynamoDB (a real DynamoDB-API server on loopback, moto_server).
+
+use std::sync::Arc;
+
+use latchkey::store::{DeleteCondition, Item, ItemStore, Key, StoreError};
+use latchkey::ManualClock;
+use serde_json::{json, Map, Value};
+
+/// What each case gets: a fresh, empty store and the clock it reads.
+pub struct Fixture {
+    pub store: Arc<dyn ItemStore>,
+    pub clock: ManualClock,
+}
+
+fn attrs(value: Value) -> Map<String, Value> {
+    value.as_object().expect("object").clone()
+}
+
+fn item(pk: &str, sk: &str, value: Value) -> Item {
+    Item::new(Key::new(pk, sk), attrs(value))
+}
+
+mod cases {
+    use super::*;
+
+    pub async fn get_of_a_missing_item_is_none(f: Fixture) {
+        assert_eq!(f.store.get(&Key::new("P", "missing")).await.unwrap(), None);
+    }
+
+    pub async fn attributes_round_trip(f: Fixture) {
+        let value = json!({
+            "name": "Acme", "count": 42, "ratio": 0.5, "on": true, "none": null,
+            "list": ["a", 1, {"b": false}], "nested": {"deep": {"x": "y"}}, "empty": ""
+        });
+        f.store.put_if_absent(&item("P", "A", value.clone())).await.unwrap();
+        let read = f.store.get(&Key::new("P", "A")).await.unwrap().expect("item");
+        assert_eq!(Value::Object(read.attrs), value);
+        assert_eq!(read.version, 1);
+        assert_eq!(read.expires_at, None);
+    }
+
+    pub async fn put_if_absent_refuses_a_live_item_and_changes_nothing(f: Fixture) {
+        f.store.put_if_absent(&item("P", "A", json!({"v": "first"}))).await.unwrap();
+        let second = f.store.put_if_absent(&item("P", "A", json!({"v": "second"}))).await;
+        assert!(matches!(second, Err(StoreError::ConditionFailed)), "{second:?}");
+        let read = f.store.get(&Key::new("P", "A")).await.unwrap().unwrap();
+        assert_eq!(read.attrs["v"], "first");
+    }
+
+    pub async fn put_if_absent_replaces_an_expired_item(f: Fixture) {
+        let now = latchkey::Clock::now(&f.clock);
+        f.store.put_if_absent(&item("P", "A", json!({"v": "old"})).expiring_at(now.plus_secs(10))).await.unwrap();
+        f.clock.advance(11);
+        f.store.put_if_absent(&item("P", "A", json!({"v": "new"}))).await.unwrap();
+        assert_eq!(f.store.get(&Key::new("P", "A")).await.unwrap().unwrap().attrs["v"], "new");
+    }
+
+    pub async fn put_if_version_moves_the_version_and_refuses_stale_writers(f: Fixture) {
+        f.store.put_if_absent(&item("P", "A", json!({"n": 0}))).await.unwrap();
+        let mut read = f.store.get(&Key::new("P", "A")).await.unwrap().unwrap();
+        read.attrs.insert("n".into(), json!(1));
+        assert_eq!(f.store.put_if_version(&read).await.unwrap(), 2);
+        // `read` still names version 1: a second writer with that view must lose.
+        read.attrs.insert("n".into(), json!(99));
+        assert!(matches!(f.store.put_if_version(&read).await, Err(StoreError::ConditionFailed)));
+        let now = f.store.get(&Key::new("P", "A")).await.unwrap().unwrap();
+        assert_eq!((now.version, now.attrs["n"].clone()), (2, json!(1)));
+        let missing = item("P", "nothing", json!({}));
+        assert!(matches!(f.store.put_if_version(&missing).await, Err(StoreError::ConditionFailed)));
+    }
+
+    pub async fn twenty_concurrent_put_if_version_have_exactly_one_winner(f: Fixture) {
+        f.store.put_if_absent(&item("P", "lease", json!({"holder": "none"}))).await.unwrap();
+        let read = f.store.get(&Key::new("P", "lease")).await.unwrap().unwrap();
+        let attempts = (0..20).map(|i| {
+            let store = f.store.clone();
+            let mut mine = read.clone();
+            mine.attrs.insert("holder".into(), json!(i));
+            tokio::spawn(async move { store.put_if_version(&mine).await })
+        });
+        let results = futures::future::join_all(attempts).await;
+        let winners = results.iter().filter(|r| matches!(r, Ok(Ok(2)))).count();
+        let losers = results.iter().filter(|r| matches!(r, Ok(Err(StoreError::ConditionFailed)))).count();
+        assert_eq!((winners, losers), (1, 19), "{results:?}");
+        assert_eq!(f.store.get(&Key::new("P", "lease")).await.unwrap().unwrap().version, 2);
+    }
+
+    pub async fn put_overwrites_whatever_is_there(f: Fixture) {
+        f.store.put_if_absent(&item("P", "A", json!({"v": 1}))).await.unwrap();
+        let mut replacement = item("P", "A", json!({"w": 2}));
+        replacement.version = 7;
+        f.store.put(&replacement).await.unwrap();
+        let read = f.store.get(&Key::new("P", "A")).await.unwrap().unwrap();
+        assert_eq!((read.version, Value::Object(read.attrs)), (7, json!({"w": 2})));
+    }
+
+    pub async fn delete_if_checks_its_condition(f: Fixture) {
+        f.store.put_if_absent(&item("P", "A", json!({}))).await.unwrap();
+        assert!(matches!(f.store.delete_if(&Key::new("P", "A"), DeleteCondition::Version(5)).await, Err(StoreError::ConditionFailed)));
+        assert!(f.store.get(&Key::new("P", "A")).await.unwrap().is_some(), "a failed delete deletes nothing");
+        f.store.delete_if(&Key::new("P", "A"), DeleteCondition::Version(1)).await.unwrap();
+        assert!(f.store.get(&Key::new("P", "A")).await.unwrap().is_none());
+        assert!(matches!(f.store.delete_if(&Key::new("P", "A"), DeleteCondition::Exists).await, Err(StoreError::ConditionFailed)));
+        f.store.put_if_absent(&item("P", "B", json!({}))).await.unwrap();
+        f.store.delete_if(&Key::new("P", "B"), DeleteCondition::Exists).await.unwrap();
+    }
+
+    pub async fn take_returns_the_item_once(f: Fixture) {
+        f.store.put_if_absent(&item("P", "token", json!({"for": "alice"}))).await.unwrap();
+        let taken = f.store.take(&Key::new("P", "token")).await.unwrap().expect("first take");
+        assert_eq!(taken.attrs["for"], "alice");
+        assert_eq!(f.store.take(&Key::new("P", "token")).await.unwrap(), None);
+        assert_eq!(f.store.get(&Key::new("P", "token")).await.unwrap(), None);
+    }
+
+    pub async fn fifty_concurrent_takes_have_exactly_one_winner(f: Fixture) {
+        f.store.put_if_absent(&item("P", "once", json!({"secret": "hash"}))).await.unwrap();
+        let takers = (0..50).map(|_| {
+            let store = f.store.clone();
+            tokio::spawn(async move { store.take(&Key::new("P", "once")).await })
+        });
+        let results = futures::future::join_all(takers).await;
+        let winners = results.iter().filter(|r| matches!(r, Ok(Ok(Some(_))))).count();
+        let empty = results.iter().filter(|r| matches!(r, Ok(Ok(None)))).count();
+        assert_eq!((winners, empty), (1, 49), "{results:?}");
+    }
+
+    pub async fn an_expired_item_is_invisible_to_get_take_and_query(f: Fixture) {
+        let now = latchkey::Clock::now(&f.clock);
+        f.store.put_if_absent(&item("P", "X#1", json!({})).expiring_at(now.plus_secs(60))).await.unwrap();
+        f.store.put_if_absent(&item("P", "X#2", json!({}))).await.unwrap();
+        assert!(f.store.get(&Key::new("P", "X#1")).await.unwrap().is_some(), "live before expiry");
+        f.clock.advance(60);
+        assert_eq!(f.store.get(&Key::new("P", "X#1")).await.unwrap(), None);
+        assert_eq!(f.store.take(&Key::new("P", "X#1")).await.unwrap(), None);
+        let keys: Vec<String> = f.store.query("P", "X#").await.unwrap().into_iter().map(|i| i.key.sk).collect();
+        assert_eq!(keys, vec!["X#2"]);
+        let mut stale = item("P", "X#1", json!({}));
+        stale.version = 1;
+        assert!(matches!(f.store.put_if_version(&stale).await, Err(StoreError::ConditionFailed)), "an expired item cannot be updated");
+    }
+
+    pub async fn query_reads_one_partition_by_prefix_in_order(f: Fixture) {
+        for sk in ["CONN#b", "CONN#a", "CONN#c", "KEY#a", "CONNX"] {
+            f.store.put_if_absent(&item("P1", sk, json!({"name": sk}))).await.unwrap();
+        }
+        f.store.put_if_absent(&item("P2", "CONN#z", json!({}))).await.unwrap();
+        let keys: Vec<String> = f.store.query("P1", "CONN#").await.unwrap().into_iter().map(|i| i.key.sk).collect();
+        assert_eq!(keys, vec!["CONN#a", "CONN#b", "CONN#c"]);
+        assert!(f.store.query("P3", "").await.unwrap().is_empty());
+        assert_eq!(f.store.query("P1", "").await.unwrap().len(), 5);
+    }
+
+    pub async fn query_reads_past_one_page(f: Fixture) {
+        // DynamoDB answers at most 1 MB per page: 40 items of 30 KB need several pages.
+        let blob = "x".repeat(30 * 1024);
+        for i in 0..40 {
+            f.store.put(&item("BIG", &format!("I#{i:03}"), json!({"blob": blob}))).await.unwrap();
+        }
+        assert_eq!(f.store.query("BIG", "I#").await.unwrap().len(), 40);
+    }
+
+    pub async fn reserved_attribute_names_are_refused(f: Fixture) {
+        let result = f.store.put_if_absent(&item("P", "A", json!({"version": 5}))).await;
+        assert!(matches!(result, Err(StoreError::Codec(_))), "{result:?}");
+        assert_eq!(f.store.get(&Key::new("P", "A")).await.unwrap(), None);
+    }
+}
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let clock = latchkey::ManualClock::starting_now();
+                    let store = std::sync::Arc::new(crate::helpers::sqlite_store(std::sync::Arc::new(clock.clone())));
+                    super::cases::$case(super::Fixture { store, clock }).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let clock = latchkey::ManualClock::starting_now();
+                    let store = std::sync::Arc::new(crate::helpers::dynamo_store(std::sync::Arc::new(clock.clone())).await);
+                    super::cases::$case(super::Fixture { store, clock }).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    get_of_a_missing_item_is_none,
+    attributes_round_trip,
+    put_if_absent_refuses_a_live_item_and_changes_nothing,
+    put_if_absent_replaces_an_expired_item,
+    put_if_version_moves_the_version_and_refuses_stale_writers,
+    twenty_concurrent_put_if_version_have_exactly_one_winner,
+    put_overwrites_whatever_is_there,
+    delete_if_checks_its_condition,
+    take_returns_the_item_once,
+    fifty_concurrent_takes_have_exactly_one_winner,
+    an_expired_item_is_invisible_to_get_take_and_query,
+    query_reads_one_partition_by_prefix_in_order,
+    query_reads_past_one_page,
+    reserved_attribute_names_are_refused,
+);

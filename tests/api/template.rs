@@ -1,0 +1,89 @@
+//! template.yaml against the route table: the same functions, binaries and routes, and the
+//! least-privilege rules the design asks for.
+
+use std::collections::BTreeSet;
+
+use latchkey::http::{Function, ROUTES};
+use serde_yaml::Value;
+
+use crate::helpers;
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(helpers::workspace_root().join("template.yaml")).expect("template.yaml");
+    serde_yaml::from_str(&text).expect("template.yaml is YAML")
+}
+
+fn function<'a>(template: &'a Value, function: Function) -> &'a Value {
+    let resource = &template["Resources"][function.logical_id()];
+    assert_eq!(resource["Type"], "AWS::Serverless::Function", "{}", function.logical_id());
+    resource
+}
+
+#[test]
+fn every_function_builds_its_binary_and_serves_exactly_its_routes() {
+    let template = template();
+    for f in Function::ALL {
+        let resource = function(&template, f);
+        assert_eq!(resource["Metadata"]["BuildMethod"], "rust-cargolambda");
+        assert_eq!(resource["Metadata"]["BuildProperties"]["Binary"], f.binary_name());
+        let declared: BTreeSet<(String, String)> = resource["Properties"]["Events"]
+            .as_mapping()
+            .expect("events")
+            .values()
+            .filter(|event| event["Type"] == "HttpApi")
+            .map(|event| {
+                let p = &event["Properties"];
+                (p["Method"].as_str().unwrap().to_uppercase(), p["Path"].as_str().unwrap().to_owned())
+            })
+            .collect();
+        let expected: BTreeSet<(String, String)> =
+            ROUTES.iter().filter(|r| r.function == f).map(|r| (r.method.to_owned(), r.path.to_owned())).collect();
+        assert_eq!(declared, expected, "{}", f.logical_id());
+    }
+    let functions = template["Resources"].as_mapping().unwrap().values().filter(|r| r["Type"] == "AWS::Serverless::Function").count();
+    assert_eq!(functions, Function::ALL.len(), "template.yaml has a function the route table does not know");
+}
+
+#[test]
+fn every_binary_name_is_a_workspace_crate() {
+    for f in Function::ALL {
+        let dir = f.binary_name().trim_start_matches("latchkey-");
+        let manifest = std::fs::read_to_string(helpers::workspace_root().join("functions").join(dir).join("Cargo.toml"))
+            .unwrap_or_else(|_| panic!("functions/{dir}/Cargo.toml"));
+        assert!(manifest.contains(&format!("name = \"{}\"", f.binary_name())), "{dir}");
+    }
+}
+
+fn kms_actions(resource: &Value) -> BTreeSet<String> {
+    let mut actions = BTreeSet::new();
+    for policy in resource["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            let listed = match &statement["Action"] {
+                Value::String(s) => vec![s.clone()],
+                Value::Sequence(items) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
+                _ => Vec::new(),
+            };
+            actions.extend(listed.into_iter().filter(|a| a.starts_with("kms:")));
+        }
+    }
+    actions
+}
+
+#[test]
+fn kms_permissions_are_least_privilege() {
+    let template = template();
+    for f in [Function::CreateLinkToken, Function::ExchangePublicToken] {
+        assert!(kms_actions(function(&template, f)).is_empty(), "{f:?} seals and opens nothing");
+    }
+    for f in [Function::IssueToken, Function::OAuthCallback] {
+        let actions = kms_actions(function(&template, f));
+        assert!(actions.contains("kms:Decrypt") && actions.contains("kms:GenerateDataKey"), "{f:?}: {actions:?}");
+    }
+    for f in Function::ALL {
+        assert!(!kms_actions(function(&template, f)).iter().any(|a| a.contains('*')), "{f:?} has a wildcard KMS action");
+    }
+    let table = &template["Resources"]["Table"]["Properties"];
+    assert_eq!(table["TimeToLiveSpecification"]["AttributeName"], "expires_at");
+    assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+    assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
+}
