@@ -121,12 +121,70 @@ pub struct SecretSource {
     pub client_secret_env: Option<String>,
 }
 
+/// How a connector authorizes (`--auth-mode`).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AuthModeArg {
+    Oauth2,
+    ApiKey,
+    Basic,
+}
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum TokenAuthArg {
+    Basic,
+    Post,
+}
+
+/// OAuth 2.0 endpoints and quirks of a connector.
+#[derive(Debug, Args)]
+pub struct OAuthArgs {
+    /// Authorization endpoint.
+    #[arg(long)]
+    pub authorize_url: Option<String>,
+    /// Token endpoint.
+    #[arg(long)]
+    pub token_url: Option<String>,
+    /// Revocation endpoint (RFC 7009).
+    #[arg(long)]
+    pub revoke_url: Option<String>,
+    /// Issuer identifier; an `iss` in the authorization response must equal it (RFC 9207).
+    #[arg(long)]
+    pub issuer: Option<String>,
+    /// Refuse authorization responses without `iss` (for providers that always send it).
+    #[arg(long)]
+    pub requires_iss: bool,
+    /// Do not use PKCE (only for providers that reject it).
+    #[arg(long)]
+    pub no_pkce: bool,
+    /// Client authentication at the token endpoint.
+    #[arg(long, value_enum, default_value = "basic")]
+    pub token_auth: TokenAuthArg,
+    /// Scope separator in the authorize URL.
+    #[arg(long, default_value = " ")]
+    pub scope_separator: String,
+    /// Extra authorize-URL parameter as name=value (repeatable), e.g. access_type=offline.
+    #[arg(long = "authorize-param")]
+    pub authorize_params: Vec<String>,
+    /// Seconds a token lives when the provider's response has no expires_in.
+    #[arg(long, default_value_t = 3600)]
+    pub default_token_lifetime: i64,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ConnectorsCommand {
     /// Create a connector such as slack/acme-slack.
     Create {
         #[arg(long)]
         uid: String,
+        /// The name people see on the Connect page.
+        #[arg(long)]
+        name: Option<String>,
+        /// How connections are authorized.
+        #[arg(long, value_enum, default_value = "oauth2")]
+        auth_mode: AuthModeArg,
+        #[command(flatten)]
+        oauth: OAuthArgs,
         #[arg(long)]
         client_id: Option<String>,
         #[command(flatten)]
@@ -137,10 +195,13 @@ pub enum ConnectorsCommand {
     },
     /// List connectors.
     List,
-    /// Change a connector's client id, secret or default scopes.
+    /// Change a connector's name, client id, secret or default scopes.
     Update {
         #[arg(long)]
         uid: String,
+        /// A new display name.
+        #[arg(long)]
+        name: Option<String>,
         #[arg(long)]
         client_id: Option<String>,
         #[command(flatten)]

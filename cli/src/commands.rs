@@ -5,11 +5,14 @@ use std::sync::Arc;
 
 use latchkey::admin::{self, AdminError, ConnectorChanges, NewConnector, NewProject};
 use latchkey::config::{Config, ConfigError, StoreConfig};
-use latchkey::model::ProjectId;
+use latchkey::model::{AuthMode, OAuthEndpoints, ProjectId, TokenAuthMethod};
 use latchkey::state::StartupError;
 use latchkey::{AppState, SecretString};
 
-use crate::args::{Backend, Cli, Command, ConnectionsCommand, ConnectorsCommand, KeysCommand, ProjectsCommand, SecretSource, TableCommand};
+use crate::args::{
+    AuthModeArg, Backend, Cli, Command, ConnectionsCommand, ConnectorsCommand, KeysCommand, OAuthArgs, ProjectsCommand, SecretSource,
+    TableCommand, TokenAuthArg,
+};
 use crate::output::Printer;
 
 /// A failed command.
@@ -131,15 +134,22 @@ async fn keys(state: &AppState, command: KeysCommand, print: &Printer) -> Result
 
 async fn connectors(state: &AppState, command: ConnectorsCommand, print: &Printer) -> Result<(), CliError> {
     match command {
-        ConnectorsCommand::Create { uid, client_id, secret, scopes } => {
+        ConnectorsCommand::Create { uid, name, auth_mode, oauth, client_id, secret, scopes } => {
             let client_secret = read_secret(&secret)?;
-            let new = NewConnector { uid, client_id, client_secret, default_scopes: scopes };
+            let auth_mode = match auth_mode {
+                AuthModeArg::Oauth2 => AuthMode::OAuth2,
+                AuthModeArg::ApiKey => AuthMode::ApiKey,
+                AuthModeArg::Basic => AuthMode::Basic,
+            };
+            let oauth = oauth_endpoints(oauth)?;
+            let new = NewConnector { uid, display_name: name, auth_mode, oauth, client_id, client_secret, default_scopes: scopes };
             print.connectors(std::slice::from_ref(&admin::create_connector(state, new).await?));
         }
         ConnectorsCommand::List => print.connectors(&admin::list_connectors(state).await?),
-        ConnectorsCommand::Update { uid, client_id, secret, scopes, clear_scopes } => {
+        ConnectorsCommand::Update { uid, name, client_id, secret, scopes, clear_scopes } => {
             let default_scopes = if clear_scopes { Some(Vec::new()) } else { Some(scopes).filter(|s| !s.is_empty()) };
-            let changes = ConnectorChanges { client_id, client_secret: read_secret(&secret)?, default_scopes };
+            let changes =
+                ConnectorChanges { display_name: name, oauth: None, client_id, client_secret: read_secret(&secret)?, default_scopes };
             print.connectors(std::slice::from_ref(&admin::update_connector(state, &uid, changes).await?));
         }
         ConnectorsCommand::Delete { uid } => {
@@ -156,6 +166,37 @@ async fn connectors(state: &AppState, command: ConnectorsCommand, print: &Printe
         }
     }
     Ok(())
+}
+
+/// The OAuth endpoints the flags describe; `None` when no endpoint flag is given.
+fn oauth_endpoints(args: OAuthArgs) -> Result<Option<OAuthEndpoints>, CliError> {
+    let (authorize_url, token_url) = match (args.authorize_url, args.token_url) {
+        (Some(a), Some(t)) => (a, t),
+        (None, None) => return Ok(None),
+        _ => return Err(CliError::Usage("give both --authorize-url and --token-url".into())),
+    };
+    let mut authorize_params = std::collections::BTreeMap::new();
+    for pair in args.authorize_params {
+        let (name, value) = pair
+            .split_once('=')
+            .ok_or_else(|| CliError::Usage(format!("--authorize-param must look like name=value, not {pair:?}")))?;
+        authorize_params.insert(name.to_owned(), value.to_owned());
+    }
+    Ok(Some(OAuthEndpoints {
+        authorize_url,
+        token_url,
+        revoke_url: args.revoke_url,
+        issuer: args.issuer,
+        requires_iss: args.requires_iss,
+        scope_separator: args.scope_separator,
+        pkce: !args.no_pkce,
+        token_auth: match args.token_auth {
+            TokenAuthArg::Basic => TokenAuthMethod::ClientSecretBasic,
+            TokenAuthArg::Post => TokenAuthMethod::ClientSecretPost,
+        },
+        authorize_params,
+        default_token_lifetime_secs: args.default_token_lifetime,
+    }))
 }
 
 fn read_secret(source: &SecretSource) -> Result<Option<SecretString>, CliError> {

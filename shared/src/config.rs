@@ -62,6 +62,10 @@ pub struct Config {
     /// The public base URL of the API (`https://auth.example.com`); without it, links are built from
     /// the request's host.
     pub public_url: Option<String>,
+    /// How long a link token lives (4 hours by default).
+    pub link_token_ttl_secs: i64,
+    /// How long an update-mode link token lives (30 minutes by default).
+    pub update_link_token_ttl_secs: i64,
 }
 
 impl Config {
@@ -107,7 +111,12 @@ impl Config {
             Some(url) => Some(parse_public_url(&url)?),
             None => None,
         };
-        Ok(Self { store, keyring, key_cache, public_url })
+        let link_token_ttl_secs = number("LATCHKEY_LINK_TOKEN_TTL_SECS", 4 * 3600)? as i64;
+        let update_link_token_ttl_secs = number("LATCHKEY_UPDATE_LINK_TOKEN_TTL_SECS", 1800)? as i64;
+        if link_token_ttl_secs == 0 || update_link_token_ttl_secs == 0 {
+            return Err(ConfigError("link token lifetimes must be positive".into()));
+        }
+        Ok(Self { store, keyring, key_cache, public_url, link_token_ttl_secs, update_link_token_ttl_secs })
     }
 }
 

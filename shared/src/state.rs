@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, KeyringConfig, StoreConfig};
 use crate::keyring::{KeyProvider, Keyring, KmsKeyProvider, LocalKeyProvider};
+use crate::oauth::{ProviderClient, RetryPolicy};
 use crate::store::{DynamoStore, ItemStore, SqliteStore};
 
 /// The ports every handler works over.
@@ -21,6 +22,8 @@ pub struct AppState {
     pub keyring: Keyring,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// The HTTP client for providers (no redirects, timeouts, retries).
+    pub provider: ProviderClient,
 }
 
 /// Why the state could not be built.
@@ -71,7 +74,7 @@ impl AppState {
     /// Wires already-built ports (tests and benchmarks wrap them to count calls).
     pub fn from_parts(config: Config, store: Arc<dyn ItemStore>, provider: Arc<dyn KeyProvider>, clock: Arc<dyn Clock>) -> Self {
         let keyring = Keyring::new(provider, config.key_cache);
-        Self { config: Arc::new(config), store, keyring, clock }
+        Self { config: Arc::new(config), store, keyring, clock, provider: ProviderClient::new(RetryPolicy::default()) }
     }
 }
 

@@ -52,7 +52,11 @@ async fn operators_manage_projects_keys_and_connectors_over_the_embedded_store()
     let secret = key["secret_key"].as_str().unwrap().to_owned();
     let created = json(&latchkey(
         d,
-        &["--json", "connectors", "create", "--uid", "slack/acme-slack", "--client-id", "cid-1", "--client-secret-stdin", "--scope", "chat:write"],
+        &[
+            "--json", "connectors", "create", "--uid", "slack/acme-slack", "--name", "Acme Slack", "--client-id", "cid-1",
+            "--client-secret-stdin", "--scope", "chat:write", "--authorize-url", "https://slack.com/oauth/v2/authorize",
+            "--token-url", "https://slack.com/api/oauth.v2.access", "--scope-separator", ",",
+        ],
         &[],
         Some("client-secret-that-must-not-leak\n"),
     ));
@@ -108,9 +112,12 @@ fn bad_input_gets_a_clear_message_a_non_zero_exit_and_changes_nothing() {
         (vec!["keys", "create", "--project", "prj_nope", "--environment", "production"], "not found"),
         (vec!["keys", "create", "--project", "nope", "--environment", "production"], "invalid project id"),
         (vec!["connectors", "create", "--uid", "no-slash"], "invalid connector uid"),
-        (vec!["connectors", "create", "--uid", "slack/x", "--scope", "two words"], "invalid scope"),
+        (vec!["connectors", "create", "--uid", "slack/x", "--auth-mode", "api-key", "--scope", "two words"], "invalid scope"),
+        (vec!["connectors", "create", "--uid", "slack/x", "--client-id", "c"], "needs its authorize and token URLs"),
+        (vec!["connectors", "create", "--uid", "slack/x", "--client-id", "c", "--authorize-url", "http://evil.example/a", "--token-url", "https://x.test/t"], "must be an https URL"),
+        (vec!["connectors", "create", "--uid", "slack/x", "--authorize-url", "https://x.test/a"], "give both"),
         (vec!["connectors", "link", "--uid", "slack/none", "--project", &project_id, "--environment", "production"], "not found"),
-        (vec!["connectors", "create", "--uid", "slack/x", "--client-secret-env", "LATCHKEY_TEST_UNSET_VARIABLE"], "is not set"),
+        (vec!["connectors", "create", "--uid", "slack/x", "--auth-mode", "api-key", "--client-secret-env", "LATCHKEY_TEST_UNSET_VARIABLE"], "is not set"),
     ];
     for (args, expected) in cases {
         let output = latchkey(d, &args, &[], None);
@@ -120,9 +127,9 @@ fn bad_input_gets_a_clear_message_a_non_zero_exit_and_changes_nothing() {
     }
     assert_eq!(json(&latchkey(d, &["--json", "projects", "list"], &[], None)), before, "nothing changed");
     assert_eq!(json(&latchkey(d, &["--json", "connectors", "list"], &[], None)), serde_json::json!([]));
-    let duplicate = latchkey(d, &["connectors", "create", "--uid", "slack/x"], &[], None);
+    let duplicate = latchkey(d, &["connectors", "create", "--uid", "slack/x", "--auth-mode", "api-key"], &[], None);
     assert!(duplicate.status.success());
-    let again = latchkey(d, &["connectors", "create", "--uid", "slack/x"], &[], None);
+    let again = latchkey(d, &["connectors", "create", "--uid", "slack/x", "--auth-mode", "api-key"], &[], None);
     assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }
 
@@ -165,7 +172,10 @@ async fn the_cli_runs_against_dynamodb_and_kms() {
     let project = json(&latchkey(dir.path(), &["--json", "projects", "create", "--name", "Acme"], &env, None));
     let created = json(&latchkey(
         dir.path(),
-        &["--json", "connectors", "create", "--uid", "github/acme", "--client-id", "cid", "--client-secret-env", "GH_SECRET"],
+        &[
+            "--json", "connectors", "create", "--uid", "github/acme", "--client-id", "cid", "--client-secret-env", "GH_SECRET",
+            "--authorize-url", "https://github.com/login/oauth/authorize", "--token-url", "https://github.com/login/oauth/access_token",
+        ],
         &[env.as_slice(), &[("GH_SECRET", "gh-secret-value")]].concat(),
         None,
     ));

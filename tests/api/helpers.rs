@@ -64,6 +64,8 @@ pub fn local_config(dir: &std::path::Path) -> Config {
         keyring: KeyringConfig::Local { key_file: dir.join("master.key"), key: None },
         key_cache: CachePolicy::default(),
         public_url: None,
+        link_token_ttl_secs: 4 * 3600,
+        update_link_token_ttl_secs: 1800,
     }
 }
 
@@ -79,21 +81,63 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// Keeps the data folder alive while the app runs.
     pub dir: tempfile::TempDir,
+    /// The DynamoDB table, on the AWS backend.
+    pub table: Option<String>,
+}
+
+/// Which adapters the app runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite and a local master key.
+    Local,
+    /// DynamoDB and KMS on the loopback moto_server.
+    Aws,
 }
 
 impl TestApp {
-    /// Starts the app.
+    /// Starts the app over the embedded store.
     pub async fn spawn() -> TestApp {
+        Self::spawn_on(Backend::Local).await
+    }
+
+    /// Starts the app over `backend`.
+    pub async fn spawn_on(backend: Backend) -> TestApp {
+        latchkey::telemetry::init();
         let dir = tempfile::tempdir().expect("temp dir");
         let clock = ManualClock::starting_now();
-        let state = AppState::build_with_clock(local_config(dir.path()), Arc::new(clock.clone()))
-            .await
-            .expect("build local state");
+        let config = local_config(dir.path());
+        let (state, table) = match backend {
+            Backend::Local => (AppState::build_with_clock(config, Arc::new(clock.clone())).await.expect("build local state"), None),
+            Backend::Aws => {
+                let store = dynamo_store(Arc::new(clock.clone())).await;
+                let table = store.table().to_owned();
+                let provider = kms_provider().await;
+                (AppState::from_parts(config, Arc::new(store), Arc::new(provider), Arc::new(clock.clone())), Some(table))
+            }
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         tokio::spawn(latchkey::http::server::serve(state.clone(), listener));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        TestApp { base, state, clock, http, dir }
+        TestApp { base, state, clock, http, dir, table }
+    }
+
+    /// Everything the store holds, as raw as it is stored: the SQLite file and its write-ahead
+    /// log, or a scan of the DynamoDB table.
+    pub async fn raw_store(&self) -> String {
+        match &self.table {
+            None => {
+                let mut raw = String::new();
+                for name in ["latchkey.sqlite3", "latchkey.sqlite3-wal"] {
+                    raw.push_str(&String::from_utf8_lossy(&std::fs::read(self.dir.path().join(name)).unwrap_or_default()));
+                }
+                raw
+            }
+            Some(table) => {
+                let client = latchkey::state::dynamodb_client(&aws().await, Some(&moto_endpoint()));
+                format!("{:?}", client.scan().table_name(table).send().await.expect("scan").items())
+            }
+        }
     }
 
     /// `base` + `path`.

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use latchkey::http::ROUTES;
+use latchkey::http::{Endpoint, ROUTES};
 use latchkey::model::SecretKey;
 use latchkey::store::SqliteStore;
 use latchkey::{SecretString, SystemClock};
@@ -24,7 +24,15 @@ fn concrete(path: &str) -> String {
 #[tokio::test]
 async fn routes_whose_flow_is_not_built_answer_501_in_the_error_shape() {
     let app = TestApp::spawn().await;
-    for route in ROUTES.iter().filter(|r| r.path != "/v1/openapi.json") {
+    let pending = [
+        Endpoint::CreateSession,
+        Endpoint::IssueToken,
+        Endpoint::ConnectDeepLink,
+        Endpoint::ListConnections,
+        Endpoint::GetConnection,
+        Endpoint::DeleteConnection,
+    ];
+    for route in ROUTES.iter().filter(|r| pending.contains(&r.endpoint)) {
         let method = reqwest::Method::from_bytes(route.method.as_bytes()).unwrap();
         let response = app.http.request(method, app.url(&concrete(route.path))).send().await.unwrap();
         let status = response.status().as_u16();

@@ -4,6 +4,9 @@
 mod cli;
 mod helpers;
 mod keyring;
+mod link_flow;
+mod link_helpers;
 mod local_server;
+mod provider;
 mod store_conformance;
 mod template;

@@ -1,7 +1,7 @@
 //! Creating, listing, updating and deleting connectors, and linking them to project environments.
 
 use super::{project, AdminError};
-use crate::model::{Connector, ConnectorUid, EnvironmentName, ProjectId, ProjectLink, Record, Stored};
+use crate::model::{AuthMode, Connector, ConnectorUid, EnvironmentName, OAuthEndpoints, ProjectId, ProjectLink, Record, Stored};
 use crate::secret::SecretString;
 use crate::state::AppState;
 use crate::store::{DeleteCondition, StoreError};
@@ -11,6 +11,12 @@ use crate::store::{DeleteCondition, StoreError};
 pub struct NewConnector {
     /// `provider/name`.
     pub uid: String,
+    /// The name people see on the Connect page.
+    pub display_name: Option<String>,
+    /// How connections are authorized.
+    pub auth_mode: AuthMode,
+    /// OAuth 2.0 endpoints (required for `oauth2`).
+    pub oauth: Option<OAuthEndpoints>,
     /// The OAuth client id, if the provider uses one.
     pub client_id: Option<String>,
     /// The OAuth client secret; sealed before it is stored.
@@ -22,6 +28,10 @@ pub struct NewConnector {
 /// What an operator may change on a connector; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectorChanges {
+    /// A new display name.
+    pub display_name: Option<String>,
+    /// New OAuth 2.0 endpoints.
+    pub oauth: Option<OAuthEndpoints>,
     /// A new client id.
     pub client_id: Option<String>,
     /// A new client secret (rotation).
@@ -33,6 +43,40 @@ pub struct ConnectorChanges {
 fn check_client_id(client_id: &str) -> Result<(), AdminError> {
     if client_id.is_empty() || client_id.len() > 512 || client_id.chars().any(char::is_control) {
         return Err(AdminError::Invalid("client id must be 1 to 512 printable characters".into()));
+    }
+    Ok(())
+}
+
+/// Endpoint URLs must be https, except on loopback (local providers and tests).
+fn check_endpoint(name: &str, raw: &str) -> Result<(), AdminError> {
+    let invalid = || AdminError::Invalid(format!("{name} must be an https URL (http only on 127.0.0.1 or localhost), not {raw:?}"));
+    let url = url::Url::parse(raw).map_err(|_| invalid())?;
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    if url.scheme() == "https" || (url.scheme() == "http" && loopback) {
+        Ok(())
+    } else {
+        Err(invalid())
+    }
+}
+
+fn check_oauth(oauth: &OAuthEndpoints) -> Result<(), AdminError> {
+    check_endpoint("authorize URL", &oauth.authorize_url)?;
+    check_endpoint("token URL", &oauth.token_url)?;
+    if let Some(revoke) = &oauth.revoke_url {
+        check_endpoint("revoke URL", revoke)?;
+    }
+    if oauth.scope_separator.is_empty() || oauth.scope_separator.len() > 3 {
+        return Err(AdminError::Invalid("scope separator must be 1 to 3 characters".into()));
+    }
+    if oauth.default_token_lifetime_secs <= 0 {
+        return Err(AdminError::Invalid("default token lifetime must be positive".into()));
+    }
+    Ok(())
+}
+
+fn check_display_name(name: &str) -> Result<(), AdminError> {
+    if name.trim().is_empty() || name.len() > 80 || name.chars().any(char::is_control) {
+        return Err(AdminError::Invalid("display name must be 1 to 80 printable characters".into()));
     }
     Ok(())
 }
@@ -64,6 +108,18 @@ pub async fn create_connector(state: &AppState, new: NewConnector) -> Result<Con
     if let Some(client_id) = &new.client_id {
         check_client_id(client_id)?;
     }
+    if let Some(name) = &new.display_name {
+        check_display_name(name)?;
+    }
+    match (&new.auth_mode, &new.oauth) {
+        (AuthMode::OAuth2, Some(oauth)) => check_oauth(oauth)?,
+        (AuthMode::OAuth2, None) => return Err(AdminError::Invalid("an oauth2 connector needs its authorize and token URLs".into())),
+        (_, Some(_)) => return Err(AdminError::Invalid("only oauth2 connectors have OAuth endpoints".into())),
+        _ => {}
+    }
+    if new.auth_mode == AuthMode::OAuth2 && new.client_id.is_none() {
+        return Err(AdminError::Invalid("an oauth2 connector needs a client id".into()));
+    }
     if let Some(secret) = &new.client_secret {
         check_secret(secret)?;
     }
@@ -76,6 +132,9 @@ pub async fn create_connector(state: &AppState, new: NewConnector) -> Result<Con
     let connector = Connector {
         provider: uid.provider().to_owned(),
         uid,
+        display_name: new.display_name,
+        auth_mode: new.auth_mode,
+        oauth: new.oauth,
         client_id: new.client_id,
         client_secret,
         default_scopes: new.default_scopes,
@@ -109,7 +168,20 @@ pub async fn update_connector(state: &AppState, uid: &str, changes: ConnectorCha
     if let Some(scopes) = &changes.default_scopes {
         check_scopes(scopes)?;
     }
+    if let Some(name) = &changes.display_name {
+        check_display_name(name)?;
+    }
     let mut stored = connector(state, &uid).await?;
+    if let Some(oauth) = changes.oauth {
+        if stored.record.auth_mode != AuthMode::OAuth2 {
+            return Err(AdminError::Invalid("only oauth2 connectors have OAuth endpoints".into()));
+        }
+        check_oauth(&oauth)?;
+        stored.record.oauth = Some(oauth);
+    }
+    if let Some(name) = changes.display_name {
+        stored.record.display_name = Some(name);
+    }
     if let Some(client_id) = changes.client_id {
         stored.record.client_id = Some(client_id);
     }

@@ -42,6 +42,8 @@ async fn call(state: &AppState, matched: &Matched, request: Request) -> Result<R
         Endpoint::OAuthCallback => handlers::oauth_callback(state, request).await,
         Endpoint::ConnectPage => handlers::connect_page(state, request).await,
         Endpoint::ConnectSdk => handlers::connect_sdk(state, request).await,
+        Endpoint::ConnectStart => handlers::connect_start(state, request).await,
+        Endpoint::ConnectCredentials => handlers::connect_credentials(state, request).await,
         Endpoint::ConnectDeepLink => handlers::connect_deep_link(state, matched, request).await,
         Endpoint::ListConnections => handlers::list_connections(state, request).await,
         Endpoint::GetConnection => handlers::get_connection(state, matched, request).await,

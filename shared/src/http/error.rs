@@ -63,6 +63,16 @@ pub enum ApiError {
     /// A bug or corrupt data; the detail goes to the log only.
     #[error("internal error")]
     Internal(String),
+    /// A flow refused the request with its own status and code.
+    #[error("{message}")]
+    Flow {
+        /// The status.
+        status: StatusCode,
+        /// The flow's stable code.
+        code: String,
+        /// For people.
+        message: String,
+    },
 }
 
 impl ApiError {
@@ -77,11 +87,12 @@ impl ApiError {
             ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Flow { status, .. } => *status,
         }
     }
 
     /// The stable code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::InvalidRequest(_) => "invalid_request",
@@ -93,6 +104,7 @@ impl ApiError {
             ApiError::NotImplemented(_) => "not_implemented",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal_error",
+            ApiError::Flow { code, .. } => code,
         }
     }
 

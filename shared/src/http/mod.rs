@@ -6,10 +6,13 @@
 //! route ([`handle`]). Both go through the same [`routes::ROUTES`], which a test also checks
 //! against template.yaml, so the three cannot drift.
 
+pub mod auth;
 mod dispatch;
 pub mod error;
 pub mod handlers;
 pub mod openapi;
+pub mod pages;
+pub mod request;
 pub mod routes;
 pub mod server;
 

@@ -19,15 +19,33 @@ use super::handlers;
         handlers::oauth_callback,
         handlers::connect_page,
         handlers::connect_sdk,
+        handlers::connect_start,
+        handlers::connect_credentials,
         handlers::connect_deep_link,
         handlers::openapi_document,
         handlers::list_connections,
         handlers::get_connection,
         handlers::delete_connection,
     ),
-    components(schemas(ErrorBody, ErrorDetail))
+    components(schemas(
+        ErrorBody, ErrorDetail, handlers::LinkTokenResponse, handlers::ExchangeRequest, handlers::ExchangeResponse,
+        crate::link::token::LinkTokenRequest, crate::link::token::EndUserInput,
+    )),
+    modifiers(&SecretKeyAuth)
 )]
 pub struct ApiDoc;
+
+/// Declares the secret-key bearer scheme the API routes name.
+struct SecretKeyAuth;
+
+impl utoipa::Modify for SecretKeyAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("A project secret key, lk_sk_...")).build();
+        components.add_security_scheme("secret_key", SecurityScheme::Http(scheme));
+    }
+}
 
 /// The document as JSON, rendered once per process.
 pub fn document_json() -> &'static str {

@@ -79,6 +79,10 @@ pub enum Endpoint {
     ConnectPage,
     /// The JS SDK.
     ConnectSdk,
+    /// The Connect page's form that starts a provider authorization.
+    ConnectStart,
+    /// The Connect page's form for API keys and passwords.
+    ConnectCredentials,
     /// A deep link into the Connect page.
     ConnectDeepLink,
     /// The OpenAPI document.
@@ -117,6 +121,8 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v1/oauth/callback", Endpoint::OAuthCallback, Function::OAuthCallback),
     route("GET", "/connect", Endpoint::ConnectPage, Function::ConnectPage),
     route("GET", "/connect/sdk.js", Endpoint::ConnectSdk, Function::ConnectPage),
+    route("POST", "/connect/oauth/start", Endpoint::ConnectStart, Function::ConnectPage),
+    route("POST", "/connect/credentials", Endpoint::ConnectCredentials, Function::ConnectPage),
     route("GET", "/connect/{unified_api}/{service_id}", Endpoint::ConnectDeepLink, Function::ConnectPage),
     route("GET", "/v1/openapi.json", Endpoint::OpenApi, Function::ConnectPage),
     route("GET", "/v1/connections", Endpoint::ListConnections, Function::ConnectionsApi),

@@ -1,11 +1,19 @@
 //! Connections: one authorized account at a connector.
+//!
+//! A connection lives at its *natural* key, the project partition and
+//! `CONNECTION#{environment}#{connector}#{subject}`, so the token path finds it in one read from
+//! what the caller asks for. Its public id (`conn_...`) points there through a small index record.
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde::{Deserialize, Serialize};
 
 use super::{ConnectorUid, EnvironmentName, Project, ProjectId, Record};
 use crate::clock::Timestamp;
 use crate::keyring::{Binding, Sealed};
 use crate::store::Key;
+
+/// Characters escaped inside a key segment, so a subject id cannot forge another key.
+const KEY_SEGMENT: &AsciiSet = &CONTROLS.add(b'#').add(b'%').add(b' ');
 
 /// Whose grant a connection is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -26,6 +34,34 @@ pub struct Subject {
     /// The end user's id in the app (for `user`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+}
+
+impl Subject {
+    /// An end user's subject.
+    pub fn user(id: impl Into<String>) -> Self {
+        Self { kind: SubjectType::User, id: Some(id.into()) }
+    }
+
+    fn key_segment(&self, installation_id: Option<&str>) -> String {
+        let escape = |s: &str| utf8_percent_encode(s, KEY_SEGMENT).to_string();
+        match self.kind {
+            SubjectType::User => format!("user:{}", escape(self.id.as_deref().unwrap_or("-"))),
+            SubjectType::App => format!("app:{}", escape(installation_id.unwrap_or("-"))),
+        }
+    }
+}
+
+/// The end user a link was made for, as the app described them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndUser {
+    /// The app's id for the user.
+    pub id: String,
+    /// Their email, if the app gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Their name, if the app gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
 }
 
 /// Where a connection stands (the states of Apideck Vault's connections).
@@ -57,6 +93,9 @@ pub struct Connection {
     pub connector: ConnectorUid,
     /// Whose grant it is.
     pub subject: Subject,
+    /// The end user who made it, as the app described them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_user: Option<EndUser>,
     /// The provider's installation id, for app installations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub installation_id: Option<String>,
@@ -65,6 +104,9 @@ pub struct Connection {
     /// The provider credentials (tokens, API key), sealed under the project's scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<Sealed>,
+    /// When the access token in `credentials` expires (not secret; read without opening them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_expires_at: Option<Timestamp>,
     /// Scopes the provider granted.
     #[serde(default)]
     pub scopes: Vec<String>,
@@ -78,13 +120,27 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// The key of connection `id` of `project_id`.
-    pub fn key_of(project_id: &ProjectId, id: &str) -> Key {
-        Key::new(Project::partition_of(project_id), format!("CONNECTION#{id}"))
-    }
-
     /// The sort-key prefix of every connection in a project partition.
     pub const SK_PREFIX: &'static str = "CONNECTION#";
+
+    /// The natural key of the connection of `subject` at `connector` in a project environment.
+    pub fn key_of(
+        project_id: &ProjectId,
+        environment: &EnvironmentName,
+        connector: &ConnectorUid,
+        subject: &Subject,
+        installation_id: Option<&str>,
+    ) -> Key {
+        Key::new(
+            Project::partition_of(project_id),
+            format!("{}{environment}#{connector}#{}", Self::SK_PREFIX, subject.key_segment(installation_id)),
+        )
+    }
+
+    /// The key of the index record that maps a connection id to its natural key.
+    pub fn id_key(id: &str) -> Key {
+        Key::new(format!("CONNECTION_ID#{id}"), "CONNECTION_ID")
+    }
 
     /// The binding its credentials are sealed with.
     pub fn credentials_binding(&self) -> Binding {
@@ -94,6 +150,23 @@ impl Connection {
 
 impl Record for Connection {
     fn key(&self) -> Key {
-        Self::key_of(&self.project_id, &self.id)
+        Self::key_of(&self.project_id, &self.environment, &self.connector, &self.subject, self.installation_id.as_deref())
+    }
+}
+
+/// Maps a connection id to the connection's natural key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionIdIndex {
+    /// The connection id.
+    pub id: String,
+    /// Its project.
+    pub project_id: ProjectId,
+    /// Its natural sort key in the project partition.
+    pub connection_sk: String,
+}
+
+impl Record for ConnectionIdIndex {
+    fn key(&self) -> Key {
+        Connection::id_key(&self.id)
     }
 }

@@ -1,5 +1,7 @@
-//! Connectors: a provider configured for this deployment, and the project environments that may
-//! use it.
+//! Connectors: a provider configured for this deployment, how it authorizes, and the project
+//! environments that may use it.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +19,79 @@ pub struct ProjectLink {
     pub environments: Vec<EnvironmentName>,
 }
 
+/// How a connector's connections are authorized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// OAuth 2.0 authorization code, with PKCE where the provider allows it.
+    #[default]
+    OAuth2,
+    /// An API key the end user pastes.
+    ApiKey,
+    /// A username and password (HTTP basic).
+    Basic,
+}
+
+/// How the client authenticates at the token endpoint (RFC 6749 section 2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenAuthMethod {
+    /// HTTP basic with the client id and secret.
+    #[default]
+    ClientSecretBasic,
+    /// Client id and secret in the form body.
+    ClientSecretPost,
+}
+
+fn default_separator() -> String {
+    " ".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The OAuth 2.0 endpoints and quirks of a connector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthEndpoints {
+    /// Where the browser is sent to authorize.
+    pub authorize_url: String,
+    /// Where codes and refresh tokens are redeemed.
+    pub token_url: String,
+    /// RFC 7009 revocation endpoint, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoke_url: Option<String>,
+    /// The issuer; when set, an `iss` in the authorization response must equal it (RFC 9207).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Whether the provider always sends `iss`; then a response without it is refused.
+    #[serde(default)]
+    pub requires_iss: bool,
+    /// How scopes are joined in the authorize URL.
+    #[serde(default = "default_separator")]
+    pub scope_separator: String,
+    /// Whether to use PKCE S256 (on unless the provider cannot).
+    #[serde(default = "yes")]
+    pub pkce: bool,
+    /// How the client authenticates at the token endpoint.
+    #[serde(default)]
+    pub token_auth: TokenAuthMethod,
+    /// Extra parameters the provider wants on the authorize URL (`access_type=offline`).
+    #[serde(default)]
+    pub authorize_params: BTreeMap<String, String>,
+    /// Lifetime assumed when a token response has no `expires_in`.
+    #[serde(default = "default_lifetime")]
+    pub default_token_lifetime_secs: i64,
+}
+
+/// One hour: what Latchkey assumes when a provider does not say how long a token lives. Assuming
+/// "never" would hand out dead tokens; an hour makes a refresh happen while a refresh token works.
+pub const DEFAULT_TOKEN_LIFETIME_SECS: i64 = 3600;
+
+fn default_lifetime() -> i64 {
+    DEFAULT_TOKEN_LIFETIME_SECS
+}
+
 /// A provider configured with a client: `slack/acme-slack` with its client id and sealed secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Connector {
@@ -24,6 +99,15 @@ pub struct Connector {
     pub uid: ConnectorUid,
     /// The catalog entry it uses (`slack`).
     pub provider: String,
+    /// The name people see on the Connect page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// How its connections are authorized.
+    #[serde(default)]
+    pub auth_mode: AuthMode,
+    /// Endpoints for OAuth 2.0 connectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OAuthEndpoints>,
     /// The OAuth client id (not secret).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
@@ -59,6 +143,16 @@ impl Connector {
     /// The link for `project_id`, if the project may use this connector at all.
     pub fn link_for(&self, project_id: &ProjectId) -> Option<&ProjectLink> {
         self.links.iter().find(|link| &link.project_id == project_id)
+    }
+
+    /// Whether `project_id` may use it in `environment`.
+    pub fn usable_by(&self, project_id: &ProjectId, environment: &EnvironmentName) -> bool {
+        self.link_for(project_id).is_some_and(|link| link.environments.contains(environment))
+    }
+
+    /// The name to show people.
+    pub fn name(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(self.uid.as_str())
     }
 }
 

@@ -10,7 +10,12 @@
 //! | secret key, by hash (auth)  | `SECRET_KEY#{sha256(key)}` | `SECRET_KEY`            | no      |
 //! | secret key, in its project  | `PROJECT#{project_id}`     | `SECRET_KEY#{key_id}`   | no      |
 //! | connector (with its links)  | `CONNECTORS`               | `CONNECTOR#{uid}`       | no      |
-//! | connection                  | `PROJECT#{project_id}`     | `CONNECTION#{id}`       | no      |
+//! | connection                  | `PROJECT#{project_id}`     | `CONNECTION#{env}#{connector}#{subject}` | no |
+//! | connection id → natural key | `CONNECTION_ID#{id}`       | `CONNECTION_ID`         | no      |
+//! | link token                  | `LINK_TOKEN#{sha256}`      | `LINK_TOKEN`            | 4 h     |
+//! | OAuth flow (`state`)        | `OAUTH_STATE#{sha256}`     | `OAUTH_STATE`           | 10 min  |
+//! | public token                | `PUBLIC_TOKEN#{sha256}`    | `PUBLIC_TOKEN`          | 30 min  |
+//! | connection access token     | `ACCESS_TOKEN#{sha256}`    | `ACCESS_TOKEN`          | no      |
 //!
 //! - Projects and connectors are few and administered by operators; one partition each lists them
 //!   with a single query.
@@ -18,18 +23,24 @@
 //!   project partition lets operators list and revoke keys by id without ever storing the key.
 //! - A connector carries its project links, so the token path reads one item to learn both the
 //!   client and whether this project environment may use it.
+//! - A connection sits at its natural key (environment, connector, subject), so the token path
+//!   reads it in one `GetItem`; its public id is resolved through the id index.
+//! - One-time and short-lived tokens (link, state, public) are stored under their SHA-256 and
+//!   consumed with `take`, so each works once however many requests race for it.
 //! - Secrets inside records (client secrets, credentials) are [`crate::keyring::Sealed`] values
 //!   bound to the record's key and field.
 
 mod connection;
 mod connector;
+pub mod link;
 mod names;
 mod project;
 mod record;
 pub(crate) mod secret_key;
 
-pub use connection::{Connection, ConnectionState, Subject, SubjectType};
-pub use connector::{Connector, ProjectLink};
+pub use connection::{Connection, ConnectionIdIndex, ConnectionState, EndUser, Subject, SubjectType};
+pub use connector::{AuthMode, Connector, OAuthEndpoints, ProjectLink, TokenAuthMethod, DEFAULT_TOKEN_LIFETIME_SECS};
+pub use link::{ConnectMode, ConnectionAccessToken, LinkToken, OAuthFlow, PublicToken};
 pub use names::{ConnectorUid, EnvironmentName, InvalidName, ProjectId};
 pub use project::{Project, DEFAULT_ENVIRONMENTS};
 pub use record::{Record, RecordError, Stored};

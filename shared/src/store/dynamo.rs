@@ -41,6 +41,11 @@ impl DynamoStore {
         Self { client, table: table.into(), clock }
     }
 
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
     /// Creates the table with the layout template.yaml deploys (for local runs and tests; on AWS
     /// the stack owns the table). Succeeds if the table already exists.
     pub async fn create_table(&self) -> Result<(), StoreError> {

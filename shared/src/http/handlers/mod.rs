@@ -1,8 +1,14 @@
 //! The handlers, one per endpoint of the route table. Each is documented for the OpenAPI document
 //! by its `#[utoipa::path]`; a route whose flow is not built yet answers 501 `not_implemented`.
 
+mod callback;
+mod connect;
+mod link;
 mod pending;
 
+pub use callback::*;
+pub use connect::*;
+pub use link::*;
 pub use pending::*;
 
 use super::{openapi, ApiError, Request, Response};

@@ -29,28 +29,8 @@ macro_rules! pending_with_params {
 }
 
 pending!(
-    /// `POST /v1/link/token`: mint a link token for an end user.
-    create_link_token, post, "/v1/link/token", "link", "the link flow"
-);
-pending!(
-    /// `POST /v1/link/exchange`: exchange a public token for a connection access token.
-    exchange_public_token, post, "/v1/link/exchange", "link", "the link flow"
-);
-pending!(
     /// `POST /v1/sessions`: create a Connect session for a consumer.
     create_session, post, "/v1/sessions", "sessions", "the session flow"
-);
-pending!(
-    /// `GET /v1/oauth/callback`: the provider's redirect back after authorization.
-    oauth_callback, get, "/v1/oauth/callback", "link", "the OAuth callback"
-);
-pending!(
-    /// `GET /connect`: the hosted Connect page.
-    connect_page, get, "/connect", "connect", "the Connect page"
-);
-pending!(
-    /// `GET /connect/sdk.js`: the JS SDK.
-    connect_sdk, get, "/connect/sdk.js", "connect", "the JS SDK"
 );
 pending!(
     /// `GET /v1/connections`: list a consumer's connections.

@@ -1,0 +1,40 @@
+// The Connect page: search, close, and relaying results to the app that opened the modal.
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("latchkey-config").textContent);
+  var inModal = config.mode === "modal" && window.parent !== window;
+
+  function toApp(message) {
+    if (inModal && config.origin) window.parent.postMessage(message, config.origin);
+  }
+  function event(name, metadata) {
+    toApp({ source: "latchkey", type: "event", name: name, metadata: metadata || {} });
+  }
+
+  var search = document.getElementById("search");
+  if (search) {
+    search.addEventListener("input", function () {
+      var term = search.value.trim().toLowerCase();
+      document.querySelectorAll(".connector").forEach(function (item) {
+        item.hidden = term !== "" && item.getAttribute("data-name").indexOf(term) === -1;
+      });
+    });
+  }
+  document.querySelectorAll("[data-connector]").forEach(function (el) {
+    el.addEventListener("click", function () {
+      event("SELECT_CONNECTOR", { connector: el.getAttribute("data-connector") });
+    });
+  });
+  var close = document.getElementById("close");
+  if (close) {
+    close.addEventListener("click", function () {
+      toApp({ source: "latchkey", type: "exit", error: null, metadata: { status: "closed" } });
+    });
+  }
+  // The provider's window posts its result here (same origin); pass it on to the app.
+  window.addEventListener("message", function (e) {
+    if (e.origin !== window.location.origin || !e.data || e.data.source !== "latchkey") return;
+    toApp(e.data);
+  });
+  event("OPEN");
+})();

@@ -1,0 +1,98 @@
+//! The Connect page: the connectors this link may use, each with a sign-in button or a key form.
+
+use super::{escape, monogram, Page};
+use crate::http::Response;
+use crate::link::connect::ConnectPage;
+use crate::model::{AuthMode, ConnectMode, Connector};
+
+const SCRIPT: &str = include_str!("../../../assets/connect.js");
+
+/// Renders the page.
+pub fn render_connect_page(page: &ConnectPage, link_token: &str) -> Response {
+    let hidden = hidden_fields(page, link_token);
+    let items: String = page.connectors.iter().map(|c| connector_item(page, c, &hidden)).collect();
+    let list = if page.connectors.is_empty() {
+        "<p class=\"empty\">No integrations are available for this link. Contact the app's support.</p>".to_owned()
+    } else {
+        format!(
+            "<label class=\"search\" for=\"search\">Search</label>\
+             <input id=\"search\" type=\"search\" placeholder=\"Search integrations\" autocomplete=\"off\">\
+             <ul class=\"connectors\" id=\"connectors\">{items}</ul>"
+        )
+    };
+    let close = match page.mode {
+        ConnectMode::Modal => "<button type=\"button\" class=\"close\" id=\"close\" aria-label=\"Close\">×</button>",
+        ConnectMode::Page => "",
+    };
+    let body = format!(
+        "<header>{close}<h1>Connect an account</h1><p class=\"lead\">Choose the service to connect. \
+         You sign in at the service itself; this app never sees your password.</p></header>{list}\
+         <script type=\"application/json\" id=\"latchkey-config\">{config}</script>",
+        config = super::script_json(&serde_json::json!({"origin": page.origin, "mode": page.mode})),
+    );
+    let form_targets = page
+        .connectors
+        .iter()
+        .filter_map(|c| c.oauth.as_ref())
+        .filter_map(|o| url::Url::parse(&o.authorize_url).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .collect();
+    Page {
+        status: http::StatusCode::OK,
+        title: "Connect an account",
+        body,
+        script: Some(SCRIPT),
+        form_targets,
+        frame_ancestor: page.origin.clone(),
+    }
+    .into_response()
+}
+
+fn hidden_fields(page: &ConnectPage, link_token: &str) -> String {
+    let mode = match page.mode {
+        ConnectMode::Modal => "modal",
+        ConnectMode::Page => "page",
+    };
+    let origin = page.origin.as_deref().map(|o| format!("<input type=\"hidden\" name=\"origin\" value=\"{}\">", escape(o))).unwrap_or_default();
+    format!(
+        "<input type=\"hidden\" name=\"link_token\" value=\"{}\"><input type=\"hidden\" name=\"mode\" value=\"{mode}\">{origin}",
+        escape(link_token)
+    )
+}
+
+fn connector_item(page: &ConnectPage, connector: &Connector, hidden: &str) -> String {
+    let name = escape(connector.name());
+    let uid = escape(connector.uid.as_str());
+    let badge = format!("<span class=\"monogram\" aria-hidden=\"true\">{}</span>", escape(&monogram(connector.name())));
+    let fields = format!("{hidden}<input type=\"hidden\" name=\"connector\" value=\"{uid}\">");
+    let action = match connector.auth_mode {
+        AuthMode::OAuth2 => {
+            // In the modal the provider's pages open in their own window: providers refuse to be framed.
+            let target = match page.mode {
+                ConnectMode::Modal => " target=\"latchkey_authorize\"",
+                ConnectMode::Page => "",
+            };
+            format!(
+                "<form method=\"post\" action=\"/connect/oauth/start\"{target}>{fields}\
+                 <button type=\"submit\" class=\"primary\" data-connector=\"{uid}\">Connect {name}</button></form>"
+            )
+        }
+        AuthMode::ApiKey => format!(
+            "<details><summary data-connector=\"{uid}\">Connect {name}</summary>\
+             <form method=\"post\" action=\"/connect/credentials\">{fields}\
+             <label for=\"key-{uid}\">API key</label>\
+             <input id=\"key-{uid}\" name=\"api_key\" type=\"password\" required autocomplete=\"off\" spellcheck=\"false\">\
+             <button type=\"submit\" class=\"primary\">Save key</button></form></details>"
+        ),
+        AuthMode::Basic => format!(
+            "<details><summary data-connector=\"{uid}\">Connect {name}</summary>\
+             <form method=\"post\" action=\"/connect/credentials\">{fields}\
+             <label for=\"user-{uid}\">Username</label>\
+             <input id=\"user-{uid}\" name=\"username\" required autocomplete=\"username\">\
+             <label for=\"pass-{uid}\">Password</label>\
+             <input id=\"pass-{uid}\" name=\"password\" type=\"password\" required autocomplete=\"current-password\">\
+             <button type=\"submit\" class=\"primary\">Connect</button></form></details>"
+        ),
+    };
+    format!("<li class=\"connector\" data-name=\"{}\">{badge}<div class=\"body\"><span class=\"name\">{name}</span>{action}</div></li>", escape(&connector.name().to_lowercase()))
+}

@@ -1,0 +1,185 @@
+//! What the Connect page shows, and the two ways it starts a connection: an OAuth authorization,
+//! or a form for an API key or a username and password.
+
+use oauth2::{CsrfToken, PkceCodeChallenge};
+use serde::Deserialize;
+
+use super::allowlist::allowed_origin;
+use super::connection::{save_connection, Connected};
+use super::token::find_link_token;
+use super::LinkError;
+use crate::admin;
+use crate::model::{AuthMode, ConnectMode, Connector, LinkToken, OAuthFlow, Project, Record, Stored};
+use crate::oauth::Credentials;
+use crate::secret::{random_token, SecretString};
+use crate::state::AppState;
+
+/// Everything the Connect page needs to render.
+#[derive(Debug)]
+pub struct ConnectPage {
+    /// The link token it was opened with.
+    pub link: LinkToken,
+    /// Its project.
+    pub project: Project,
+    /// The connectors it may offer, by name.
+    pub connectors: Vec<Connector>,
+    /// How it was opened.
+    pub mode: ConnectMode,
+    /// The app origin results are posted to (modal mode).
+    pub origin: Option<String>,
+}
+
+/// The fields every Connect page form and link carries.
+#[derive(Debug, Deserialize)]
+pub struct PageParams {
+    /// The link token.
+    pub link_token: String,
+    /// `modal` inside the SDK, `page` otherwise.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// The app origin (modal mode).
+    #[serde(default)]
+    pub origin: Option<String>,
+}
+
+/// Loads the page for a link token: its project, and the connectors this link may offer.
+pub async fn load_page(state: &AppState, params: &PageParams) -> Result<ConnectPage, LinkError> {
+    let link = find_link_token(state, &params.link_token).await?;
+    let project = admin::project(state, &link.project_id).await.map_err(|_| LinkError::LinkTokenInvalid)?.record;
+    let mode = match params.mode.as_deref() {
+        None | Some("page") => ConnectMode::Page,
+        Some("modal") => ConnectMode::Modal,
+        Some(_) => return Err(LinkError::InvalidRequest("mode must be modal or page".into())),
+    };
+    let origin = match (mode, params.origin.as_deref()) {
+        (ConnectMode::Modal, Some(raw)) => Some(allowed_origin(&project, raw)?),
+        (ConnectMode::Modal, None) => return Err(LinkError::OriginNotAllowed),
+        (ConnectMode::Page, _) => None,
+    };
+    let stored = Stored::<Connector>::query(state.store.as_ref(), Connector::PARTITION, "CONNECTOR#").await?;
+    let mut connectors: Vec<Connector> = stored
+        .into_iter()
+        .map(|s| s.record)
+        .filter(|c| c.usable_by(&project.id, &link.environment) && link.allows(&c.uid))
+        .collect();
+    connectors.sort_by_key(|c| c.name().to_lowercase());
+    Ok(ConnectPage { link, project, connectors, mode, origin })
+}
+
+impl ConnectPage {
+    /// The connector `raw` names, if this page offers it.
+    pub fn connector(&self, raw: &str) -> Result<&Connector, LinkError> {
+        self.connectors.iter().find(|c| c.uid.as_str() == raw).ok_or(LinkError::ConnectorNotAllowed)
+    }
+}
+
+/// A started authorization: where to send the browser, and the cookie that binds the flow to it.
+#[derive(Debug)]
+pub struct StartedAuthorization {
+    /// The provider's authorize URL with every parameter.
+    pub authorize_url: String,
+    /// The browser-binding value to set as a cookie.
+    pub browser_binding: SecretString,
+}
+
+/// Starts the OAuth authorization of `connector_uid` for this page: a one-time `state`, a PKCE
+/// verifier (sealed), and the exact redirect URI, stored for ten minutes.
+pub async fn start_authorization(
+    state: &AppState,
+    page: &ConnectPage,
+    connector_uid: &str,
+    redirect_uri: String,
+) -> Result<StartedAuthorization, LinkError> {
+    let connector = page.connector(connector_uid)?;
+    let (oauth, client_id) = match (connector.auth_mode, &connector.oauth, &connector.client_id) {
+        (AuthMode::OAuth2, Some(oauth), Some(client_id)) => (oauth, client_id),
+        (AuthMode::OAuth2, _, _) => return Err(LinkError::ConnectorMisconfigured("no endpoints or client id".into())),
+        _ => return Err(LinkError::InvalidRequest("this integration takes a key, not a sign-in".into())),
+    };
+    // oauth2's generators: 128-bit CSRF state, 256-bit PKCE verifier, both from the OS RNG.
+    let csrf = CsrfToken::new_random();
+    let state_hash = SecretString::new(csrf.secret().clone()).sha256_hex();
+    let browser_binding = random_token(32);
+    let mut url = url::Url::parse(&oauth.authorize_url).map_err(|_| LinkError::ConnectorMisconfigured("bad authorize URL".into()))?;
+    let scopes = connector.default_scopes.clone();
+    let pkce_verifier = if oauth.pkce {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        url.query_pairs_mut()
+            .append_pair("code_challenge", challenge.as_str())
+            .append_pair("code_challenge_method", challenge.method().as_str());
+        let binding = OAuthFlow::verifier_binding(&page.project.id, &state_hash);
+        Some(state.keyring.seal(&binding, verifier.secret().as_bytes()).await?)
+    } else {
+        None
+    };
+    {
+        let mut query = url.query_pairs_mut();
+        query
+            .append_pair("response_type", "code")
+            .append_pair("client_id", client_id)
+            .append_pair("redirect_uri", &redirect_uri)
+            .append_pair("state", csrf.secret());
+        if !scopes.is_empty() {
+            query.append_pair("scope", &scopes.join(&oauth.scope_separator));
+        }
+        for (name, value) in &oauth.authorize_params {
+            query.append_pair(name, value);
+        }
+    }
+    let now = state.clock.now();
+    let flow = OAuthFlow {
+        state_hash,
+        browser_hash: browser_binding.sha256_hex(),
+        link_token_hash: page.link.hash.clone(),
+        project_id: page.project.id.clone(),
+        connector: connector.uid.clone(),
+        redirect_uri,
+        scopes,
+        pkce_verifier,
+        mode: page.mode,
+        origin: page.origin.clone(),
+        redirect_url: page.link.redirect_url.clone(),
+        created_at: now,
+    };
+    state.store.put_if_absent(&flow.to_item()?.expiring_at(now.plus_secs(OAuthFlow::LIFETIME_SECS))).await?;
+    Ok(StartedAuthorization { authorize_url: url.to_string(), browser_binding })
+}
+
+/// What the end user typed into a key or password form.
+#[derive(Deserialize)]
+pub struct KeyForm {
+    /// The connector.
+    pub connector: String,
+    /// The API key (api_key connectors).
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// The username (basic connectors).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The password (basic connectors).
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for KeyForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyForm").field("connector", &self.connector).finish_non_exhaustive()
+    }
+}
+
+/// Stores the key or password the end user gave, sealed, as a callable connection.
+pub async fn submit_key(state: &AppState, page: &ConnectPage, form: KeyForm) -> Result<Connected, LinkError> {
+    let connector = page.connector(&form.connector)?.clone();
+    let present = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty() && s.len() <= 4096).map(str::to_owned);
+    let credentials = match connector.auth_mode {
+        AuthMode::ApiKey => {
+            Credentials::api_key(present(&form.api_key).ok_or_else(|| LinkError::InvalidRequest("Enter the API key.".into()))?)
+        }
+        AuthMode::Basic => Credentials::basic(
+            present(&form.username).ok_or_else(|| LinkError::InvalidRequest("Enter the username.".into()))?,
+            present(&form.password).ok_or_else(|| LinkError::InvalidRequest("Enter the password.".into()))?,
+        ),
+        AuthMode::OAuth2 => return Err(LinkError::InvalidRequest("this integration uses a sign-in, not a key".into())),
+    };
+    save_connection(state, &page.link, &connector, credentials, None, connector.default_scopes.clone(), Default::default()).await
+}

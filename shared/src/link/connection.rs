@@ -1,0 +1,108 @@
+//! Storing the connection a link produced, and minting the one-time public token for it.
+
+use serde_json::{Map, Value};
+
+use super::LinkError;
+use crate::clock::Timestamp;
+use crate::model::link::mint_token;
+use crate::model::{
+    Connection, ConnectionIdIndex, ConnectionState, Connector, LinkToken, PublicToken, Record, Stored, Subject,
+};
+use crate::oauth::Credentials;
+use crate::secret::{random_id, SecretString};
+use crate::state::AppState;
+use crate::store::StoreError;
+
+/// A connection stored, and the public token the browser hands the app.
+#[derive(Debug)]
+pub struct Connected {
+    /// The connection.
+    pub connection: Connection,
+    /// The one-time public token.
+    pub public_token: SecretString,
+}
+
+/// Creates the end user's connection at `connector`, or updates the one they already have there
+/// (a second link, or update mode), with freshly sealed credentials; then mints its public token.
+pub async fn save_connection(
+    state: &AppState,
+    link: &LinkToken,
+    connector: &Connector,
+    credentials: Credentials,
+    token_expires_at: Option<Timestamp>,
+    scopes: Vec<String>,
+    metadata: Map<String, Value>,
+) -> Result<Connected, LinkError> {
+    let now = state.clock.now();
+    let subject = Subject::user(link.end_user.id.clone());
+    let key = Connection::key_of(&link.project_id, &link.environment, &connector.uid, &subject, None);
+    // Two attempts: a concurrent writer of the same connection (a double click) makes the first
+    // conditional write fail; the second reads what it wrote and updates it.
+    for _ in 0..2 {
+        let existing = Stored::<Connection>::get(state.store.as_ref(), &key).await?;
+        let (mut connection, version) = match existing {
+            Some(stored) => (stored.record, Some(stored.version)),
+            None => {
+                let fresh = Connection {
+                    id: random_id("conn"),
+                    project_id: link.project_id.clone(),
+                    environment: link.environment.clone(),
+                    connector: connector.uid.clone(),
+                    subject: subject.clone(),
+                    end_user: None,
+                    installation_id: None,
+                    state: ConnectionState::Callable,
+                    credentials: None,
+                    token_expires_at: None,
+                    scopes: Vec::new(),
+                    metadata: Map::new(),
+                    created_at: now,
+                    updated_at: now,
+                };
+                (fresh, None)
+            }
+        };
+        connection.end_user = Some(link.end_user.clone());
+        connection.state = ConnectionState::Callable;
+        connection.credentials = Some(state.keyring.seal(&connection.credentials_binding(), &credentials.to_sealable()).await?);
+        connection.token_expires_at = token_expires_at;
+        connection.scopes = scopes.clone();
+        connection.metadata.extend(metadata.clone());
+        connection.updated_at = now;
+        let mut item = connection.to_item()?;
+        let written = match version {
+            Some(version) => {
+                item.version = version;
+                state.store.put_if_version(&item).await.map(|_| ())
+            }
+            None => state.store.put_if_absent(&item).await,
+        };
+        match written {
+            Ok(()) => {
+                let index = ConnectionIdIndex { id: connection.id.clone(), project_id: connection.project_id.clone(), connection_sk: key.sk.clone() };
+                state.store.put(&index.to_item()?).await?;
+                let public_token = mint_public_token(state, link, &connection).await?;
+                tracing::info!(connection_id = %connection.id, connector = %connection.connector, created = version.is_none(), "connection saved");
+                return Ok(Connected { connection, public_token });
+            }
+            Err(StoreError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(LinkError::Record(StoreError::ConditionFailed.into()))
+}
+
+async fn mint_public_token(state: &AppState, link: &LinkToken, connection: &Connection) -> Result<SecretString, LinkError> {
+    let token = mint_token(PublicToken::PREFIX);
+    let record = PublicToken {
+        hash: token.sha256_hex(),
+        project_id: connection.project_id.clone(),
+        environment: connection.environment.clone(),
+        connection_id: connection.id.clone(),
+        connector: connection.connector.clone(),
+        end_user: link.end_user.clone(),
+    };
+    let expires = state.clock.now().plus_secs(PublicToken::LIFETIME_SECS);
+    state.store.put_if_absent(&record.to_item()?.expiring_at(expires)).await?;
+    Ok(token)
+}

@@ -1,0 +1,158 @@
+//! Minting link tokens.
+
+use serde::Deserialize;
+
+use super::allowlist::allowed_redirect_url;
+use super::LinkError;
+use crate::admin;
+use crate::model::link::mint_token;
+use crate::model::{
+    Connection, ConnectionIdIndex, Connector, ConnectorUid, EndUser, LinkToken, Project, Record, SecretKeyLookup, Stored, Subject,
+};
+use crate::secret::SecretString;
+use crate::state::AppState;
+
+/// The body of `POST /v1/link/token`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkTokenRequest {
+    /// Who is connecting.
+    pub end_user: EndUserInput,
+    /// Connector uids to offer; every connector linked to this project environment when absent.
+    #[serde(default)]
+    pub connectors: Vec<String>,
+    /// Update mode: re-authorize this existing connection.
+    #[serde(default)]
+    pub connection_id: Option<String>,
+    /// Where a full-page Connect returns the browser (an allowed origin of the project).
+    #[serde(default)]
+    pub redirect_url: Option<String>,
+}
+
+/// The end user, as the app knows them.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndUserInput {
+    /// The app's stable id for the user.
+    pub id: String,
+    /// Their email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Their name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// A minted link token: shown to the caller once, stored as a hash.
+#[derive(Debug)]
+pub struct MintedLinkToken {
+    /// The token.
+    pub token: SecretString,
+    /// Its record.
+    pub record: LinkToken,
+}
+
+fn check_text(what: &str, value: &str, max: usize) -> Result<(), LinkError> {
+    if value.trim().is_empty() || value.len() > max || value.chars().any(char::is_control) {
+        return Err(LinkError::InvalidRequest(format!("{what} must be 1 to {max} printable characters")));
+    }
+    Ok(())
+}
+
+fn end_user(input: EndUserInput) -> Result<EndUser, LinkError> {
+    check_text("end_user.id", &input.id, 256)?;
+    if let Some(email) = &input.email {
+        check_text("end_user.email", email, 320)?;
+        if !email.contains('@') {
+            return Err(LinkError::InvalidRequest("end_user.email is not an email address".into()));
+        }
+    }
+    if let Some(name) = &input.display_name {
+        check_text("end_user.display_name", name, 200)?;
+    }
+    Ok(EndUser { id: input.id, email: input.email, display_name: input.display_name })
+}
+
+/// Mints a link token for the caller's project environment. Every field is checked before the one
+/// write.
+pub async fn create_link_token(state: &AppState, caller: &SecretKeyLookup, request: LinkTokenRequest) -> Result<MintedLinkToken, LinkError> {
+    let project = admin::project(state, &caller.project_id).await.map_err(|_| LinkError::LinkTokenInvalid)?.record;
+    let end_user = end_user(request.end_user)?;
+    let redirect_url = request.redirect_url.as_deref().map(|raw| allowed_redirect_url(&project, raw)).transpose()?;
+    let mut connectors = Vec::new();
+    for raw in &request.connectors {
+        let uid = ConnectorUid::parse(raw).map_err(|e| LinkError::InvalidRequest(e.to_string()))?;
+        let connector = Stored::<Connector>::get(state.store.as_ref(), &Connector::key_of(&uid)).await?;
+        if !connector.is_some_and(|c| c.record.usable_by(&project.id, &caller.environment)) {
+            return Err(LinkError::ConnectorNotAllowed);
+        }
+        connectors.push(uid);
+    }
+    let now = state.clock.now();
+    let ttl = if let Some(connection_id) = &request.connection_id {
+        let connection = update_target(state, &project, caller, connection_id, &end_user).await?;
+        connectors = vec![connection.connector];
+        state.config.update_link_token_ttl_secs
+    } else {
+        state.config.link_token_ttl_secs
+    };
+    let token = mint_token(LinkToken::PREFIX);
+    let record = LinkToken {
+        hash: token.sha256_hex(),
+        project_id: project.id,
+        environment: caller.environment.clone(),
+        end_user,
+        connectors,
+        connection_id: request.connection_id,
+        redirect_url,
+        created_at: now,
+        valid_until: now.plus_secs(ttl),
+    };
+    state.store.put_if_absent(&record.to_item()?.expiring_at(record.valid_until)).await?;
+    Ok(MintedLinkToken { token, record })
+}
+
+/// The connection update mode re-authorizes: it must be this project environment's and this end
+/// user's.
+async fn update_target(
+    state: &AppState,
+    project: &Project,
+    caller: &SecretKeyLookup,
+    connection_id: &str,
+    end_user: &EndUser,
+) -> Result<Connection, LinkError> {
+    let connection = resolve_connection(state, connection_id).await?.ok_or(LinkError::ConnectionNotFound)?;
+    let same_place = connection.project_id == project.id && connection.environment == caller.environment;
+    if !same_place || connection.subject != Subject::user(end_user.id.clone()) {
+        return Err(LinkError::ConnectionNotFound);
+    }
+    Ok(connection)
+}
+
+/// Reads a connection by its public id (two reads: the id index, then the connection).
+pub async fn resolve_connection(state: &AppState, connection_id: &str) -> Result<Option<Connection>, LinkError> {
+    if connection_id.len() > 64 || !connection_id.starts_with("conn_") {
+        return Ok(None);
+    }
+    let Some(index) = Stored::<ConnectionIdIndex>::get(state.store.as_ref(), &Connection::id_key(connection_id)).await? else {
+        return Ok(None);
+    };
+    let key = crate::store::Key::new(Project::partition_of(&index.record.project_id), index.record.connection_sk);
+    Ok(Stored::<Connection>::get(state.store.as_ref(), &key).await?.map(|s| s.record))
+}
+
+/// Finds the live link token `raw` names.
+pub async fn find_link_token(state: &AppState, raw: &str) -> Result<LinkToken, LinkError> {
+    if !raw.starts_with(LinkToken::PREFIX) || raw.len() > 128 {
+        return Err(LinkError::LinkTokenInvalid);
+    }
+    let hash = SecretString::new(raw.to_owned()).sha256_hex();
+    let stored = Stored::<LinkToken>::get(state.store.as_ref(), &LinkToken::key_of(&hash)).await?;
+    // The store hides expired items; the record's own expiry is checked too, in case its item
+    // expiry and record disagree.
+    stored
+        .map(|s| s.record)
+        .filter(|link| link.valid_until > state.clock.now())
+        .ok_or(LinkError::LinkTokenInvalid)
+}
+

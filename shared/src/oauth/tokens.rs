@@ -1,0 +1,221 @@
+//! Token responses (RFC 6749 section 5), parsed once into a [`TokenSet`], and the sealed
+//! [`Credentials`] a connection keeps.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::clock::Timestamp;
+use crate::secret::SecretString;
+
+/// What a token endpoint granted.
+#[derive(Debug, Clone)]
+pub struct TokenSet {
+    /// The access token.
+    pub access_token: SecretString,
+    /// The refresh token, if one was sent.
+    pub refresh_token: Option<SecretString>,
+    /// An OpenID Connect id token, if one was sent.
+    pub id_token: Option<SecretString>,
+    /// Usually `Bearer`.
+    pub token_type: String,
+    /// When the access token expires: `expires_in` from now, or the provider's default lifetime
+    /// when the response has none.
+    pub expires_at: Timestamp,
+    /// Whether `expires_at` came from the response rather than the default.
+    pub expiry_from_provider: bool,
+    /// The granted scopes, if the response names them (else the requested ones were granted).
+    pub scopes: Option<Vec<String>>,
+    /// Other fields of the response that are not secrets (instance URLs, tenant ids).
+    pub extra: Map<String, Value>,
+}
+
+/// A token endpoint refused or answered nonsense.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// An OAuth error response (`invalid_grant`, ...).
+    #[error("the provider refused: {error}")]
+    Refused {
+        /// The OAuth error code.
+        error: String,
+        /// Its description, if any.
+        description: Option<String>,
+    },
+    /// Not a token response.
+    #[error("the provider's token response is malformed: {0}")]
+    Malformed(String),
+}
+
+/// Fields of a token response that are secrets or handled explicitly, and never copied to `extra`.
+const HANDLED: [&str; 7] = ["access_token", "refresh_token", "id_token", "token_type", "expires_in", "scope", "expires_at"];
+
+/// Parses a token endpoint's answer.
+pub fn parse_token_response(
+    status: u16,
+    body: &[u8],
+    now: Timestamp,
+    default_lifetime_secs: i64,
+    scope_separator: &str,
+) -> Result<TokenSet, TokenError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|_| TokenError::Malformed(format!("HTTP {status} with a body that is not JSON")))?;
+    let object = value.as_object().ok_or_else(|| TokenError::Malformed("not a JSON object".into()))?;
+    if let Some(error) = object.get("error").and_then(Value::as_str) {
+        return Err(TokenError::Refused {
+            error: error.to_owned(),
+            description: object.get("error_description").and_then(Value::as_str).map(str::to_owned),
+        });
+    }
+    if !(200..300).contains(&status) {
+        return Err(TokenError::Malformed(format!("HTTP {status} without an OAuth error")));
+    }
+    let secret = |name: &str| object.get(name).and_then(Value::as_str).filter(|s| !s.is_empty()).map(SecretString::new);
+    let access_token = secret("access_token").ok_or_else(|| TokenError::Malformed("no access_token".into()))?;
+    // Some providers send expires_in as a string ("3600").
+    let expires_in = match object.get("expires_in") {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.parse::<i64>().ok(),
+        _ => None,
+    }
+    .filter(|secs| *secs > 0);
+    let scopes = object.get("scope").and_then(Value::as_str).map(|s| {
+        s.split(|c: char| scope_separator.contains(c) || c == ' ').filter(|p| !p.is_empty()).map(str::to_owned).collect()
+    });
+    let extra = object
+        .iter()
+        .filter(|(k, _)| !HANDLED.contains(&k.as_str()) && !k.contains("token") && !k.contains("secret"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    Ok(TokenSet {
+        access_token,
+        refresh_token: secret("refresh_token"),
+        id_token: secret("id_token"),
+        token_type: object.get("token_type").and_then(Value::as_str).unwrap_or("Bearer").to_owned(),
+        expires_at: now.plus_secs(expires_in.unwrap_or(default_lifetime_secs)),
+        expiry_from_provider: expires_in.is_some(),
+        scopes,
+        extra,
+    })
+}
+
+/// What a connection keeps sealed: its tokens, or the key or password the end user gave.
+#[derive(Clone, Default, Serialize, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+pub struct Credentials {
+    /// OAuth access token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+    /// OAuth refresh token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// OpenID Connect id token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    /// Token type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    /// An API key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    /// A basic-auth username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// A basic-auth password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials([redacted])")
+    }
+}
+
+impl Credentials {
+    /// The credentials a token response grants; a refresh response without `refresh_token` keeps
+    /// `previous`'s.
+    pub fn from_tokens(tokens: &TokenSet, previous: Option<&Credentials>) -> Self {
+        Credentials {
+            access_token: Some(tokens.access_token.expose().to_owned()),
+            refresh_token: tokens
+                .refresh_token
+                .as_ref()
+                .map(|t| t.expose().to_owned())
+                .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
+            id_token: tokens.id_token.as_ref().map(|t| t.expose().to_owned()),
+            token_type: Some(tokens.token_type.clone()),
+            api_key: None,
+            username: None,
+            password: None,
+        }
+    }
+
+    /// Credentials that are one API key.
+    pub fn api_key(key: String) -> Self {
+        Self::empty(|c| c.api_key = Some(key))
+    }
+
+    /// Credentials that are a username and password.
+    pub fn basic(username: String, password: String) -> Self {
+        Self::empty(|c| {
+            c.username = Some(username);
+            c.password = Some(password);
+        })
+    }
+
+    fn empty(fill: impl FnOnce(&mut Self)) -> Self {
+        let mut credentials = Self::default();
+        fill(&mut credentials);
+        credentials
+    }
+
+    /// The JSON that gets sealed (zeroed when dropped).
+    pub fn to_sealable(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        zeroize::Zeroizing::new(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// Reads opened credentials.
+    pub fn from_opened(bytes: &[u8]) -> Option<Self> {
+        serde_json::from_slice(bytes).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_expires_in_gets_the_default_lifetime_not_never() {
+        let set = parse_token_response(200, br#"{"access_token":"a","token_type":"bearer"}"#, Timestamp(1000), 3600, " ").unwrap();
+        assert_eq!(set.expires_at, Timestamp(4600));
+        assert!(!set.expiry_from_provider);
+        let set = parse_token_response(200, br#"{"access_token":"a","expires_in":"60"}"#, Timestamp(1000), 3600, " ").unwrap();
+        assert_eq!((set.expires_at, set.expiry_from_provider), (Timestamp(1060), true));
+    }
+
+    #[test]
+    fn errors_scopes_and_extra_fields() {
+        let refused = parse_token_response(400, br#"{"error":"invalid_grant"}"#, Timestamp(0), 1, " ");
+        assert!(matches!(refused, Err(TokenError::Refused { error, .. }) if error == "invalid_grant"));
+        assert!(parse_token_response(200, b"<html>", Timestamp(0), 1, " ").is_err());
+        assert!(parse_token_response(200, br#"{"token_type":"bearer"}"#, Timestamp(0), 1, " ").is_err());
+        let set = parse_token_response(
+            200,
+            br#"{"access_token":"a","refresh_token":"r","scope":"a,b c","instance_url":"https://x","bot_token":"s"}"#,
+            Timestamp(0),
+            1,
+            ",",
+        )
+        .unwrap();
+        assert_eq!(set.scopes.clone().unwrap(), vec!["a", "b", "c"]);
+        assert_eq!(set.extra.keys().collect::<Vec<_>>(), vec!["instance_url"]);
+        assert_eq!(format!("{:?}", Credentials::from_tokens(&set, None)), "Credentials([redacted])");
+    }
+
+    #[test]
+    fn a_refresh_without_refresh_token_keeps_the_old_one() {
+        let first = parse_token_response(200, br#"{"access_token":"a1","refresh_token":"r1"}"#, Timestamp(0), 1, " ").unwrap();
+        let old = Credentials::from_tokens(&first, None);
+        let second = parse_token_response(200, br#"{"access_token":"a2"}"#, Timestamp(0), 1, " ").unwrap();
+        let new = Credentials::from_tokens(&second, Some(&old));
+        assert_eq!((new.access_token.as_deref(), new.refresh_token.as_deref()), (Some("a2"), Some("r1")));
+    }
+}
