@@ -18,6 +18,24 @@ ensure_python_tools() {
   cp "$ROOT/scripts/requirements-tools.txt" "$stamp"
 }
 
+# Debian's Chromium for the browser tests (playwright-core drives it; it downloads no browser).
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then return; fi
+  log "installing Debian's chromium"
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+}
+
+# The provider (oidc-provider) and the browser driver (playwright-core), from package-lock.json.
+ensure_node_packages() {
+  local dir=$ROOT/tests/e2e
+  if [ -f "$dir/node_modules/.package-lock.json" ] && cmp -s "$dir/package-lock.json" "$dir/node_modules/.lock-stamp" 2>/dev/null; then return; fi
+  log "installing oidc-provider and playwright-core (npm ci)"
+  (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  cp "$dir/package-lock.json" "$dir/node_modules/.lock-stamp"
+}
+
 ensure_nextest() {
   if cargo nextest --version >/dev/null 2>&1; then return; fi
   log "installing cargo-nextest"

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Runs every test of Latchkey on a fresh machine with the Rust toolchain:
 #   1. installs moto_server, cfn-lint and cargo-lambda into .tools/ (git-ignored);
-#   2. starts moto_server (DynamoDB and KMS APIs) on 127.0.0.1 and stops it on exit;
-#   3. runs the workspace's tests with cargo nextest;
-#   4. lints template.yaml with cfn-lint and builds every Lambda with `cargo lambda build --release`.
+#   2. installs oidc-provider and playwright-core (npm) and Debian's chromium for the browser tests;
+#   3. starts moto_server (DynamoDB and KMS APIs) on 127.0.0.1 and stops it on exit;
+#   4. runs the workspace's tests with cargo nextest;
+#   5. lints template.yaml with cfn-lint and builds every Lambda with `cargo lambda build --release`.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 trap stop_servers EXIT
 
 ensure_python_tools
+ensure_node_packages
+ensure_chromium
 ensure_nextest
 
 log "cfn-lint template.yaml"

@@ -217,7 +217,8 @@ fn read_secret(source: &SecretSource) -> Result<Option<SecretString>, CliError> 
 pub mod serve {
     //! `latchkey serve`: the local server, with a demo project on first start.
 
-    use latchkey::admin::{self, NewProject};
+    use latchkey::admin::{self, NewConnector, NewProject};
+    use latchkey::model::AuthMode;
     use latchkey::AppState;
 
     use super::CliError;
@@ -232,10 +233,28 @@ pub mod serve {
         let base = state.config.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
         let mut banner = serde_json::json!({"listening": base, "openapi": format!("{base}/v1/openapi.json")});
         if admin::list_projects(&state).await?.is_empty() {
-            let origins = vec![format!("http://{address}"), format!("http://localhost:{}", address.port())];
+            // The server itself and the example app (examples/link-app, port 3000).
+            let origins = vec![
+                format!("http://{address}"),
+                format!("http://localhost:{}", address.port()),
+                "http://127.0.0.1:3000".to_owned(),
+                "http://localhost:3000".to_owned(),
+            ];
             let new = NewProject { name: "Demo".into(), environments: Vec::new(), allowed_origins: origins };
             let project = admin::create_project(&state, new).await?;
             let (_, secret) = admin::create_secret_key(&state, &project.id, "development").await?;
+            // A connector that needs no provider account, so the Connect page works out of the box.
+            let demo = NewConnector {
+                uid: "demo/api-key".into(),
+                display_name: Some("Demo service (API key)".into()),
+                auth_mode: AuthMode::ApiKey,
+                oauth: None,
+                client_id: None,
+                client_secret: None,
+                default_scopes: Vec::new(),
+            };
+            admin::create_connector(&state, demo).await?;
+            admin::link_connector(&state, "demo/api-key", &project.id, &["development".to_owned()]).await?;
             // Shown once, on the operator's own terminal: the whole point of a first start.
             banner["demo_project"] = serde_json::json!(project.id);
             banner["demo_secret_key"] = serde_json::json!(secret.expose());
