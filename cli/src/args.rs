@@ -192,6 +192,9 @@ pub enum ConnectorsCommand {
         /// A default scope (repeatable).
         #[arg(long = "scope")]
         scopes: Vec<String>,
+        /// A value the end user gives before authorizing, as name=Label (repeatable); URLs name it {name}.
+        #[arg(long = "field")]
+        fields: Vec<String>,
     },
     /// List connectors.
     List,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use latchkey::admin::{self, AdminError, ConnectorChanges, NewConnector, NewProject};
 use latchkey::config::{Config, ConfigError, StoreConfig};
-use latchkey::model::{AuthMode, OAuthEndpoints, ProjectId, TokenAuthMethod};
+use latchkey::model::{AuthMode, ConnectionField, OAuthEndpoints, ProjectId, TokenAuthMethod};
 use latchkey::state::StartupError;
 use latchkey::{AppState, SecretString};
 
@@ -134,7 +134,15 @@ async fn keys(state: &AppState, command: KeysCommand, print: &Printer) -> Result
 
 async fn connectors(state: &AppState, command: ConnectorsCommand, print: &Printer) -> Result<(), CliError> {
     match command {
-        ConnectorsCommand::Create { uid, name, auth_mode, oauth, client_id, secret, scopes } => {
+        ConnectorsCommand::Create { uid, name, auth_mode, oauth, client_id, secret, scopes, fields } => {
+            let fields = fields
+                .iter()
+                .map(|f| {
+                    f.split_once('=')
+                        .map(|(name, label)| ConnectionField { name: name.to_owned(), label: label.to_owned() })
+                        .ok_or_else(|| CliError::Usage(format!("--field must look like name=Label, not {f:?}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             let client_secret = read_secret(&secret)?;
             let auth_mode = match auth_mode {
                 AuthModeArg::Oauth2 => AuthMode::OAuth2,
@@ -142,7 +150,7 @@ async fn connectors(state: &AppState, command: ConnectorsCommand, print: &Printe
                 AuthModeArg::Basic => AuthMode::Basic,
             };
             let oauth = oauth_endpoints(oauth)?;
-            let new = NewConnector { uid, display_name: name, auth_mode, oauth, client_id, client_secret, default_scopes: scopes };
+            let new = NewConnector { uid, display_name: name, auth_mode, oauth, client_id, client_secret, default_scopes: scopes, fields };
             print.connectors(std::slice::from_ref(&admin::create_connector(state, new).await?));
         }
         ConnectorsCommand::List => print.connectors(&admin::list_connectors(state).await?),
@@ -252,6 +260,7 @@ pub mod serve {
                 client_id: None,
                 client_secret: None,
                 default_scopes: Vec::new(),
+                fields: Vec::new(),
             };
             admin::create_connector(&state, demo).await?;
             admin::link_connector(&state, "demo/api-key", &project.id, &["development".to_owned()]).await?;

@@ -131,6 +131,7 @@ async fn a_person_pastes_an_api_key_in_the_modal_in_chromium() {
         client_id: None,
         client_secret: None,
         default_scopes: Vec::new(),
+        fields: Vec::new(),
     };
     latchkey::admin::create_connector(&app.state, new).await.unwrap();
     latchkey::admin::link_connector(&app.state, "keys/acme", &project.project_id, &["production".into()]).await.unwrap();

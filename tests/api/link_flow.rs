@@ -363,3 +363,54 @@ async fn update_mode_reauthorizes_the_same_connection_with_a_short_link() {
     let connections = Stored::<Connection>::query(app.state.store.as_ref(), &partition, Connection::SK_PREFIX).await.unwrap();
     assert_eq!(connections.len(), 1);
 }
+
+#[tokio::test]
+async fn connection_fields_fill_the_connector_urls_and_cannot_escape_them() {
+    // Arrange: a connector whose URLs name a {tenant} the end user gives.
+    let (app, provider, project) = arrange(Backend::Local).await;
+    let oauth = latchkey::model::OAuthEndpoints {
+        authorize_url: format!("{}?tenant={{tenant}}", provider.authorization_endpoint),
+        token_url: format!("{}?tenant={{tenant}}", provider.token_endpoint),
+        revoke_url: None,
+        issuer: Some(provider.issuer.clone()),
+        requires_iss: false,
+        scope_separator: " ".into(),
+        pkce: true,
+        token_auth: latchkey::model::TokenAuthMethod::ClientSecretBasic,
+        authorize_params: Default::default(),
+        default_token_lifetime_secs: 3600,
+    };
+    let new = latchkey::admin::NewConnector {
+        uid: "oidc/tenanted".into(),
+        display_name: None,
+        auth_mode: latchkey::model::AuthMode::OAuth2,
+        oauth: Some(oauth),
+        client_id: Some("latchkey-auto".into()),
+        client_secret: Some(SecretString::new("auto-secret")),
+        default_scopes: vec!["openid".into()],
+        fields: vec![latchkey::model::ConnectionField { name: "tenant".into(), label: "Tenant".into() }],
+    };
+    latchkey::admin::create_connector(&app.state, new).await.unwrap();
+    latchkey::admin::link_connector(&app.state, "oidc/tenanted", &project.project_id, &["production".into()]).await.unwrap();
+    let token = link::link_token(&app, &project.secret_key, "user-1").await;
+    let page = app.http.get(app.url(&format!("/connect?link_token={token}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("name=\"field_tenant\""), "the page asks for the tenant");
+
+    // Act / Assert: refused without a value or with one that would change the URL.
+    for bad in [None, Some("evil.example/x"), Some("a@evil.example")] {
+        let mut form = vec![("link_token", token.as_str()), ("connector", "oidc/tenanted")];
+        if let Some(value) = bad {
+            form.push(("field_tenant", value));
+        }
+        let refused = Agent::default().send(&app, reqwest::Method::POST, &app.url("/connect/oauth/start"), Some(&form)).await;
+        assert_eq!(refused.status(), 400, "{bad:?}");
+        assert_eq!(link::page_code(refused).await, "invalid_request");
+    }
+    let mut agent = Agent::default();
+    let callback = agent.authorize_with(&app, &token, "oidc/tenanted", &[("field_tenant", "Acme")]).await;
+    let done = agent.callback(&app, &callback).await;
+    let public_token = redirect_param(&done, "public_token").expect("connected");
+    let body: Value = link::exchange(&app, &project.secret_key, &public_token).await.json().await.unwrap();
+    let connection = latchkey::link::token::resolve_connection(&app.state, body["connection_id"].as_str().unwrap()).await.unwrap().unwrap();
+    assert_eq!(connection.metadata["tenant"], "acme");
+}

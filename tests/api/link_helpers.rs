@@ -53,6 +53,7 @@ pub async fn connector(app: &TestApp, provider: &Provider, client: &str, secret:
         client_id: Some(client.into()),
         client_secret: Some(SecretString::new(secret)),
         default_scopes: vec!["openid".into(), "offline_access".into(), "contacts.read".into()],
+        fields: Vec::new(),
     };
     admin::create_connector(&app.state, new).await.unwrap();
     admin::link_connector(&app.state, CONNECTOR, project, &["production".into()]).await.unwrap();
@@ -122,9 +123,14 @@ impl Agent {
     /// Starts the authorization from the Connect page and walks the provider's redirects until the
     /// provider sends the browser back to Latchkey; returns that callback URL.
     pub async fn authorize(&mut self, app: &TestApp, link_token: &str) -> String {
-        let start = self
-            .send(app, reqwest::Method::POST, &app.url("/connect/oauth/start"), Some(&[("link_token", link_token), ("connector", CONNECTOR), ("mode", "page")]))
-            .await;
+        self.authorize_with(app, link_token, CONNECTOR, &[]).await
+    }
+
+    /// [`Agent::authorize`] for `connector`, with extra form fields.
+    pub async fn authorize_with(&mut self, app: &TestApp, link_token: &str, connector: &str, extra: &[(&str, &str)]) -> String {
+        let mut form = vec![("link_token", link_token), ("connector", connector), ("mode", "page")];
+        form.extend_from_slice(extra);
+        let start = self.send(app, reqwest::Method::POST, &app.url("/connect/oauth/start"), Some(&form)).await;
         assert_eq!(start.status(), 303, "start: {}", start.text().await.unwrap_or_default());
         let mut location = location(&start, &app.url("/"));
         for _ in 0..10 {

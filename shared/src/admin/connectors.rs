@@ -1,7 +1,7 @@
 //! Creating, listing, updating and deleting connectors, and linking them to project environments.
 
 use super::{project, AdminError};
-use crate::model::{AuthMode, Connector, ConnectorUid, EnvironmentName, OAuthEndpoints, ProjectId, ProjectLink, Record, Stored};
+use crate::model::{AuthMode, ConnectionField, Connector, ConnectorUid, EnvironmentName, OAuthEndpoints, ProjectId, ProjectLink, Record, Stored};
 use crate::secret::SecretString;
 use crate::state::AppState;
 use crate::store::{DeleteCondition, StoreError};
@@ -23,6 +23,8 @@ pub struct NewConnector {
     pub client_secret: Option<SecretString>,
     /// Scopes asked for when a link names none.
     pub default_scopes: Vec<String>,
+    /// Values the end user gives before authorizing (`{subdomain}` in the URLs).
+    pub fields: Vec<ConnectionField>,
 }
 
 /// What an operator may change on a connector; `None` leaves a field as it is.
@@ -59,11 +61,35 @@ fn check_endpoint(name: &str, raw: &str) -> Result<(), AdminError> {
     }
 }
 
-fn check_oauth(oauth: &OAuthEndpoints) -> Result<(), AdminError> {
-    check_endpoint("authorize URL", &oauth.authorize_url)?;
-    check_endpoint("token URL", &oauth.token_url)?;
+fn check_fields(fields: &[ConnectionField]) -> Result<(), AdminError> {
+    for (i, field) in fields.iter().enumerate() {
+        let name_ok = !field.name.is_empty()
+            && field.name.len() <= 32
+            && field.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !name_ok {
+            return Err(AdminError::Invalid(format!("field name {:?} must be 1 to 32 of a-z, 0-9 and _", field.name)));
+        }
+        check_display_name(&field.label)?;
+        if fields[..i].iter().any(|f| f.name == field.name) {
+            return Err(AdminError::Invalid(format!("field {} is named twice", field.name)));
+        }
+    }
+    Ok(())
+}
+
+/// Every `{placeholder}` of `url` must be a field; the URL with sample values must be valid.
+fn check_template(name: &str, url: &str, fields: &[ConnectionField]) -> Result<(), AdminError> {
+    let samples = fields.iter().map(|f| (f.name.clone(), "sample".to_owned())).collect();
+    let filled = crate::link::fields::fill(url, &samples)
+        .map_err(|_| AdminError::Invalid(format!("{name} names a placeholder that is not one of the connector's fields")))?;
+    check_endpoint(name, &filled)
+}
+
+fn check_oauth(oauth: &OAuthEndpoints, fields: &[ConnectionField]) -> Result<(), AdminError> {
+    check_template("authorize URL", &oauth.authorize_url, fields)?;
+    check_template("token URL", &oauth.token_url, fields)?;
     if let Some(revoke) = &oauth.revoke_url {
-        check_endpoint("revoke URL", revoke)?;
+        check_template("revoke URL", revoke, fields)?;
     }
     if oauth.scope_separator.is_empty() || oauth.scope_separator.len() > 3 {
         return Err(AdminError::Invalid("scope separator must be 1 to 3 characters".into()));
@@ -111,8 +137,9 @@ pub async fn create_connector(state: &AppState, new: NewConnector) -> Result<Con
     if let Some(name) = &new.display_name {
         check_display_name(name)?;
     }
+    check_fields(&new.fields)?;
     match (&new.auth_mode, &new.oauth) {
-        (AuthMode::OAuth2, Some(oauth)) => check_oauth(oauth)?,
+        (AuthMode::OAuth2, Some(oauth)) => check_oauth(oauth, &new.fields)?,
         (AuthMode::OAuth2, None) => return Err(AdminError::Invalid("an oauth2 connector needs its authorize and token URLs".into())),
         (_, Some(_)) => return Err(AdminError::Invalid("only oauth2 connectors have OAuth endpoints".into())),
         _ => {}
@@ -138,6 +165,7 @@ pub async fn create_connector(state: &AppState, new: NewConnector) -> Result<Con
         client_id: new.client_id,
         client_secret,
         default_scopes: new.default_scopes,
+        fields: new.fields,
         links: Vec::new(),
         created_at: now,
         updated_at: now,
@@ -176,7 +204,7 @@ pub async fn update_connector(state: &AppState, uid: &str, changes: ConnectorCha
         if stored.record.auth_mode != AuthMode::OAuth2 {
             return Err(AdminError::Invalid("only oauth2 connectors have OAuth endpoints".into()));
         }
-        check_oauth(&oauth)?;
+        check_oauth(&oauth, &stored.record.fields)?;
         stored.record.oauth = Some(oauth);
     }
     if let Some(name) = changes.display_name {

@@ -117,7 +117,9 @@ async fn finish(
     let tokens = redeem(state, flow, &connector, code).await?;
     let credentials = Credentials::from_tokens(&tokens, None);
     let scopes = tokens.scopes.clone().unwrap_or_else(|| flow.scopes.clone());
-    save_connection(state, link, &connector, credentials, Some(tokens.expires_at), scopes, tokens.extra.clone()).await
+    let mut metadata = tokens.extra.clone();
+    metadata.extend(flow.fields.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))));
+    save_connection(state, link, &connector, credentials, Some(tokens.expires_at), scopes, metadata).await
 }
 
 async fn redeem(state: &AppState, flow: &OAuthFlow, connector: &Connector, code: &str) -> Result<crate::oauth::TokenSet, LinkError> {
@@ -147,7 +149,8 @@ async fn redeem(state: &AppState, flow: &OAuthFlow, connector: &Connector, code:
             None
         }
     };
-    let response = state.provider.post_form(&oauth.token_url, &form, basic).await.map_err(|e| match e {
+    let token_url = super::fields::fill(&oauth.token_url, &flow.fields)?;
+    let response = state.provider.post_form(&token_url, &form, basic).await.map_err(|e| match e {
         ProviderError::Unavailable { retry_after, .. } => LinkError::ProviderUnavailable { retry_after },
         ProviderError::Unreachable(_) => LinkError::ProviderUnavailable { retry_after: None },
     })?;

@@ -1,15 +1,18 @@
 //! What the Connect page shows, and the two ways it starts a connection: an OAuth authorization,
 //! or a form for an API key or a username and password.
 
+use std::collections::BTreeMap;
+
 use oauth2::{CsrfToken, PkceCodeChallenge};
 use serde::Deserialize;
 
 use super::allowlist::allowed_origin;
 use super::connection::{save_connection, Connected};
+use super::fields;
 use super::token::find_link_token;
 use super::LinkError;
 use crate::admin;
-use crate::model::{AuthMode, ConnectMode, Connector, LinkToken, OAuthFlow, Project, Record, Stored};
+use crate::model::{AuthMode, ConnectMode, Connector, LinkToken, OAuthEndpoints, OAuthFlow, Project, Record, Stored};
 use crate::oauth::Credentials;
 use crate::secret::{random_token, SecretString};
 use crate::state::AppState;
@@ -83,11 +86,13 @@ pub struct StartedAuthorization {
 }
 
 /// Starts the OAuth authorization of `connector_uid` for this page: a one-time `state`, a PKCE
-/// verifier (sealed), and the exact redirect URI, stored for ten minutes.
+/// verifier (sealed), the connector's fields from `given`, and the exact redirect URI, stored for
+/// ten minutes.
 pub async fn start_authorization(
     state: &AppState,
     page: &ConnectPage,
     connector_uid: &str,
+    given: &BTreeMap<String, String>,
     redirect_uri: String,
 ) -> Result<StartedAuthorization, LinkError> {
     let connector = page.connector(connector_uid)?;
@@ -96,36 +101,27 @@ pub async fn start_authorization(
         (AuthMode::OAuth2, _, _) => return Err(LinkError::ConnectorMisconfigured("no endpoints or client id".into())),
         _ => return Err(LinkError::InvalidRequest("this integration takes a key, not a sign-in".into())),
     };
+    let fields = fields::collect(&connector.fields, given)?;
     // oauth2's generators: 128-bit CSRF state, 256-bit PKCE verifier, both from the OS RNG.
     let csrf = CsrfToken::new_random();
     let state_hash = SecretString::new(csrf.secret().clone()).sha256_hex();
-    let browser_binding = random_token(32);
-    let mut url = url::Url::parse(&oauth.authorize_url).map_err(|_| LinkError::ConnectorMisconfigured("bad authorize URL".into()))?;
-    let scopes = connector.default_scopes.clone();
-    let pkce_verifier = if oauth.pkce {
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        url.query_pairs_mut()
-            .append_pair("code_challenge", challenge.as_str())
-            .append_pair("code_challenge_method", challenge.method().as_str());
-        let binding = OAuthFlow::verifier_binding(&page.project.id, &state_hash);
-        Some(state.keyring.seal(&binding, verifier.secret().as_bytes()).await?)
-    } else {
-        None
+    let challenge = oauth.pkce.then(PkceCodeChallenge::new_random_sha256);
+    let request = AuthorizeRequest {
+        client_id,
+        redirect_uri: &redirect_uri,
+        state: csrf.secret(),
+        challenge: challenge.as_ref().map(|(c, _)| c),
+        scopes: &connector.default_scopes,
     };
-    {
-        let mut query = url.query_pairs_mut();
-        query
-            .append_pair("response_type", "code")
-            .append_pair("client_id", client_id)
-            .append_pair("redirect_uri", &redirect_uri)
-            .append_pair("state", csrf.secret());
-        if !scopes.is_empty() {
-            query.append_pair("scope", &scopes.join(&oauth.scope_separator));
+    let authorize_url = request.url(oauth, &fields)?;
+    let pkce_verifier = match &challenge {
+        Some((_, verifier)) => {
+            let binding = OAuthFlow::verifier_binding(&page.project.id, &state_hash);
+            Some(state.keyring.seal(&binding, verifier.secret().as_bytes()).await?)
         }
-        for (name, value) in &oauth.authorize_params {
-            query.append_pair(name, value);
-        }
-    }
+        None => None,
+    };
+    let browser_binding = random_token(32);
     let now = state.clock.now();
     let flow = OAuthFlow {
         state_hash,
@@ -134,15 +130,50 @@ pub async fn start_authorization(
         project_id: page.project.id.clone(),
         connector: connector.uid.clone(),
         redirect_uri,
-        scopes,
+        scopes: connector.default_scopes.clone(),
         pkce_verifier,
         mode: page.mode,
         origin: page.origin.clone(),
+        fields,
         redirect_url: page.link.redirect_url.clone(),
         created_at: now,
     };
     state.store.put_if_absent(&flow.to_item()?.expiring_at(now.plus_secs(OAuthFlow::LIFETIME_SECS))).await?;
-    Ok(StartedAuthorization { authorize_url: url.to_string(), browser_binding })
+    Ok(StartedAuthorization { authorize_url, browser_binding })
+}
+
+/// The parameters of an authorization request (RFC 6749 4.1.1, RFC 7636 4.3).
+struct AuthorizeRequest<'a> {
+    client_id: &'a str,
+    redirect_uri: &'a str,
+    state: &'a str,
+    challenge: Option<&'a PkceCodeChallenge>,
+    scopes: &'a [String],
+}
+
+impl AuthorizeRequest<'_> {
+    fn url(&self, oauth: &OAuthEndpoints, fields: &BTreeMap<String, String>) -> Result<String, LinkError> {
+        let base = fields::fill(&oauth.authorize_url, fields)?;
+        let mut url = url::Url::parse(&base).map_err(|_| LinkError::ConnectorMisconfigured("bad authorize URL".into()))?;
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("response_type", "code")
+                .append_pair("client_id", self.client_id)
+                .append_pair("redirect_uri", self.redirect_uri)
+                .append_pair("state", self.state);
+            if !self.scopes.is_empty() {
+                query.append_pair("scope", &self.scopes.join(&oauth.scope_separator));
+            }
+            if let Some(challenge) = self.challenge {
+                query.append_pair("code_challenge", challenge.as_str()).append_pair("code_challenge_method", challenge.method().as_str());
+            }
+            for (name, value) in &oauth.authorize_params {
+                query.append_pair(name, value);
+            }
+        }
+        Ok(url.to_string())
+    }
 }
 
 /// What the end user typed into a key or password form.

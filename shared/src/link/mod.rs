@@ -8,6 +8,7 @@
 //! - [`connect`]: what the Connect page shows and starts (OAuth authorization, API-key forms).
 //! - [`callback`]: the provider's redirect back: state, browser binding, `iss`, code redemption.
 //! - [`connection`]: storing the connection and minting its public token.
+//! - [`fields`]: values the end user gives before authorizing, and the URLs they fill in.
 //! - [`exchange`]: public token → connection access token.
 
 pub mod allowlist;
@@ -15,6 +16,7 @@ pub mod callback;
 pub mod connect;
 pub mod connection;
 pub mod exchange;
+pub mod fields;
 pub mod token;
 
 use crate::http::ApiError;

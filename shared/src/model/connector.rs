@@ -92,6 +92,16 @@ fn default_lifetime() -> i64 {
     DEFAULT_TOKEN_LIFETIME_SECS
 }
 
+/// A value the end user gives before authorizing (a subdomain, a region, an instance host), which
+/// the connector's URLs name as `{name}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionField {
+    /// The placeholder name: lowercase letters, digits and `_`.
+    pub name: String,
+    /// The label people see ("Zendesk subdomain").
+    pub label: String,
+}
+
 /// A provider configured with a client: `slack/acme-slack` with its client id and sealed secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Connector {
@@ -117,6 +127,9 @@ pub struct Connector {
     /// Scopes asked for when a link names none.
     #[serde(default)]
     pub default_scopes: Vec<String>,
+    /// Values the end user gives before authorizing, used in the connector's URLs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<ConnectionField>,
     /// Which project environments may use it.
     #[serde(default)]
     pub links: Vec<ProjectLink>,

@@ -98,6 +98,9 @@ pub struct OAuthFlow {
     /// The app origin results are posted to, in modal mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// The values the end user gave for the connector's fields.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub fields: std::collections::BTreeMap<String, String>,
     /// The link's redirect URL, so a result still finds its way when the link has expired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,

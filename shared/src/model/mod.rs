@@ -39,7 +39,7 @@ mod record;
 pub(crate) mod secret_key;
 
 pub use connection::{Connection, ConnectionIdIndex, ConnectionState, EndUser, Subject, SubjectType};
-pub use connector::{AuthMode, Connector, OAuthEndpoints, ProjectLink, TokenAuthMethod, DEFAULT_TOKEN_LIFETIME_SECS};
+pub use connector::{AuthMode, ConnectionField, Connector, OAuthEndpoints, ProjectLink, TokenAuthMethod, DEFAULT_TOKEN_LIFETIME_SECS};
 pub use link::{ConnectMode, ConnectionAccessToken, LinkToken, OAuthFlow, PublicToken};
 pub use names::{ConnectorUid, EnvironmentName, InvalidName, ProjectId};
 pub use project::{Project, DEFAULT_ENVIRONMENTS};

@@ -51,6 +51,9 @@ pub struct StartForm {
     #[serde(flatten)]
     page: PageParams,
     connector: String,
+    /// `field_<name>` values for the connector's fields.
+    #[serde(flatten)]
+    fields: std::collections::BTreeMap<String, String>,
 }
 
 /// `POST /connect/oauth/start`: start a provider authorization (a form of the Connect page).
@@ -68,7 +71,7 @@ pub async fn connect_start(state: &AppState, request: Request) -> Result<Respons
         Ok(page) => page,
         Err(error) => return Ok(error_page(&error)),
     };
-    let started = match start_authorization(state, &page, &form.connector, format!("{base}/v1/oauth/callback")).await {
+    let started = match start_authorization(state, &page, &form.connector, &form.fields, format!("{base}/v1/oauth/callback")).await {
         Ok(started) => started,
         Err(error) => return Ok(error_page(&error)),
     };

@@ -30,13 +30,7 @@ pub fn render_connect_page(page: &ConnectPage, link_token: &str) -> Response {
          <script type=\"application/json\" id=\"latchkey-config\">{config}</script>",
         config = super::script_json(&serde_json::json!({"origin": page.origin, "mode": page.mode})),
     );
-    let form_targets = page
-        .connectors
-        .iter()
-        .filter_map(|c| c.oauth.as_ref())
-        .filter_map(|o| url::Url::parse(&o.authorize_url).ok())
-        .map(|u| u.origin().ascii_serialization())
-        .collect();
+    let form_targets = page.connectors.iter().filter_map(|c| c.oauth.as_ref()).filter_map(|o| form_source(&o.authorize_url)).collect();
     Page {
         status: http::StatusCode::OK,
         title: "Connect an account",
@@ -46,6 +40,23 @@ pub fn render_connect_page(page: &ConnectPage, link_token: &str) -> Response {
         frame_ancestor: page.origin.clone(),
     }
     .into_response()
+}
+
+/// The CSP source that lets a form reach (and be redirected to) an authorize URL. A templated host
+/// (`https://{subdomain}.zendesk.com`) becomes a wildcard (`https://*.zendesk.com`).
+fn form_source(authorize_url: &str) -> Option<String> {
+    let (scheme, rest) = authorize_url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if !authority.contains('{') {
+        return url::Url::parse(authorize_url).ok().map(|u| u.origin().ascii_serialization());
+    }
+    let labels: Vec<&str> = authority.split('.').collect();
+    match labels.iter().rposition(|l| l.contains('{')) {
+        Some(last) if last + 1 < labels.len() && labels[last + 1..].iter().all(|l| !l.contains('{')) => {
+            Some(format!("{scheme}://*.{}", labels[last + 1..].join(".")))
+        }
+        _ => Some(format!("{scheme}:")),
+    }
 }
 
 fn hidden_fields(page: &ConnectPage, link_token: &str) -> String {
@@ -72,8 +83,21 @@ fn connector_item(page: &ConnectPage, connector: &Connector, hidden: &str) -> St
                 ConnectMode::Modal => " target=\"latchkey_authorize\"",
                 ConnectMode::Page => "",
             };
+            let inputs: String = connector
+                .fields
+                .iter()
+                .map(|f| {
+                    let id = format!("{uid}-{}", escape(&f.name));
+                    format!(
+                        "<label for=\"{id}\">{label}</label><input id=\"{id}\" name=\"field_{name}\" required \
+                         autocomplete=\"off\" spellcheck=\"false\" pattern=\"[A-Za-z0-9][A-Za-z0-9._\\-]*\" maxlength=\"100\">",
+                        label = escape(&f.label),
+                        name = escape(&f.name)
+                    )
+                })
+                .collect();
             format!(
-                "<form method=\"post\" action=\"/connect/oauth/start\"{target}>{fields}\
+                "<form method=\"post\" action=\"/connect/oauth/start\"{target}>{fields}{inputs}\
                  <button type=\"submit\" class=\"primary\" data-connector=\"{uid}\">Connect {name}</button></form>"
             )
         }
