@@ -95,6 +95,9 @@ pub enum KeysCommand {
         project: String,
         #[arg(long)]
         environment: String,
+        /// Bind the key to one end user: it may then ask for that user's tokens (and the app's).
+        #[arg(long)]
+        user: Option<String>,
     },
     /// List a project's secret keys (ids and hints, never the keys).
     List {
@@ -127,6 +130,7 @@ pub enum AuthModeArg {
     Oauth2,
     ApiKey,
     Basic,
+    ClientCredentials,
 }
 
 /// How the client authenticates at the token endpoint.

@@ -119,8 +119,8 @@ async fn projects(state: &AppState, command: ProjectsCommand, print: &Printer) -
 
 async fn keys(state: &AppState, command: KeysCommand, print: &Printer) -> Result<(), CliError> {
     match command {
-        KeysCommand::Create { project, environment } => {
-            let (record, secret) = admin::create_secret_key(state, &project_id(&project)?, &environment).await?;
+        KeysCommand::Create { project, environment, user } => {
+            let (record, secret) = admin::create_user_secret_key(state, &project_id(&project)?, &environment, user).await?;
             print.new_secret_key(&record, &secret);
         }
         KeysCommand::List { project } => print.secret_keys(&admin::list_secret_keys(state, &project_id(&project)?).await?),
@@ -148,6 +148,7 @@ async fn connectors(state: &AppState, command: ConnectorsCommand, print: &Printe
                 AuthModeArg::Oauth2 => AuthMode::OAuth2,
                 AuthModeArg::ApiKey => AuthMode::ApiKey,
                 AuthModeArg::Basic => AuthMode::Basic,
+                AuthModeArg::ClientCredentials => AuthMode::ClientCredentials,
             };
             let oauth = oauth_endpoints(oauth)?;
             let new = NewConnector { uid, display_name: name, auth_mode, oauth, client_id, client_secret, default_scopes: scopes, fields };
@@ -204,6 +205,7 @@ fn oauth_endpoints(args: OAuthArgs) -> Result<Option<OAuthEndpoints>, CliError> 
         },
         authorize_params,
         default_token_lifetime_secs: args.default_token_lifetime,
+        refresh_buffer_secs: 300,
     }))
 }
 

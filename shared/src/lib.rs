@@ -17,6 +17,9 @@
 //!   first start), each validating its input before it writes anything.
 //! - [`config`]: configuration read once from the environment.
 //! - [`state`]: `AppState`, the ports wired together: AWS adapters on Lambda, embedded ones locally.
+//! - [`oauth`]: the provider HTTP client (no redirects, timeouts, retries) and token responses.
+//! - [`link`]: the link flow: link tokens, the Connect page's actions, the callback, the exchange.
+//! - [`token`]: the token broker: caller authentication, checks, single-flight refresh.
 //! - [`http`]: the route table, the error-to-response mapping, the handlers, the OpenAPI document
 //!   and the local server that mounts every handler at the route template.yaml gives it.
 
@@ -32,6 +35,7 @@ pub mod secret;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod token;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use secret::{SecretBytes, SecretString};

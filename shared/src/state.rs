@@ -9,6 +9,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, KeyringConfig, StoreConfig};
 use crate::keyring::{KeyProvider, Keyring, KmsKeyProvider, LocalKeyProvider};
 use crate::oauth::{ProviderClient, RetryPolicy};
+use crate::token::cache::Caches;
 use crate::store::{DynamoStore, ItemStore, SqliteStore};
 
 /// The ports every handler works over.
@@ -24,6 +25,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The HTTP client for providers (no redirects, timeouts, retries).
     pub provider: ProviderClient,
+    /// Per-instance caches of callers and connectors (the warm token path).
+    pub caches: Arc<Caches>,
 }
 
 /// Why the state could not be built.
@@ -74,7 +77,7 @@ impl AppState {
     /// Wires already-built ports (tests and benchmarks wrap them to count calls).
     pub fn from_parts(config: Config, store: Arc<dyn ItemStore>, provider: Arc<dyn KeyProvider>, clock: Arc<dyn Clock>) -> Self {
         let keyring = Keyring::new(provider, config.key_cache);
-        Self { config: Arc::new(config), store, keyring, clock, provider: ProviderClient::new(RetryPolicy::default()) }
+        Self { config: Arc::new(config), store, keyring, clock, provider: ProviderClient::new(RetryPolicy::default()), caches: Arc::new(Caches::default()) }
     }
 }
 

@@ -83,6 +83,10 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     /// The DynamoDB table, on the AWS backend.
     pub table: Option<String>,
+    /// Store calls the app has made.
+    pub store_counts: Arc<crate::counting::Counts>,
+    /// The KMS provider, on the AWS backend (it counts its calls).
+    pub kms: Option<KmsKeyProvider>,
 }
 
 /// Which adapters the app runs on.
@@ -106,20 +110,27 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let clock = ManualClock::starting_now();
         let config = local_config(dir.path());
-        let (state, table) = match backend {
-            Backend::Local => (AppState::build_with_clock(config, Arc::new(clock.clone())).await.expect("build local state"), None),
+        let counts = Arc::new(crate::counting::Counts::default());
+        let count = |inner: Arc<dyn latchkey::store::ItemStore>| Arc::new(crate::counting::CountingStore { inner, counts: counts.clone() });
+        let (state, table, kms) = match backend {
+            Backend::Local => {
+                let store = SqliteStore::open(&dir.path().join("latchkey.sqlite3"), Arc::new(clock.clone())).expect("sqlite");
+                let provider = LocalKeyProvider::load_or_create(&dir.path().join("master.key")).expect("master key");
+                (AppState::from_parts(config, count(Arc::new(store)), Arc::new(provider), Arc::new(clock.clone())), None, None)
+            }
             Backend::Aws => {
                 let store = dynamo_store(Arc::new(clock.clone())).await;
                 let table = store.table().to_owned();
                 let provider = kms_provider().await;
-                (AppState::from_parts(config, Arc::new(store), Arc::new(provider), Arc::new(clock.clone())), Some(table))
+                let state = AppState::from_parts(config, count(Arc::new(store)), Arc::new(provider.clone()), Arc::new(clock.clone()));
+                (state, Some(table), Some(provider))
             }
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         tokio::spawn(latchkey::http::server::serve(state.clone(), listener));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        TestApp { base, state, clock, http, dir, table }
+        TestApp { base, state, clock, http, dir, table, store_counts: counts, kms }
     }
 
     /// Everything the store holds, as raw as it is stored: the SQLite file and its write-ahead

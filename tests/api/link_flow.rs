@@ -379,6 +379,7 @@ async fn connection_fields_fill_the_connector_urls_and_cannot_escape_them() {
         token_auth: latchkey::model::TokenAuthMethod::ClientSecretBasic,
         authorize_params: Default::default(),
         default_token_lifetime_secs: 3600,
+        refresh_buffer_secs: 300,
     };
     let new = latchkey::admin::NewConnector {
         uid: "oidc/tenanted".into(),

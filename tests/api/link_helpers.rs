@@ -44,6 +44,7 @@ pub async fn connector(app: &TestApp, provider: &Provider, client: &str, secret:
         token_auth: TokenAuthMethod::ClientSecretBasic,
         authorize_params: Default::default(),
         default_token_lifetime_secs: 3600,
+        refresh_buffer_secs: 300,
     };
     let new = NewConnector {
         uid: CONNECTOR.into(),

@@ -26,7 +26,6 @@ async fn routes_whose_flow_is_not_built_answer_501_in_the_error_shape() {
     let app = TestApp::spawn().await;
     let pending = [
         Endpoint::CreateSession,
-        Endpoint::IssueToken,
         Endpoint::ConnectDeepLink,
         Endpoint::ListConnections,
         Endpoint::GetConnection,

@@ -3,6 +3,7 @@
 
 mod browser;
 mod cli;
+mod counting;
 mod helpers;
 mod keyring;
 mod link_flow;
@@ -11,3 +12,4 @@ mod local_server;
 mod provider;
 mod store_conformance;
 mod template;
+mod token_broker;

@@ -40,8 +40,10 @@ try {
     await popup.click("#sign-in");
     await popup.waitForSelector(scenario === "deny" ? "#deny" : "#approve");
     if (shots) await popup.screenshot({ path: `${shots}/provider-consent.png` });
+    // The result page closes its window at once: listen before clicking, or the close can be missed.
+    const closed = popup.waitForEvent("close", { timeout: 15000 });
     await popup.click(scenario === "deny" ? "#deny" : "#approve");
-    await popup.waitForEvent("close", { timeout: 15000 });
+    await closed;
   }
   await page.waitForFunction(() => /^(Connected|Not connected|Exchange failed|Closed)/.test(document.getElementById("status").textContent), null, { timeout: 15000 });
   result.status = await page.textContent("#status");

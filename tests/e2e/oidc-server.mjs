@@ -117,7 +117,7 @@ const issued = {
   AccessToken: new Set(),
   RefreshToken: new Set(),
 };
-const counters = { refresh_grants: 0, code_grants: 0 };
+const counters = { refresh_grants: 0, code_grants: 0, client_credentials_grants: 0 };
 
 const store = new Map(); // key -> { payload, expiresAt }
 const grantIndex = new Map(); // grantId -> Set(key)
@@ -269,6 +269,16 @@ function buildProvider(issuer) {
     clients: [
       client('latchkey-browser', 'browser-secret'),
       client('latchkey-auto', 'auto-secret'),
+      // A service client for the client-credentials grant (no user, no redirect).
+      {
+        client_id: 'latchkey-service',
+        client_secret: 'service-secret',
+        token_endpoint_auth_method: 'client_secret_basic',
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        scope: 'contacts.read contacts.write',
+      },
     ],
     jwks: {
       keys: [
@@ -304,6 +314,7 @@ function buildProvider(issuer) {
     ),
     ttl: {
       AccessToken: () => ACCESS_TOKEN_TTL,
+      ClientCredentials: () => ACCESS_TOKEN_TTL,
       AuthorizationCode: () => 60,
       RefreshToken: () => REFRESH_TOKEN_TTL,
       IdToken: () => 3600,
@@ -322,6 +333,7 @@ function buildProvider(issuer) {
         allowedPolicy: async () => true,
       },
       rpInitiatedLogout: { enabled: false },
+      clientCredentials: { enabled: true },
     },
     interactions: {
       url: async (_ctx, interaction) => `/interaction/${interaction.uid}`,
@@ -343,6 +355,9 @@ function buildProvider(issuer) {
         break;
       case 'refresh_token':
         counters.refresh_grants += 1;
+        break;
+      case 'client_credentials':
+        counters.client_credentials_grants += 1;
         break;
       default:
         break;
@@ -593,6 +608,7 @@ async function handleTestHook(req, res, url) {
       refresh_tokens: [...issued.RefreshToken],
       refresh_grants: counters.refresh_grants,
       code_grants: counters.code_grants,
+      client_credentials_grants: counters.client_credentials_grants,
     });
   }
   if (url.pathname === '/test/fail-token-endpoint') {

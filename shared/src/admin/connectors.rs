@@ -138,13 +138,14 @@ pub async fn create_connector(state: &AppState, new: NewConnector) -> Result<Con
         check_display_name(name)?;
     }
     check_fields(&new.fields)?;
-    match (&new.auth_mode, &new.oauth) {
-        (AuthMode::OAuth2, Some(oauth)) => check_oauth(oauth, &new.fields)?,
-        (AuthMode::OAuth2, None) => return Err(AdminError::Invalid("an oauth2 connector needs its authorize and token URLs".into())),
-        (_, Some(_)) => return Err(AdminError::Invalid("only oauth2 connectors have OAuth endpoints".into())),
-        _ => {}
+    let oauth_mode = matches!(new.auth_mode, AuthMode::OAuth2 | AuthMode::ClientCredentials);
+    match (oauth_mode, &new.oauth) {
+        (true, Some(oauth)) => check_oauth(oauth, &new.fields)?,
+        (true, None) => return Err(AdminError::Invalid("an oauth2 connector needs its authorize and token URLs".into())),
+        (false, Some(_)) => return Err(AdminError::Invalid("only oauth2 connectors have OAuth endpoints".into())),
+        (false, None) => {}
     }
-    if new.auth_mode == AuthMode::OAuth2 && new.client_id.is_none() {
+    if oauth_mode && new.client_id.is_none() {
         return Err(AdminError::Invalid("an oauth2 connector needs a client id".into()));
     }
     if let Some(secret) = &new.client_secret {
@@ -201,7 +202,7 @@ pub async fn update_connector(state: &AppState, uid: &str, changes: ConnectorCha
     }
     let mut stored = connector(state, &uid).await?;
     if let Some(oauth) = changes.oauth {
-        if stored.record.auth_mode != AuthMode::OAuth2 {
+        if !matches!(stored.record.auth_mode, AuthMode::OAuth2 | AuthMode::ClientCredentials) {
             return Err(AdminError::Invalid("only oauth2 connectors have OAuth endpoints".into()));
         }
         check_oauth(&oauth, &stored.record.fields)?;

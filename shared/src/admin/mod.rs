@@ -12,7 +12,7 @@ pub use connectors::{
     ConnectorChanges, NewConnector,
 };
 pub use projects::{create_project, list_projects, parse_origin, NewProject};
-pub use secret_keys::{create_secret_key, list_secret_keys, revoke_secret_key};
+pub use secret_keys::{create_secret_key, create_user_secret_key, list_secret_keys, revoke_secret_key};
 
 use crate::model::{Connection, InvalidName, Project, ProjectId, RecordError, Stored};
 use crate::state::AppState;

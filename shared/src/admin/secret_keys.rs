@@ -13,12 +13,28 @@ pub async fn create_secret_key(
     project_id: &ProjectId,
     environment: &str,
 ) -> Result<(SecretKey, SecretString), AdminError> {
+    create_user_secret_key(state, project_id, environment, None).await
+}
+
+/// Mints a key, optionally bound to one end user (it may then ask for that user's tokens).
+pub async fn create_user_secret_key(
+    state: &AppState,
+    project_id: &ProjectId,
+    environment: &str,
+    user_id: Option<String>,
+) -> Result<(SecretKey, SecretString), AdminError> {
+    if let Some(user) = &user_id {
+        if user.is_empty() || user.len() > 256 || user.chars().any(char::is_control) {
+            return Err(AdminError::Invalid("user id must be 1 to 256 printable characters".into()));
+        }
+    }
     let environment = EnvironmentName::parse(environment)?;
     let project = project(state, project_id).await?.record;
     if !project.has_environment(&environment) {
         return Err(AdminError::NotFound(format!("environment {environment} in project {project_id}")));
     }
-    let (record, secret) = SecretKey::mint(project.id, environment, state.clock.now());
+    let (mut record, secret) = SecretKey::mint(project.id, environment, state.clock.now());
+    record.user_id = user_id;
     // The lookup record goes last: until it exists the key authenticates nothing, so a failure in
     // between leaves at worst a listed key that never worked.
     state.store.put_if_absent(&record.to_item()?).await?;

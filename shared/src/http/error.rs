@@ -72,6 +72,10 @@ pub enum ApiError {
         code: String,
         /// For people.
         message: String,
+        /// What the caller needs to fix it (for example the link token request that would).
+        details: Option<serde_json::Value>,
+        /// Seconds to wait before retrying.
+        retry_after: Option<u64>,
     },
 }
 
@@ -115,9 +119,17 @@ impl ApiError {
             ApiError::Unavailable(detail) => tracing::warn!(code = self.code(), detail = %detail, "request failed"),
             _ => tracing::info!(code = self.code(), "request refused"),
         }
-        let mut response = json_response(self.status(), &json!({"error": {"code": self.code(), "message": self.to_string()}}));
-        if matches!(self, ApiError::Unavailable(_)) {
-            response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("2"));
+        let mut error = json!({"code": self.code(), "message": self.to_string()});
+        let mut retry_after = matches!(self, ApiError::Unavailable(_)).then_some(2);
+        if let ApiError::Flow { details, retry_after: wait, .. } = &self {
+            if let Some(details) = details {
+                error["details"] = details.clone();
+            }
+            retry_after = *wait;
+        }
+        let mut response = json_response(self.status(), &json!({"error": error}));
+        if let Some(seconds) = retry_after.and_then(|s| http::HeaderValue::from_str(&s.to_string()).ok()) {
+            response.headers_mut().insert(http::header::RETRY_AFTER, seconds);
         }
         response
     }

@@ -29,7 +29,8 @@ use super::handlers;
     ),
     components(schemas(
         ErrorBody, ErrorDetail, handlers::LinkTokenResponse, handlers::ExchangeRequest, handlers::ExchangeResponse,
-        crate::link::token::LinkTokenRequest, crate::link::token::EndUserInput,
+        crate::link::token::LinkTokenRequest, crate::link::token::EndUserInput, handlers::TokenResponse,
+        crate::token::issue::TokenRequest, crate::token::issue::SubjectInput,
     )),
     modifiers(&SecretKeyAuth)
 )]

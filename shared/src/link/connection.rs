@@ -55,6 +55,9 @@ pub async fn save_connection(
                     credentials: None,
                     token_expires_at: None,
                     scopes: Vec::new(),
+                    refresh_lease: None,
+                    refresh_failures: 0,
+                    refresh_retry_at: None,
                     metadata: Map::new(),
                     created_at: now,
                     updated_at: now,
@@ -67,6 +70,9 @@ pub async fn save_connection(
         connection.credentials = Some(state.keyring.seal(&connection.credentials_binding(), &credentials.to_sealable()).await?);
         connection.token_expires_at = token_expires_at;
         connection.scopes = scopes.clone();
+        connection.refresh_lease = None;
+        connection.refresh_failures = 0;
+        connection.refresh_retry_at = None;
         connection.metadata.extend(metadata.clone());
         connection.updated_at = now;
         let mut item = connection.to_item()?;

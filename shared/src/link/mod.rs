@@ -170,7 +170,7 @@ impl From<LinkError> for ApiError {
     fn from(error: LinkError) -> Self {
         match error {
             LinkError::Record(e) => e.into(),
-            other => ApiError::Flow { status: other.status(), code: other.code(), message: other.to_string() },
+            other => ApiError::Flow { status: other.status(), code: other.code(), message: other.to_string(), details: None, retry_after: None },
         }
     }
 }

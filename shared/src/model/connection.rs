@@ -64,6 +64,19 @@ pub struct EndUser {
     pub display_name: Option<String>,
 }
 
+/// A claim on refreshing a connection's credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshLease {
+    /// A random id of the claimant.
+    pub holder: String,
+    /// When the claim lapses if its holder never finishes.
+    pub until: Timestamp,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 /// Where a connection stands (the states of Apideck Vault's connections).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -110,6 +123,15 @@ pub struct Connection {
     /// Scopes the provider granted.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Who is refreshing the credentials right now, and until when (single-flight across instances).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_lease: Option<RefreshLease>,
+    /// Refresh failures in a row (provider down); reset by a success.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refresh_failures: u32,
+    /// No refresh is tried before this (the failure cooldown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_retry_at: Option<Timestamp>,
     /// What the provider returned that callers need (instance URL, tenant id).
     #[serde(default)]
     pub metadata: serde_json::Map<String, serde_json::Value>,

@@ -30,6 +30,8 @@ pub enum AuthMode {
     ApiKey,
     /// A username and password (HTTP basic).
     Basic,
+    /// OAuth 2.0 client credentials: the app's own token, no end user.
+    ClientCredentials,
 }
 
 /// How the client authenticates at the token endpoint (RFC 6749 section 2.3.1).
@@ -82,6 +84,16 @@ pub struct OAuthEndpoints {
     /// Lifetime assumed when a token response has no `expires_in`.
     #[serde(default = "default_lifetime")]
     pub default_token_lifetime_secs: i64,
+    /// How long before expiry a token is refreshed.
+    #[serde(default = "default_buffer")]
+    pub refresh_buffer_secs: i64,
+}
+
+/// Five minutes: a token handed out has at least this long to live.
+pub const DEFAULT_REFRESH_BUFFER_SECS: i64 = 300;
+
+fn default_buffer() -> i64 {
+    DEFAULT_REFRESH_BUFFER_SECS
 }
 
 /// One hour: what Latchkey assumes when a provider does not say how long a token lives. Assuming

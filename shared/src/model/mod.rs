@@ -38,8 +38,8 @@ mod project;
 mod record;
 pub(crate) mod secret_key;
 
-pub use connection::{Connection, ConnectionIdIndex, ConnectionState, EndUser, Subject, SubjectType};
-pub use connector::{AuthMode, ConnectionField, Connector, OAuthEndpoints, ProjectLink, TokenAuthMethod, DEFAULT_TOKEN_LIFETIME_SECS};
+pub use connection::{Connection, ConnectionIdIndex, ConnectionState, EndUser, RefreshLease, Subject, SubjectType};
+pub use connector::{AuthMode, ConnectionField, Connector, OAuthEndpoints, ProjectLink, TokenAuthMethod, DEFAULT_REFRESH_BUFFER_SECS, DEFAULT_TOKEN_LIFETIME_SECS};
 pub use link::{ConnectMode, ConnectionAccessToken, LinkToken, OAuthFlow, PublicToken};
 pub use names::{ConnectorUid, EnvironmentName, InvalidName, ProjectId};
 pub use project::{Project, DEFAULT_ENVIRONMENTS};

@@ -19,6 +19,9 @@ pub struct SecretKey {
     pub project_id: ProjectId,
     /// The one environment it acts in.
     pub environment: EnvironmentName,
+    /// The end user it is bound to, if any: it may then ask for that user's tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
     /// SHA-256 of the key, the address of its lookup record.
     pub hash: String,
     /// The key's first characters, so a person can tell keys apart.
@@ -36,6 +39,9 @@ pub struct SecretKeyLookup {
     pub project_id: ProjectId,
     /// The environment it authenticates for.
     pub environment: EnvironmentName,
+    /// The end user it is bound to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
 }
 
 impl SecretKey {
@@ -45,7 +51,7 @@ impl SecretKey {
         let key_id = random_id("key");
         let secret = SecretString::new(format!("{SECRET_KEY_PREFIX}{}", random_token(24).expose()));
         let hint = format!("{}…", &secret.expose()[..SECRET_KEY_PREFIX.len() + 4]);
-        let record = Self { key_id, project_id, environment, hash: secret.sha256_hex(), hint, created_at: now };
+        let record = Self { key_id, project_id, environment, user_id: None, hash: secret.sha256_hex(), hint, created_at: now };
         (record, secret)
     }
 
@@ -60,6 +66,7 @@ impl SecretKey {
             key_id: self.key_id.clone(),
             project_id: self.project_id.clone(),
             environment: self.environment.clone(),
+            user_id: self.user_id.clone(),
         }
     }
 

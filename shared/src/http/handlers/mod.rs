@@ -5,11 +5,13 @@ mod callback;
 mod connect;
 mod link;
 mod pending;
+mod token;
 
 pub use callback::*;
 pub use connect::*;
 pub use link::*;
 pub use pending::*;
+pub use token::*;
 
 use super::{openapi, ApiError, Request, Response};
 use crate::state::AppState;

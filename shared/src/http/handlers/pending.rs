@@ -37,11 +37,6 @@ pending!(
     list_connections, get, "/v1/connections", "connections", "the connections API"
 );
 pending_with_params!(
-    /// `POST /v1/token/{connector}`: issue a short-lived provider token.
-    issue_token, post, "/v1/token/{connector}", "token", "the token broker",
-    (("connector" = String, Path, description = "The connector uid, URL-encoded as one segment (slack%2Facme-slack)"))
-);
-pending_with_params!(
     /// `GET /connect/{unified_api}/{service_id}`: a deep link into the Connect page.
     connect_deep_link, get, "/connect/{unified_api}/{service_id}", "connect", "Connect deep links",
     (("unified_api" = String, Path, description = "The unified API (crm, ticketing, ...)"),

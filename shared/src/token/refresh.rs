@@ -1,0 +1,191 @@
+//! Fresh credentials for a connection, refreshed at most once at a time across every instance.
+//!
+//! A token that expires within the connector's buffer is refreshed under a *lease*: a conditional
+//! write of `refresh_lease` on the connection item, fenced by its version. Exactly one instance
+//! wins the lease and calls the provider; the others wait and re-read. The winner writes the new
+//! tokens (a rotated refresh token included, or the old one kept when the provider sends none)
+//! before anyone is answered. The lease lasts longer than the provider call can take, so it never
+//! lapses under a live holder. A provider that is down puts the connection on a growing cooldown
+//! instead of being called by every request; `invalid_grant` is believed only after a re-read shows
+//! nobody else refreshed meanwhile.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::grant::{self, Grant, GrantFailure};
+use super::TokenError;
+use crate::clock::Timestamp;
+use crate::model::{AuthMode, Connection, ConnectionState, Connector, Record, RefreshLease, Stored, SubjectType};
+use crate::oauth::Credentials;
+use crate::secret::random_id;
+use crate::state::AppState;
+use crate::store::StoreError;
+
+/// Longer than the provider client can take (3 attempts of at most 10 s, plus backoff).
+pub const LEASE_SECS: i64 = 60;
+/// How long a request waits for another instance's refresh before giving up.
+const WAIT_FOR_OTHERS: Duration = Duration::from_secs(20);
+/// First cooldown after a provider failure; doubles per failure up to [`MAX_COOLDOWN_SECS`].
+const BASE_COOLDOWN_SECS: i64 = 15;
+const MAX_COOLDOWN_SECS: i64 = 600;
+
+/// Whether the connection's token must be refreshed before it is handed out.
+pub fn needs_refresh(connection: &Connection, connector: &Connector, now: Timestamp) -> bool {
+    let buffer = connector.oauth.as_ref().map_or(crate::model::DEFAULT_REFRESH_BUFFER_SECS, |o| o.refresh_buffer_secs);
+    match connector.auth_mode {
+        AuthMode::ApiKey | AuthMode::Basic => false,
+        AuthMode::ClientCredentials if connection.credentials.is_none() => true,
+        _ => connection.token_expires_at.is_some_and(|at| at.0 - buffer <= now.0),
+    }
+}
+
+/// The connection's credentials, refreshed first if they are about to expire.
+pub async fn fresh_credentials(
+    state: &AppState,
+    connector: &Connector,
+    mut stored: Stored<Connection>,
+) -> Result<(Connection, Credentials), TokenError> {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(50);
+    loop {
+        let now = state.clock.now();
+        if !needs_refresh(&stored.record, connector, now) {
+            let credentials = open(state, &stored.record).await?;
+            return Ok((stored.record, credentials));
+        }
+        if let Some(retry_at) = stored.record.refresh_retry_at.filter(|at| *at > now) {
+            return Err(TokenError::UpstreamUnavailable { retry_after: (retry_at.0 - now.0).max(1) as u64 });
+        }
+        let held_by_other = stored.record.refresh_lease.as_ref().is_some_and(|lease| lease.until > now);
+        if held_by_other {
+            if started.elapsed() > WAIT_FOR_OTHERS {
+                return Err(TokenError::UpstreamUnavailable { retry_after: 5 });
+            }
+            // Someone else is refreshing: wait and read again instead of calling the provider.
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(400));
+            stored = reread(state, &stored.record).await?;
+            continue;
+        }
+        let holder = random_id("lease");
+        let mut claimed = stored.clone();
+        claimed.record.refresh_lease = Some(RefreshLease { holder, until: now.plus_secs(LEASE_SECS) });
+        match claimed.save(state.store.as_ref()).await {
+            Ok(()) => return refresh_under_lease(state, connector, claimed).await,
+            Err(crate::model::RecordError::Store(StoreError::ConditionFailed)) => {
+                stored = reread(state, &stored.record).await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+async fn reread(state: &AppState, connection: &Connection) -> Result<Stored<Connection>, TokenError> {
+    Stored::<Connection>::get(state.store.as_ref(), &connection.key())
+        .await?
+        .ok_or_else(|| authorization_required(connection))
+}
+
+/// What a caller is told when a connection is gone or dead.
+pub fn authorization_required(connection: &Connection) -> TokenError {
+    match (connection.subject.kind, &connection.subject.id) {
+        (SubjectType::User, Some(user)) => TokenError::UserAuthorizationRequired {
+            connector: connection.connector.to_string(),
+            user_id: user.clone(),
+            connection_id: Some(connection.id.clone()),
+        },
+        _ => TokenError::InstallationRequired { connector: connection.connector.to_string() },
+    }
+}
+
+async fn open(state: &AppState, connection: &Connection) -> Result<Credentials, TokenError> {
+    let sealed = connection.credentials.as_ref().ok_or_else(|| authorization_required(connection))?;
+    let opened = state.keyring.open(&connection.credentials_binding(), sealed).await?;
+    Credentials::from_opened(opened.expose()).ok_or_else(|| TokenError::Record(crate::model::RecordError::Corrupt("credentials".into())))
+}
+
+/// The connection's field values (subdomain, tenant) that its connector's URLs name.
+fn field_values(connection: &Connection, connector: &Connector) -> BTreeMap<String, String> {
+    connector
+        .fields
+        .iter()
+        .filter_map(|f| connection.metadata.get(&f.name).and_then(|v| v.as_str()).map(|v| (f.name.clone(), v.to_owned())))
+        .collect()
+}
+
+async fn refresh_under_lease(state: &AppState, connector: &Connector, mut held: Stored<Connection>) -> Result<(Connection, Credentials), TokenError> {
+    let previous = match held.record.credentials {
+        Some(_) => Some(open(state, &held.record).await?),
+        None => None,
+    };
+    let fields = field_values(&held.record, connector);
+    let outcome = match connector.auth_mode {
+        AuthMode::ClientCredentials => grant::request(state, connector, Grant::ClientCredentials(&connector.default_scopes), &fields).await,
+        _ => match previous.as_ref().and_then(|p| p.refresh_token.clone()) {
+            Some(refresh_token) => grant::request(state, connector, Grant::Refresh(&refresh_token), &fields).await,
+            // Expired with nothing to refresh it by: only a new authorization helps.
+            None => Err(GrantFailure::Refused("no_refresh_token".into())),
+        },
+    };
+    let now = state.clock.now();
+    held.record.refresh_lease = None;
+    match outcome {
+        Ok(tokens) => {
+            let credentials = Credentials::from_tokens(&tokens, previous.as_ref());
+            held.record.credentials = Some(state.keyring.seal(&held.record.credentials_binding(), &credentials.to_sealable()).await?);
+            held.record.token_expires_at = Some(tokens.expires_at);
+            if let Some(scopes) = tokens.scopes.clone() {
+                held.record.scopes = scopes;
+            }
+            held.record.metadata.extend(tokens.extra.clone());
+            let recovered = held.record.refresh_failures > 0;
+            held.record.refresh_failures = 0;
+            held.record.refresh_retry_at = None;
+            held.record.state = ConnectionState::Callable;
+            held.record.updated_at = now;
+            held.save(state.store.as_ref()).await?;
+            tracing::info!(connection_id = %held.record.id, recovered, rotated = tokens.refresh_token.is_some(), "token refreshed");
+            Ok((held.record, credentials))
+        }
+        Err(GrantFailure::Refused(error)) => {
+            // Another instance may have refreshed with the same (now rotated) refresh token after
+            // our lease lapsed: believe `invalid_grant` only if the item did not move.
+            let current = reread(state, &held.record).await?;
+            if current.version != held.version {
+                return Box::pin(fresh_credentials(state, connector, current)).await;
+            }
+            held.record.state = ConnectionState::Invalid;
+            held.record.updated_at = now;
+            held.save(state.store.as_ref()).await?;
+            tracing::warn!(connection_id = %held.record.id, error = %error, "refresh refused; connection invalid");
+            Err(TokenError::TokenRefreshFailed {
+                connection_id: held.record.id.clone(),
+                user_id: held.record.subject.id.clone(),
+                connector: held.record.connector.to_string(),
+            })
+        }
+        Err(GrantFailure::RateLimited { retry_after }) => {
+            let wait = retry_after.unwrap_or(30).clamp(1, 3600) as i64;
+            held.record.refresh_retry_at = Some(now.plus_secs(wait));
+            held.save(state.store.as_ref()).await?;
+            Err(TokenError::RateLimited { retry_after: wait as u64 })
+        }
+        Err(GrantFailure::Unavailable { retry_after }) => {
+            held.record.refresh_failures += 1;
+            let cooldown = (BASE_COOLDOWN_SECS << (held.record.refresh_failures - 1).min(6)).min(MAX_COOLDOWN_SECS);
+            let wait = retry_after.map_or(cooldown, |r| (r as i64).max(cooldown));
+            held.record.refresh_retry_at = Some(now.plus_secs(wait));
+            held.save(state.store.as_ref()).await?;
+            tracing::warn!(connection_id = %held.record.id, failures = held.record.refresh_failures, "provider unavailable; cooling down");
+            Err(TokenError::UpstreamUnavailable { retry_after: wait as u64 })
+        }
+        Err(GrantFailure::Misconfigured(detail)) => {
+            held.save(state.store.as_ref()).await?;
+            Err(TokenError::Record(crate::model::RecordError::Corrupt(format!("connector {}: {detail}", connector.uid))))
+        }
+        Err(GrantFailure::Keyring(e)) => {
+            held.save(state.store.as_ref()).await?;
+            Err(e.into())
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! The token broker over HTTP: fresh provider tokens, every error code, the warm-path budget, and
+//! single-flight refresh (in one process and across four).
+
+use latchkey::model::{Connection, Record, Stored};
+use latchkey::Clock;
+use serde_json::{json, Value};
+
+use crate::helpers::{Backend, TestApp};
+use crate::link_helpers::{self as link, redirect_param, Agent};
+use crate::provider::Provider;
+
+const URL: &str = "/v1/token/oidc%2Ftest";
+
+struct Connected {
+    app: TestApp,
+    provider: Provider,
+    project: link::Linked,
+    access_token: String,
+    connection_id: String,
+}
+
+async fn connected(backend: Backend) -> Connected {
+    let app = TestApp::spawn_on(backend).await;
+    let provider = Provider::start(&[&app.url("/v1/oauth/callback")]);
+    let project = link::project(&app, "Acme").await;
+    link::connector(&app, &provider, "latchkey-auto", "auto-secret", &project.project_id).await;
+    let token = link::link_token(&app, &project.secret_key, "user-1").await;
+    let mut agent = Agent::default();
+    let callback = agent.authorize(&app, &token).await;
+    let done = agent.callback(&app, &callback).await;
+    let public_token = redirect_param(&done, "public_token").expect("connected");
+    let body: Value = link::exchange(&app, &project.secret_key, &public_token).await.json().await.unwrap();
+    Connected {
+        access_token: body["access_token"].as_str().unwrap().to_owned(),
+        connection_id: body["connection_id"].as_str().unwrap().to_owned(),
+        app,
+        provider,
+        project,
+    }
+}
+
+async fn ask(app: &TestApp, credential: &str, path: &str, body: Value) -> (u16, Value, Option<String>) {
+    let response = app.http.post(app.url(path)).bearer_auth(credential).json(&body).send().await.unwrap();
+    let status = response.status().as_u16();
+    let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+    (status, response.json().await.unwrap(), retry_after)
+}
+
+fn user(id: &str) -> Value {
+    json!({"subject": {"type": "user", "id": id}})
+}
+
+/// Moves the connection's token expiry to `at` (as if time had passed at the provider).
+async fn set_expiry(c: &Connected, seconds_from_now: i64) {
+    let connection = latchkey::link::token::resolve_connection(&c.app.state, &c.connection_id).await.unwrap().unwrap();
+    let mut stored = Stored::<Connection>::get(c.app.state.store.as_ref(), &connection.key()).await.unwrap().unwrap();
+    stored.record.token_expires_at = Some(c.app.clock.now().plus_secs(seconds_from_now));
+    stored.save(c.app.state.store.as_ref()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_connection_token_gets_a_fresh_provider_token() {
+    let c = connected(Backend::Local).await;
+    let (status, body, _) = ask(&c.app, &c.access_token, URL, user("user-1")).await;
+    assert_eq!(status, 200, "{body}");
+    let issued = c.provider.issued().await;
+    assert!(issued["access_tokens"].as_array().unwrap().contains(&body["access_token"]), "a real provider token");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["connector"], json!({"uid": "oidc/test", "provider": "oidc"}));
+    assert_eq!(body["connection_id"], c.connection_id);
+    assert!(body["expires_at"].as_str().unwrap().ends_with('Z'));
+    assert!(body["scopes"].as_array().unwrap().contains(&json!("contacts.read")));
+    let (status, narrowed, _) = ask(&c.app, &c.access_token, URL, json!({"subject": {"type": "user", "id": "user-1"}, "scopes": ["contacts.read"]})).await;
+    assert_eq!((status, narrowed["scopes"].clone()), (200, json!(["contacts.read"])));
+}
+
+#[tokio::test]
+async fn every_refusal_has_its_code_and_status() {
+    // Arrange
+    let c = connected(Backend::Local).await;
+    let state = &c.app.state;
+    let preview_key = latchkey::admin::create_secret_key(state, &c.project.project_id, "preview").await.unwrap().1;
+    let bob_key = latchkey::admin::create_user_secret_key(state, &c.project.project_id, "production", Some("bob".into())).await.unwrap().1;
+    let unlinked = latchkey::admin::NewConnector {
+        uid: "keys/unlinked".into(),
+        display_name: None,
+        auth_mode: latchkey::model::AuthMode::ApiKey,
+        oauth: None,
+        client_id: None,
+        client_secret: None,
+        default_scopes: vec![],
+        fields: vec![],
+    };
+    latchkey::admin::create_connector(state, unlinked).await.unwrap();
+    let key = c.project.secret_key.as_str();
+
+    // Act / Assert: each check, in order.
+    let cases: Vec<(&str, &str, Value, u16, &str)> = vec![
+        ("", URL, user("user-1"), 401, "unauthenticated"),
+        ("lk_sk_not_a_real_key", URL, user("user-1"), 401, "unauthenticated"),
+        ("a.b.c", URL, user("user-1"), 401, "unauthenticated"),
+        (key, "/v1/token/nope%2Fnothing", user("user-1"), 404, "connector_not_found"),
+        (key, "/v1/token/not-a-uid", user("user-1"), 404, "connector_not_found"),
+        (key, "/v1/token/keys%2Funlinked", json!({"subject": {"type": "app"}}), 403, "client_not_linked_to_project"),
+        (preview_key.expose(), URL, json!({"subject": {"type": "app"}}), 403, "client_not_enabled_for_environment"),
+        (key, URL, user("user-1"), 403, "subject_not_allowed"),
+        (&c.access_token, URL, user("someone-else"), 403, "subject_not_allowed"),
+        (key, URL, json!({"subject": {"type": "app"}}), 409, "connector_installation_required"),
+        (bob_key.expose(), URL, user("bob"), 409, "user_authorization_required"),
+        (&c.access_token, URL, json!({"subject": {"type": "user", "id": "user-1"}, "scopes": ["contacts.write"]}), 403, "scope_not_granted"),
+        (key, URL, json!({"subject": {"type": "robot"}}), 400, "invalid_json"),
+    ];
+    for (credential, path, body, status, code) in cases {
+        let (got, answer, _) = ask(&c.app, credential, path, body.clone()).await;
+        assert_eq!((got, answer["error"]["code"].as_str().unwrap_or_default()), (status, code), "{path} {body}: {answer}");
+    }
+    let (_, hint, _) = ask(&c.app, bob_key.expose(), URL, user("bob")).await;
+    assert_eq!(hint["error"]["details"]["link_token_request"], json!({"end_user": {"id": "bob"}, "connectors": ["oidc/test"]}));
+}
+
+#[tokio::test]
+async fn an_expiring_token_is_refreshed_and_the_rotated_refresh_token_kept() {
+    let c = connected(Backend::Local).await;
+    let (_, first, _) = ask(&c.app, &c.access_token, URL, user("user-1")).await;
+    set_expiry(&c, 60).await; // inside the five-minute buffer
+
+    let (status, second, _) = ask(&c.app, &c.access_token, URL, user("user-1")).await;
+    set_expiry(&c, -10).await;
+    let (_, third, _) = ask(&c.app, &c.access_token, URL, user("user-1")).await;
+
+    assert_eq!(status, 200, "{second}");
+    assert_ne!(first["access_token"], second["access_token"]);
+    assert_ne!(second["access_token"], third["access_token"], "the rotated refresh token was stored and works");
+    assert_eq!(c.provider.issued().await["refresh_grants"], 2);
+}
+
+#[tokio::test]
+async fn fifty_concurrent_requests_on_an_expired_token_refresh_once() {
+    let c = connected(Backend::Local).await;
+    set_expiry(&c, -10).await;
+    let requests = (0..50).map(|_| ask(&c.app, &c.access_token, URL, user("user-1")));
+    let answers = futures::future::join_all(requests).await;
+    assert!(answers.iter().all(|(s, _, _)| *s == 200), "{:?}", answers.iter().map(|a| a.0).collect::<Vec<_>>());
+    let tokens: std::collections::HashSet<String> = answers.iter().map(|(_, b, _)| b["access_token"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(tokens.len(), 1, "everyone got the one refreshed token");
+    assert_eq!(c.provider.issued().await["refresh_grants"], 1);
+}
+
+#[tokio::test]
+async fn a_revoked_grant_fails_the_refresh_and_invalidates_the_connection() {
+    // Arrange: the refresh token dies at the provider (a rotated token replayed revokes the grant).
+    let c = connected(Backend::Local).await;
+    let connection = latchkey::link::token::resolve_connection(&c.app.state, &c.connection_id).await.unwrap().unwrap();
+    let opened = c.app.state.keyring.open(&connection.credentials_binding(), connection.credentials.as_ref().unwrap()).await.unwrap();
+    let refresh_token = latchkey::oauth::Credentials::from_opened(opened.expose()).unwrap().refresh_token.clone().unwrap();
+    let revoked = reqwest::Client::new()
+        .post(&c.provider.revocation_endpoint)
+        .basic_auth("latchkey-auto", Some("auto-secret"))
+        .form(&[("token", refresh_token.as_str()), ("token_type_hint", "refresh_token")])
+        .send()
+        .await
+        .unwrap();
+    assert!(revoked.status().is_success());
+    set_expiry(&c, -10).await;
+
+    // Act
+    let (status, failed, _) = ask(&c.app, &c.access_token, URL, user("user-1")).await;
+    let (after_status, after, _) = ask(&c.app, &c.access_token, URL, user("user-1")).await;
+
+    // Assert
+    assert_eq!((status, failed["error"]["code"].as_str().unwrap()), (409, "token_refresh_failed"), "{failed}");
+    assert_eq!(failed["error"]["details"]["link_token_request"]["connection_id"], c.connection_id);
+    assert_eq!((after_status, after["error"]["code"].as_str().unwrap()), (409, "user_authorization_required"));
+    let connection = latchkey::link::token::resolve_connection(&c.app.state, &c.connection_id).await.unwrap().unwrap();
+    assert_eq!(connection.state, latchkey::model::ConnectionState::Invalid);
+}
+
+#[tokio::test]
+async fn a_provider_outage_answers_503_then_cools_down_without_calling_it() {
+    let c = connected(Backend::Local).await;
+    set_expiry(&c, -10).await;
+    c.provider.fail_token_endpoint(503, 3).await;
+
+    let (status, body, retry_after) = ask(&c.app, &c.access_token, URL, user("user-1")).await;
+    let (again, _, _) = ask(&c.app, &c.access_token, URL, user("user-1")).await;
+
+    assert_eq!((status, body["error"]["code"].as_str().unwrap()), (503, "upstream_unavailable"), "{body}");
+    assert!(retry_after.unwrap().parse::<u64>().unwrap() >= 1);
+    assert_eq!(again, 503, "the cooldown answers without calling the provider");
+    // The three failures the provider was told to give were all spent by the first request's
+    // retries; a provider call during the cooldown would have succeeded.
+    assert_eq!(c.provider.issued().await["refresh_grants"], 0);
+    c.app.clock.advance(16);
+    let (recovered, _, _) = ask(&c.app, &c.access_token, URL, user("user-1")).await;
+    assert_eq!(recovered, 200);
+}
+
+#[tokio::test]
+async fn a_rate_limited_refresh_answers_429_with_retry_after() {
+    let c = connected(Backend::Local).await;
+    set_expiry(&c, -10).await;
+    c.provider.fail_token_endpoint(429, 3).await;
+    let (status, body, retry_after) = ask(&c.app, &c.access_token, URL, user("user-1")).await;
+    assert_eq!((status, body["error"]["code"].as_str().unwrap()), (429, "rate_limited"), "{body}");
+    assert!(retry_after.is_some());
+}
+
+#[tokio::test]
+async fn a_warm_request_reads_the_store_once_and_calls_kms_never() {
+    // Arrange: on DynamoDB and KMS (moto), one request to warm the instance's caches.
+    let c = connected(Backend::Aws).await;
+    let (status, _, _) = ask(&c.app, &c.access_token, URL, user("user-1")).await;
+    assert_eq!(status, 200);
+    let kms = c.app.kms.as_ref().unwrap();
+    let (reads_before, writes_before) = c.app.store_counts.snapshot();
+    let kms_before = kms.call_count();
+
+    // Act
+    for _ in 0..10 {
+        let (status, _, _) = ask(&c.app, &c.access_token, URL, user("user-1")).await;
+        assert_eq!(status, 200);
+    }
+
+    // Assert
+    let (reads, writes) = c.app.store_counts.snapshot();
+    assert_eq!(reads - reads_before, 10, "one read per warm request");
+    assert_eq!(writes - writes_before, 0);
+    assert_eq!(kms.call_count() - kms_before, 0, "no KMS call on the warm path");
+}
+
+#[tokio::test]
+async fn api_key_connections_return_their_key_and_client_credentials_need_no_user() {
+    // Arrange: an API-key connection made on the Connect page, and a client-credentials connector.
+    let c = connected(Backend::Local).await;
+    let state = &c.app.state;
+    let api = latchkey::admin::NewConnector {
+        uid: "keys/acme".into(),
+        display_name: None,
+        auth_mode: latchkey::model::AuthMode::ApiKey,
+        oauth: None,
+        client_id: None,
+        client_secret: None,
+        default_scopes: vec![],
+        fields: vec![],
+    };
+    latchkey::admin::create_connector(state, api).await.unwrap();
+    latchkey::admin::link_connector(state, "keys/acme", &c.project.project_id, &["production".into()]).await.unwrap();
+    let mut service = link_connector_template(&c.provider);
+    service.uid = "oidc/service".into();
+    latchkey::admin::create_connector(state, service).await.unwrap();
+    latchkey::admin::link_connector(state, "oidc/service", &c.project.project_id, &["production".into()]).await.unwrap();
+    let token = link::link_token(&c.app, &c.project.secret_key, "user-1").await;
+    let form = [("link_token", token.as_str()), ("connector", "keys/acme"), ("api_key", "acme-key-123")];
+    let saved = Agent::default().send(&c.app, reqwest::Method::POST, &c.app.url("/connect/credentials"), Some(&form)).await;
+    let public_token = redirect_param(&saved, "public_token").expect("saved");
+    let exchanged: Value = link::exchange(&c.app, &c.project.secret_key, &public_token).await.json().await.unwrap();
+
+    // Act
+    let (status, key, _) = ask(&c.app, exchanged["access_token"].as_str().unwrap(), "/v1/token/keys%2Facme", user("user-1")).await;
+    let (cc_status, cc, _) = ask(&c.app, &c.project.secret_key, "/v1/token/oidc%2Fservice", json!({"subject": {"type": "app"}})).await;
+    let (_, cc_again, _) = ask(&c.app, &c.project.secret_key, "/v1/token/oidc%2Fservice", json!({"subject": {"type": "app"}})).await;
+
+    // Assert
+    assert_eq!((status, key["access_token"].as_str().unwrap(), key["token_type"].as_str().unwrap()), (200, "acme-key-123", "api_key"));
+    assert!(key["expires_at"].is_null());
+    assert_eq!(cc_status, 200, "{cc}");
+    assert_eq!(cc["access_token"], cc_again["access_token"], "cached in the app connection until it expires");
+    assert_eq!(c.provider.issued().await["client_credentials_grants"], 1);
+}
+
+fn link_connector_template(provider: &Provider) -> latchkey::admin::NewConnector {
+    latchkey::admin::NewConnector {
+        uid: String::new(),
+        display_name: None,
+        auth_mode: latchkey::model::AuthMode::ClientCredentials,
+        oauth: Some(latchkey::model::OAuthEndpoints {
+            authorize_url: provider.authorization_endpoint.clone(),
+            token_url: provider.token_endpoint.clone(),
+            revoke_url: None,
+            issuer: Some(provider.issuer.clone()),
+            requires_iss: false,
+            scope_separator: " ".into(),
+            pkce: true,
+            token_auth: latchkey::model::TokenAuthMethod::ClientSecretBasic,
+            authorize_params: Default::default(),
+            default_token_lifetime_secs: 3600,
+            refresh_buffer_secs: 300,
+        }),
+        client_id: Some("latchkey-service".into()),
+        client_secret: Some(latchkey::SecretString::new("service-secret")),
+        default_scopes: vec!["contacts.read".into()],
+        fields: vec![],
+    }
+}
