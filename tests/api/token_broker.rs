@@ -292,3 +292,72 @@ fn link_connector_template(provider: &Provider) -> latchkey::admin::NewConnector
         fields: vec![],
     }
 }
+
+/// A `latchkey serve` process over the same DynamoDB table and KMS key: another "Lambda instance".
+struct Instance {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Instance {
+    fn start(table: &str, key_id: &str) -> Instance {
+        use std::io::BufRead;
+        let endpoint = crate::helpers::moto_endpoint();
+        let mut child = std::process::Command::new(crate::helpers::workspace_binary("latchkey"))
+            .args(["--json", "serve", "--bind", "127.0.0.1:0"])
+            .env("LATCHKEY_STORE", "dynamodb")
+            .env("LATCHKEY_TABLE", table)
+            .env("LATCHKEY_DYNAMODB_ENDPOINT", &endpoint)
+            .env("LATCHKEY_KEYRING", "kms")
+            .env("LATCHKEY_KMS_KEY_ID", key_id)
+            .env("LATCHKEY_KMS_ENDPOINT", &endpoint)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("start latchkey serve");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let banner: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("banner: {line:?}"));
+        Instance { base: banner["listening"].as_str().unwrap().to_owned(), child }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_requests_from_four_processes_refresh_an_expired_token_once() {
+    // Arrange: four server processes sharing the table and the key, and an expired token.
+    let c = connected(Backend::Aws).await;
+    let (table, key_id) = (c.app.table.clone().unwrap(), c.app.kms.as_ref().unwrap().key_id().to_owned());
+    let instances: Vec<Instance> = (0..4).map(|_| Instance::start(&table, &key_id)).collect();
+    set_expiry(&c, -10).await;
+    let client = reqwest::Client::new();
+
+    // Act: 50 concurrent requests at each process.
+    let requests = instances.iter().flat_map(|instance| {
+        (0..50).map(|_| {
+            client.post(format!("{}{URL}", instance.base)).bearer_auth(&c.access_token).json(&user("user-1")).send()
+        })
+    });
+    let responses = futures::future::join_all(requests).await;
+    let mut tokens = std::collections::HashSet::new();
+    for response in responses {
+        let response = response.unwrap();
+        assert_eq!(response.status(), 200);
+        tokens.insert(response.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned());
+    }
+
+    // Assert: one refresh at the provider, one token for everyone, and refresh still works after.
+    assert_eq!(c.provider.issued().await["refresh_grants"], 1);
+    assert_eq!(tokens.len(), 1);
+    set_expiry(&c, -10).await;
+    let again = client.post(format!("{}{URL}", instances[2].base)).bearer_auth(&c.access_token).json(&user("user-1")).send().await.unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(c.provider.issued().await["refresh_grants"], 2);
+}
