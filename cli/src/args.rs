@@ -85,6 +85,26 @@ pub enum ProjectsCommand {
     },
     /// List projects.
     List,
+    /// Trust an OIDC issuer's tokens to call the token broker for a project.
+    TrustIssuer {
+        #[arg(long)]
+        project: String,
+        /// The exact `iss` of its tokens.
+        #[arg(long)]
+        issuer: String,
+        /// The `aud` its tokens carry for Latchkey.
+        #[arg(long)]
+        audience: String,
+        /// Where it publishes its signing keys.
+        #[arg(long)]
+        jwks_url: String,
+        /// The claim naming the environment.
+        #[arg(long, default_value = "environment")]
+        environment_claim: String,
+        /// An accepted algorithm (repeatable); RS256 and ES256 when none is given.
+        #[arg(long = "algorithm")]
+        algorithms: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -113,6 +113,12 @@ async fn projects(state: &AppState, command: ProjectsCommand, print: &Printer) -
             print.projects(std::slice::from_ref(&project));
         }
         ProjectsCommand::List => print.projects(&admin::list_projects(state).await?),
+        ProjectsCommand::TrustIssuer { project, issuer, audience, jwks_url, environment_claim, algorithms } => {
+            let algorithms = if algorithms.is_empty() { vec!["RS256".to_owned(), "ES256".to_owned()] } else { algorithms };
+            let trust = latchkey::model::TrustedIssuer { issuer, audience, jwks_url, environment_claim, algorithms };
+            let project = admin::trust_issuer(state, &project_id(&project)?, trust).await?;
+            print.projects(std::slice::from_ref(&project));
+        }
     }
     Ok(())
 }

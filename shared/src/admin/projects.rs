@@ -1,7 +1,7 @@
 //! Creating and listing projects.
 
 use super::AdminError;
-use crate::model::{EnvironmentName, Project, ProjectId, Record, Stored, DEFAULT_ENVIRONMENTS};
+use crate::model::{EnvironmentName, IssuerTrust, Project, ProjectId, Record, Stored, TrustedIssuer, DEFAULT_ENVIRONMENTS};
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -52,6 +52,7 @@ pub async fn create_project(state: &AppState, new: NewProject) -> Result<Project
         name: name.to_owned(),
         environments,
         allowed_origins,
+        trusted_issuers: Vec::new(),
         created_at: state.clock.now(),
     };
     match state.store.put_if_absent(&project.to_item()?).await {
@@ -79,4 +80,46 @@ mod tests {
             assert!(parse_origin(bad).is_err(), "{bad} should be refused");
         }
     }
+}
+
+/// Algorithms an OIDC issuer may sign with: asymmetric only, so a public key can never be used as
+/// an HMAC secret (RFC 8725 3.1), and never `none`.
+pub const OIDC_ALGORITHMS: [&str; 6] = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384"];
+
+/// Lets `issuer`'s tokens (audience `audience`, keys at `jwks_url`) call the token broker for the
+/// project; the environment comes from `environment_claim`.
+pub async fn trust_issuer(
+    state: &AppState,
+    project_id: &ProjectId,
+    trust: TrustedIssuer,
+) -> Result<Project, AdminError> {
+    let issuer = url::Url::parse(&trust.issuer).map_err(|_| AdminError::Invalid("the issuer must be a URL".into()))?;
+    if !matches!(issuer.scheme(), "https" | "http") || trust.issuer.len() > 512 {
+        return Err(AdminError::Invalid("the issuer must be an http(s) URL".into()));
+    }
+    let loopback = |u: &url::Url| matches!(u.host_str(), Some("127.0.0.1" | "localhost"));
+    let jwks = url::Url::parse(&trust.jwks_url).map_err(|_| AdminError::Invalid("the JWKS URL must be a URL".into()))?;
+    if !(jwks.scheme() == "https" || (jwks.scheme() == "http" && loopback(&jwks))) {
+        return Err(AdminError::Invalid("the JWKS URL must be https (http only on loopback)".into()));
+    }
+    if trust.audience.is_empty() || trust.audience.len() > 512 {
+        return Err(AdminError::Invalid("the audience must be 1 to 512 characters".into()));
+    }
+    if trust.environment_claim.is_empty() || trust.environment_claim.len() > 64 {
+        return Err(AdminError::Invalid("the environment claim must be 1 to 64 characters".into()));
+    }
+    if trust.algorithms.is_empty() || trust.algorithms.iter().any(|a| !OIDC_ALGORITHMS.contains(&a.as_str())) {
+        return Err(AdminError::Invalid(format!("algorithms must be among {}", OIDC_ALGORITHMS.join(", "))));
+    }
+    let mut stored = super::project(state, project_id).await?;
+    stored.record.trusted_issuers.retain(|t| t.issuer != trust.issuer);
+    stored.record.trusted_issuers.push(trust.clone());
+    let index = IssuerTrust {
+        issuer_hash: crate::SecretString::new(trust.issuer.clone()).sha256_hex(),
+        project_id: project_id.clone(),
+        trust,
+    };
+    state.store.put(&index.to_item()?).await?;
+    stored.save(state.store.as_ref()).await?;
+    Ok(stored.record)
 }

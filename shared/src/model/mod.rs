@@ -12,6 +12,7 @@
 //! | connector (with its links)  | `CONNECTORS`               | `CONNECTOR#{uid}`       | no      |
 //! | connection                  | `PROJECT#{project_id}`     | `CONNECTION#{env}#{connector}#{subject}` | no |
 //! | connection id → natural key | `CONNECTION_ID#{id}`       | `CONNECTION_ID`         | no      |
+//! | issuer trust (OIDC callers) | `TRUSTED_ISSUER#{sha256(iss)}` | `PROJECT#{project_id}` | no |
 //! | link token                  | `LINK_TOKEN#{sha256}`      | `LINK_TOKEN`            | 4 h     |
 //! | OAuth flow (`state`)        | `OAUTH_STATE#{sha256}`     | `OAUTH_STATE`           | 10 min  |
 //! | public token                | `PUBLIC_TOKEN#{sha256}`    | `PUBLIC_TOKEN`          | 30 min  |
@@ -42,6 +43,6 @@ pub use connection::{Connection, ConnectionIdIndex, ConnectionState, EndUser, Re
 pub use connector::{AuthMode, ConnectionField, Connector, OAuthEndpoints, ProjectLink, TokenAuthMethod, DEFAULT_REFRESH_BUFFER_SECS, DEFAULT_TOKEN_LIFETIME_SECS};
 pub use link::{ConnectMode, ConnectionAccessToken, LinkToken, OAuthFlow, PublicToken};
 pub use names::{ConnectorUid, EnvironmentName, InvalidName, ProjectId};
-pub use project::{Project, DEFAULT_ENVIRONMENTS};
+pub use project::{IssuerTrust, Project, TrustedIssuer, DEFAULT_ENVIRONMENTS};
 pub use record::{Record, RecordError, Stored};
 pub use secret_key::{SecretKey, SecretKeyLookup, SECRET_KEY_PREFIX};

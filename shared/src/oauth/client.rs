@@ -120,6 +120,24 @@ impl ProviderClient {
     }
 }
 
+impl ProviderClient {
+    /// GETs a JSON document (a JWKS, a discovery document); no retries, it is fetched rarely.
+    pub async fn get_json(&self, url: &str) -> Result<serde_json::Value, ProviderError> {
+        let response = self
+            .http
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| ProviderError::Unreachable(describe(&e)))?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err(ProviderError::Unavailable { status, retry_after: None });
+        }
+        response.json().await.map_err(|e| ProviderError::Unreachable(describe(&e)))
+    }
+}
+
 /// A reqwest error without its URL (which may carry a code or token in its query).
 fn describe(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {

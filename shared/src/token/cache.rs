@@ -60,6 +60,10 @@ pub struct Caches {
     pub callers: TtlCache<String, Caller>,
     /// Connectors by uid.
     pub connectors: TtlCache<ConnectorUid, Connector>,
+    /// Trusted issuers' key sets.
+    pub jwks: super::oidc::JwksCache,
+    /// The projects trusting an issuer (by the issuer's hash), with their trust settings.
+    pub trusts: TtlCache<String, Vec<(crate::model::TrustedIssuer, crate::model::Project)>>,
 }
 
 impl Default for Caches {
@@ -67,6 +71,8 @@ impl Default for Caches {
         Self {
             callers: TtlCache::new(Duration::from_secs(60), 10_000),
             connectors: TtlCache::new(Duration::from_secs(30), 1_000),
+            jwks: Default::default(),
+            trusts: TtlCache::new(Duration::from_secs(60), 1_000),
         }
     }
 }

@@ -1,11 +1,158 @@
-//! OIDC caller tokens: a JWT from an issuer a project trusts (placeholder until trusted issuers
-//! are configured; every JWT is refused).
+//! OIDC caller tokens, verified as RFC 8725 asks: the token is routed by its `iss` to the projects
+//! that trust that issuer; its algorithm must be on the issuer's (asymmetric) allowlist, so `none`
+//! and HMAC-with-the-public-key never verify; its key must come from the issuer's pinned JWKS, by
+//! `kid`; `aud`, `iss` and `exp` are required. The JWKS is cached per instance and fetched again on
+//! an unknown `kid` at most once a minute, so a flood of made-up kids cannot hammer the issuer.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
+use serde_json::Value;
 
 use super::caller::Caller;
 use super::TokenError;
+use crate::clock::Timestamp;
+use crate::model::{EnvironmentName, IssuerTrust, Project, Stored, TrustedIssuer};
+use crate::secret::SecretString;
 use crate::state::AppState;
 
-/// Verifies an OIDC JWT against the trusted issuers of the project it names.
-pub async fn verify(_state: &AppState, _jwt: &str) -> Result<Caller, TokenError> {
-    Err(TokenError::Unauthenticated)
+/// At most one JWKS fetch per issuer per this many seconds for unknown kids.
+const REFETCH_SECS: i64 = 60;
+
+/// JWKS documents by URL, with when they were fetched.
+#[derive(Debug, Default)]
+pub struct JwksCache {
+    sets: Mutex<HashMap<String, (Timestamp, JwkSet)>>,
+}
+
+impl JwksCache {
+    fn get(&self, url: &str) -> Option<(Timestamp, JwkSet)> {
+        self.sets.lock().ok()?.get(url).cloned()
+    }
+
+    fn put(&self, url: &str, at: Timestamp, set: JwkSet) {
+        if let Ok(mut sets) = self.sets.lock() {
+            sets.insert(url.to_owned(), (at, set));
+        }
+    }
+}
+
+/// Verifies `jwt`; any failure is `Unauthenticated` (the reason goes to the log, not the caller).
+pub async fn verify(state: &AppState, jwt: &str) -> Result<Caller, TokenError> {
+    match try_verify(state, jwt).await {
+        Ok(caller) => Ok(caller),
+        Err(Refusal::Record(e)) => Err(e),
+        Err(Refusal::Reason(reason)) => {
+            tracing::info!(reason, "OIDC caller token refused");
+            Err(TokenError::Unauthenticated)
+        }
+    }
+}
+
+enum Refusal {
+    Reason(&'static str),
+    Record(TokenError),
+}
+
+impl From<crate::model::RecordError> for Refusal {
+    fn from(error: crate::model::RecordError) -> Self {
+        Refusal::Record(error.into())
+    }
+}
+
+async fn try_verify(state: &AppState, jwt: &str) -> Result<Caller, Refusal> {
+    let header = decode_header(jwt).map_err(|_| Refusal::Reason("malformed header or unsupported alg"))?;
+    let kid = header.kid.clone().ok_or(Refusal::Reason("no kid"))?;
+    let issuer = unverified_issuer(jwt).ok_or(Refusal::Reason("no iss"))?;
+    let trusts = trusts_of(state, &issuer).await?;
+    if trusts.is_empty() {
+        return Err(Refusal::Reason("untrusted issuer"));
+    }
+    for (trust, project) in trusts {
+        if trust.issuer != issuer || !trust.algorithms.iter().any(|a| algorithm(a) == Some(header.alg)) {
+            continue;
+        }
+        let Some(key) = find_key(state, &trust.jwks_url, &kid, header.alg).await else { continue };
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&trust.issuer]);
+        validation.set_audience(&[&trust.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 30;
+        let Ok(data) = decode::<Value>(jwt, &key, &validation) else { continue };
+        let environment = data.claims.get(&trust.environment_claim).and_then(Value::as_str).and_then(|e| EnvironmentName::parse(e).ok());
+        let Some(environment) = environment.filter(|e| project.has_environment(e)) else {
+            return Err(Refusal::Reason("the environment claim names no environment of the project"));
+        };
+        let subject = data.claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned();
+        return Ok(Caller::Oidc { project_id: project.id, environment, subject });
+    }
+    Err(Refusal::Reason("signature, audience, issuer, expiry or key did not verify"))
+}
+
+/// The projects trusting `issuer`, cached per instance for a minute.
+async fn trusts_of(state: &AppState, issuer: &str) -> Result<Vec<(TrustedIssuer, Project)>, Refusal> {
+    let hash = SecretString::new(issuer.to_owned()).sha256_hex();
+    if let Some(trusts) = state.caches.trusts.get(&hash) {
+        return Ok(trusts);
+    }
+    let mut trusts = Vec::new();
+    for stored in Stored::<IssuerTrust>::query(state.store.as_ref(), &IssuerTrust::partition_of(&hash), "PROJECT#").await? {
+        let project = Stored::<Project>::get(state.store.as_ref(), &Project::key_of(&stored.record.project_id)).await?;
+        // The project's own list is the truth: an index entry it no longer names is stale.
+        if let Some(project) = project.map(|p| p.record).filter(|p| p.trusted_issuers.contains(&stored.record.trust)) {
+            trusts.push((stored.record.trust, project));
+        }
+    }
+    state.caches.trusts.insert(hash, trusts.clone());
+    Ok(trusts)
+}
+
+fn unverified_issuer(jwt: &str) -> Option<String> {
+    let payload = jwt.split('.').nth(1)?;
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    claims.get("iss")?.as_str().map(str::to_owned)
+}
+
+fn algorithm(name: &str) -> Option<Algorithm> {
+    match name {
+        "RS256" => Some(Algorithm::RS256),
+        "RS384" => Some(Algorithm::RS384),
+        "RS512" => Some(Algorithm::RS512),
+        "PS256" => Some(Algorithm::PS256),
+        "ES256" => Some(Algorithm::ES256),
+        "ES384" => Some(Algorithm::ES384),
+        _ => None,
+    }
+}
+
+/// The key `kid` of the JWKS at `url`, fetching it when not cached, or when the kid is unknown and
+/// the last fetch is over a minute old.
+async fn find_key(state: &AppState, url: &str, kid: &str, alg: Algorithm) -> Option<DecodingKey> {
+    let now = state.clock.now();
+    let cached = state.caches.jwks.get(url);
+    let lookup = |set: &JwkSet| {
+        let jwk = set.find(kid)?;
+        // A key that names its algorithm may only be used with it.
+        if jwk.common.key_algorithm.is_some_and(|a| a.to_string() != format!("{alg:?}")) {
+            return None;
+        }
+        DecodingKey::from_jwk(jwk).ok()
+    };
+    if let Some((_, set)) = &cached {
+        if let Some(key) = lookup(set) {
+            return Some(key);
+        }
+    }
+    let stale = cached.as_ref().is_none_or(|(at, _)| now.0 - at.0 >= REFETCH_SECS);
+    if !stale {
+        return None;
+    }
+    let fetched = state.provider.get_json(url).await.ok()?;
+    let set: JwkSet = serde_json::from_value(fetched).ok()?;
+    state.caches.jwks.put(url, now, set.clone());
+    lookup(&set)
 }

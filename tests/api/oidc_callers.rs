@@ -1,0 +1,159 @@
+//! OIDC caller tokens at the token broker (RFC 8725): a real signed JWT from a trusted issuer on
+//! loopback works for any user of its project; forged, expired, misdirected or unknown-key tokens
+//! do not.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::{json, Value};
+
+use crate::helpers::{workspace_root, TestApp};
+use crate::link_helpers as link;
+
+/// The JWT issuer fixture (`tests/e2e/jwt-issuer.mjs`).
+struct Issuer {
+    child: Child,
+    issuer: String,
+    jwks_url: String,
+}
+
+impl Issuer {
+    fn start() -> Issuer {
+        let mut child = Command::new("node")
+            .arg(workspace_root().join("tests/e2e/jwt-issuer.mjs"))
+            .args(["--port", "0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start jwt-issuer.mjs");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let ready: Value = serde_json::from_str(&line).unwrap();
+        Issuer { issuer: ready["issuer"].as_str().unwrap().into(), jwks_url: ready["jwks_url"].as_str().unwrap().into(), child }
+    }
+
+    async fn sign(&self, claims: Value, kid: &str, alg: &str) -> String {
+        let response = reqwest::Client::new().post(format!("{}/sign", self.issuer)).json(&json!({"claims": claims, "kid": kid, "alg": alg})).send().await.unwrap();
+        response.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn post(&self, path: &str) -> Value {
+        reqwest::Client::new().post(format!("{}{path}", self.issuer)).send().await.unwrap().json().await.unwrap()
+    }
+
+    async fn fetches(&self) -> u64 {
+        reqwest::get(format!("{}/test/fetches", self.issuer)).await.unwrap().json::<Value>().await.unwrap()["count"].as_u64().unwrap()
+    }
+}
+
+impl Drop for Issuer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An app whose project trusts the issuer, with an API-key connection for `user-1`.
+async fn arrange() -> (TestApp, Issuer, link::Linked) {
+    let app = TestApp::spawn().await;
+    let issuer = Issuer::start();
+    let project = link::project(&app, "Acme").await;
+    let trust = latchkey::model::TrustedIssuer {
+        issuer: issuer.issuer.clone(),
+        audience: "latchkey".into(),
+        jwks_url: issuer.jwks_url.clone(),
+        environment_claim: "environment".into(),
+        algorithms: vec!["RS256".into()],
+    };
+    latchkey::admin::trust_issuer(&app.state, &project.project_id, trust).await.unwrap();
+    let api = latchkey::admin::NewConnector {
+        uid: "keys/acme".into(),
+        display_name: None,
+        auth_mode: latchkey::model::AuthMode::ApiKey,
+        oauth: None,
+        client_id: None,
+        client_secret: None,
+        default_scopes: vec![],
+        fields: vec![],
+    };
+    latchkey::admin::create_connector(&app.state, api).await.unwrap();
+    latchkey::admin::link_connector(&app.state, "keys/acme", &project.project_id, &["production".into()]).await.unwrap();
+    let token = link::link_token(&app, &project.secret_key, "user-1").await;
+    let form = [("link_token", token.as_str()), ("connector", "keys/acme"), ("api_key", "acme-key")];
+    link::Agent::default().send(&app, reqwest::Method::POST, &app.url("/connect/credentials"), Some(&form)).await;
+    (app, issuer, project)
+}
+
+fn claims(issuer: &Issuer, overrides: Value) -> Value {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let mut claims = json!({"iss": issuer.issuer, "aud": "latchkey", "sub": "ci-job-7", "exp": now + 300, "iat": now, "environment": "production"});
+    for (k, v) in overrides.as_object().unwrap() {
+        claims[k] = v.clone();
+    }
+    claims
+}
+
+async fn ask(app: &TestApp, jwt: &str) -> (u16, Value) {
+    let response = app
+        .http
+        .post(app.url("/v1/token/keys%2Facme"))
+        .bearer_auth(jwt)
+        .json(&json!({"subject": {"type": "user", "id": "user-1"}}))
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_trusted_issuers_token_may_ask_for_any_user_of_its_project() {
+    let (app, issuer, _project) = arrange().await;
+    let jwt = issuer.sign(claims(&issuer, json!({})), "k1", "RS256").await;
+    let (status, body) = ask(&app, &jwt).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["access_token"], "acme-key");
+    let staging = issuer.sign(claims(&issuer, json!({"environment": "preview"})), "k1", "RS256").await;
+    let (status, body) = ask(&app, &staging).await;
+    assert_eq!((status, body["error"]["code"].as_str().unwrap()), (403, "client_not_enabled_for_environment"));
+}
+
+#[tokio::test]
+async fn forged_misdirected_and_expired_tokens_are_refused() {
+    let (app, issuer, _project) = arrange().await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let cases = [
+        ("wrong audience", issuer.sign(claims(&issuer, json!({"aud": "someone-else"})), "k1", "RS256").await),
+        ("no audience", issuer.sign(claims(&issuer, json!({"aud": null})), "k1", "RS256").await),
+        ("wrong issuer", issuer.sign(claims(&issuer, json!({"iss": "http://127.0.0.1:1"})), "k1", "RS256").await),
+        ("alg none", issuer.sign(claims(&issuer, json!({})), "k1", "none").await),
+        ("HS256 with the public key", issuer.sign(claims(&issuer, json!({})), "k1", "HS256-public").await),
+        ("expired", issuer.sign(claims(&issuer, json!({"exp": now - 120})), "k1", "RS256").await),
+        ("unknown kid", issuer.sign(claims(&issuer, json!({})), "rogue", "RS256").await),
+        ("unknown environment", issuer.sign(claims(&issuer, json!({"environment": "staging"})), "k1", "RS256").await),
+    ];
+    for (what, jwt) in cases {
+        let (status, body) = ask(&app, &jwt).await;
+        assert_eq!((status, body["error"]["code"].as_str().unwrap_or_default()), (401, "unauthenticated"), "{what}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_kid_refetches_the_jwks_at_most_once_a_minute() {
+    let (app, issuer, _project) = arrange().await;
+    let good = issuer.sign(claims(&issuer, json!({})), "k1", "RS256").await;
+    assert_eq!(ask(&app, &good).await.0, 200);
+    let rotated = issuer.sign(claims(&issuer, json!({})), "k2", "RS256").await;
+    issuer.post("/rotate").await;
+
+    // Within the minute: the cached JWKS has no k2 and is not fetched again, however many tries.
+    for _ in 0..5 {
+        assert_eq!(ask(&app, &rotated).await.0, 401);
+    }
+    assert_eq!(issuer.fetches().await, 1);
+
+    // After it: one refetch finds k2.
+    app.clock.advance(61);
+    let fresh = issuer.sign(claims(&issuer, json!({})), "k2", "RS256").await;
+    assert_eq!(ask(&app, &fresh).await.0, 200);
+    assert_eq!(issuer.fetches().await, 2);
+}
