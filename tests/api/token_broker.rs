@@ -361,3 +361,37 @@ async fn two_hundred_requests_from_four_processes_refresh_an_expired_token_once(
     assert_eq!(again.status(), 200);
     assert_eq!(c.provider.issued().await["refresh_grants"], 2);
 }
+
+#[tokio::test]
+async fn the_rust_client_caches_tokens_and_types_every_error() {
+    use latchkey_client::{Client, Error, TokenParams};
+    // Arrange
+    let c = connected(Backend::Local).await;
+    let client = Client::new(&c.app.base, c.access_token.clone()).unwrap();
+    let bob_key = latchkey::admin::create_user_secret_key(&c.app.state, &c.project.project_id, "production", Some("bob".into())).await.unwrap().1;
+    let as_bob = Client::new(&c.app.base, bob_key.expose()).unwrap();
+    let as_project = Client::new(&c.app.base, c.project.secret_key.clone()).unwrap();
+
+    // Act
+    let first = client.get_token("oidc/test", &TokenParams::user("user-1")).await.unwrap();
+    let (reads, _) = c.app.store_counts.snapshot();
+    let second = client.get_token("oidc/test", &TokenParams::user("user-1")).await.unwrap();
+    let (reads_after, _) = c.app.store_counts.snapshot();
+
+    // Assert
+    assert_eq!(first.access_token(), second.access_token());
+    assert_eq!(reads_after, reads, "the second token came from the client's cache");
+    assert!(first.expires_at.is_some());
+    assert!(!format!("{first:?}").contains(first.access_token()), "Debug redacts the token");
+    assert!(matches!(as_project.get_token("oidc/test", &TokenParams::user("user-1")).await, Err(Error::SubjectNotAllowed(_))));
+    assert!(matches!(as_project.get_token("nope/nothing", &TokenParams::app()).await, Err(Error::ConnectorNotFound(_))));
+    assert!(matches!(as_project.get_token("oidc/test", &TokenParams::app()).await, Err(Error::ConnectorInstallationRequired { .. })));
+    match as_bob.get_token("oidc/test", &TokenParams::user("bob")).await {
+        Err(Error::UserAuthorizationRequired { details }) => assert_eq!(details["link_token_request"]["end_user"]["id"], "bob"),
+        other => panic!("{other:?}"),
+    }
+    let narrowed = TokenParams::user("user-1").with_scopes(&["contacts.write"]);
+    assert_eq!(client.get_token("oidc/test", &narrowed).await.unwrap_err(), Error::ScopeNotGranted { missing: vec!["contacts.write".into()] });
+    let bad = Client::new(&c.app.base, "lk_sk_nope").unwrap();
+    assert!(matches!(bad.get_token("oidc/test", &TokenParams::app()).await, Err(Error::Unauthenticated(_))));
+}

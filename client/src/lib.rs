@@ -1,0 +1,219 @@
+//! A client for Latchkey's token broker.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), latchkey_client::Error> {
+//! use latchkey_client::{Client, TokenParams};
+//! let latchkey = Client::new("https://auth.example.com", std::env::var("LATCHKEY_TOKEN").unwrap())?;
+//! let token = latchkey.get_token("slack/acme-slack", &TokenParams::user("user-123")).await?;
+//! // use token.access_token() at Slack
+//! # Ok(()) }
+//! ```
+//!
+//! Tokens are cached in process until their `expires_at` minus a buffer (one minute by default),
+//! so a hot loop asks Latchkey once per token lifetime. Every error code of the broker is its own
+//! [`Error`] variant.
+
+mod error;
+
+pub use error::Error;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+/// Whose token to ask for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Subject {
+    /// An end user's own grant.
+    User(String),
+    /// The tenant-wide installation.
+    App,
+}
+
+/// What to ask for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TokenParams {
+    /// Whose token.
+    pub subject: Subject,
+    /// Which installation, for apps installed more than once.
+    pub installation_id: Option<String>,
+    /// Scopes the token must carry (a subset of what was granted).
+    pub scopes: Option<Vec<String>>,
+}
+
+impl TokenParams {
+    /// A user's token.
+    pub fn user(id: impl Into<String>) -> Self {
+        Self { subject: Subject::User(id.into()), installation_id: None, scopes: None }
+    }
+
+    /// The app's token.
+    pub fn app() -> Self {
+        Self { subject: Subject::App, installation_id: None, scopes: None }
+    }
+
+    /// Narrowed to `scopes`.
+    pub fn with_scopes(mut self, scopes: &[&str]) -> Self {
+        let mut scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        scopes.sort();
+        self.scopes = Some(scopes);
+        self
+    }
+
+    fn body(&self) -> Value {
+        let subject = match &self.subject {
+            Subject::User(id) => json!({"type": "user", "id": id}),
+            Subject::App => json!({"type": "app"}),
+        };
+        let mut body = json!({"subject": subject});
+        if let Some(installation) = &self.installation_id {
+            body["installation_id"] = json!(installation);
+        }
+        if let Some(scopes) = &self.scopes {
+            body["scopes"] = json!(scopes);
+        }
+        body
+    }
+}
+
+/// A provider token from Latchkey.
+#[derive(Clone, Deserialize)]
+pub struct ProviderToken {
+    access_token: String,
+    /// `Bearer`, `api_key` or `basic`.
+    pub token_type: String,
+    /// When it expires (absent for credentials that do not).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Its scopes.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The connection it came from.
+    pub connection_id: String,
+    /// The installation, for app connections.
+    #[serde(default)]
+    pub installation_id: Option<String>,
+    /// `{uid, provider}`.
+    pub connector: Value,
+    /// What the provider returned that callers need (instance URL, tenant id).
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+}
+
+impl ProviderToken {
+    /// The token to send to the provider.
+    pub fn access_token(&self) -> &str {
+        &self.access_token
+    }
+}
+
+impl fmt::Debug for ProviderToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderToken")
+            .field("access_token", &"[redacted]")
+            .field("token_type", &self.token_type)
+            .field("expires_at", &self.expires_at)
+            .field("connection_id", &self.connection_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ProviderToken {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.access_token);
+    }
+}
+
+/// How long a token without an expiry is reused before asking again (a rotated key shows up).
+const NO_EXPIRY_REUSE: Duration = Duration::from_secs(300);
+
+/// The token broker's client. Cheap to clone the `Arc` it lives in; build one per process.
+pub struct Client {
+    http: reqwest::Client,
+    base: url::Url,
+    credential: Zeroizing<String>,
+    buffer: Duration,
+    cache: Mutex<HashMap<(String, TokenParams), (ProviderToken, std::time::Instant)>>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").field("base", &self.base.as_str()).field("credential", &"[redacted]").finish()
+    }
+}
+
+impl Client {
+    /// A client for Latchkey at `base_url`, authenticating with `credential` (a secret key, a
+    /// connection access token or an OIDC token).
+    pub fn new(base_url: &str, credential: impl Into<String>) -> Result<Self, Error> {
+        let base = url::Url::parse(base_url).map_err(|_| Error::Transport(format!("invalid base URL {base_url:?}")))?;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| Error::Transport(e.to_string()))?;
+        Ok(Self { http, base, credential: Zeroizing::new(credential.into()), buffer: Duration::from_secs(60), cache: Mutex::new(HashMap::new()) })
+    }
+
+    /// Reuse cached tokens only while they have more than `buffer` left (default one minute).
+    pub fn with_buffer(mut self, buffer: Duration) -> Self {
+        self.buffer = buffer;
+        self
+    }
+
+    /// A provider token for `connector` (`slack/acme-slack`), from the cache while it is fresh.
+    pub async fn get_token(&self, connector: &str, params: &TokenParams) -> Result<ProviderToken, Error> {
+        let key = (connector.to_owned(), params.clone());
+        if let Some(token) = self.cached(&key) {
+            return Ok(token);
+        }
+        let token = self.fetch(connector, params).await?;
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.insert(key, (token.clone(), std::time::Instant::now()));
+        }
+        Ok(token)
+    }
+
+    /// Forgets every cached token (after the provider refused one, say).
+    pub fn clear_cache(&self) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.clear();
+        }
+    }
+
+    fn cached(&self, key: &(String, TokenParams)) -> Option<ProviderToken> {
+        let cache = self.cache.lock().ok()?;
+        let (token, fetched) = cache.get(key)?;
+        let fresh = match token.expires_at {
+            Some(at) => at - self.buffer > OffsetDateTime::now_utc(),
+            None => fetched.elapsed() < NO_EXPIRY_REUSE,
+        };
+        fresh.then(|| token.clone())
+    }
+
+    async fn fetch(&self, connector: &str, params: &TokenParams) -> Result<ProviderToken, Error> {
+        let mut url = self.base.clone();
+        url.path_segments_mut().map_err(|_| Error::Transport("base URL cannot have a path".into()))?.extend(["v1", "token", connector]);
+        let response = self
+            .http
+            .post(url)
+            .bearer_auth(self.credential.as_str())
+            .json(&params.body())
+            .send()
+            .await
+            .map_err(|e| Error::Transport(if e.is_timeout() { "timed out".into() } else { "request failed".into() }))?;
+        let status = response.status().as_u16();
+        let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let body: Value = response.json().await.map_err(|_| Error::Transport(format!("HTTP {status} without a JSON body")))?;
+        if status == 200 {
+            return serde_json::from_value(body).map_err(|e| Error::Transport(format!("unexpected token response: {e}")));
+        }
+        Err(Error::from_response(status, &body, retry_after))
+    }
+}
