@@ -151,6 +151,8 @@ pub enum AuthModeArg {
     ApiKey,
     Basic,
     ClientCredentials,
+    GithubApp,
+    JwtBearer,
 }
 
 /// How the client authenticates at the token endpoint.

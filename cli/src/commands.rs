@@ -155,6 +155,8 @@ async fn connectors(state: &AppState, command: ConnectorsCommand, print: &Printe
                 AuthModeArg::ApiKey => AuthMode::ApiKey,
                 AuthModeArg::Basic => AuthMode::Basic,
                 AuthModeArg::ClientCredentials => AuthMode::ClientCredentials,
+                AuthModeArg::GithubApp => AuthMode::GithubApp,
+                AuthModeArg::JwtBearer => AuthMode::JwtBearer,
             };
             let oauth = oauth_endpoints(oauth)?;
             let new = NewConnector { uid, display_name: name, auth_mode, oauth, client_id, client_secret, default_scopes: scopes, fields };

@@ -9,6 +9,7 @@ mod keyring;
 mod link_flow;
 mod link_helpers;
 mod local_server;
+mod machine_grants;
 mod oidc_callers;
 mod provider;
 mod store_conformance;

@@ -79,7 +79,8 @@ fn check_fields(fields: &[ConnectionField]) -> Result<(), AdminError> {
 
 /// Every `{placeholder}` of `url` must be a field; the URL with sample values must be valid.
 fn check_template(name: &str, url: &str, fields: &[ConnectionField]) -> Result<(), AdminError> {
-    let samples = fields.iter().map(|f| (f.name.clone(), "sample".to_owned())).collect();
+    // `{installation_id}` is filled from the request (GitHub Apps); the rest are the connector's fields.
+    let samples = fields.iter().map(|f| (f.name.clone(), "sample".to_owned())).chain([("installation_id".to_owned(), "1".to_owned())]).collect();
     let filled = crate::link::fields::fill(url, &samples)
         .map_err(|_| AdminError::Invalid(format!("{name} names a placeholder that is not one of the connector's fields")))?;
     check_endpoint(name, &filled)
@@ -138,7 +139,7 @@ pub async fn create_connector(state: &AppState, new: NewConnector) -> Result<Con
         check_display_name(name)?;
     }
     check_fields(&new.fields)?;
-    let oauth_mode = matches!(new.auth_mode, AuthMode::OAuth2 | AuthMode::ClientCredentials);
+    let oauth_mode = new.auth_mode.uses_endpoints();
     match (oauth_mode, &new.oauth) {
         (true, Some(oauth)) => check_oauth(oauth, &new.fields)?,
         (true, None) => return Err(AdminError::Invalid("an oauth2 connector needs its authorize and token URLs".into())),
@@ -147,6 +148,12 @@ pub async fn create_connector(state: &AppState, new: NewConnector) -> Result<Con
     }
     if oauth_mode && new.client_id.is_none() {
         return Err(AdminError::Invalid("an oauth2 connector needs a client id".into()));
+    }
+    if matches!(new.auth_mode, AuthMode::GithubApp | AuthMode::JwtBearer) {
+        let pem = new.client_secret.as_ref().map(|s| s.expose()).unwrap_or_default();
+        if jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).is_err() {
+            return Err(AdminError::Invalid("this connector signs with an RSA private key: give its PEM as the client secret".into()));
+        }
     }
     if let Some(secret) = &new.client_secret {
         check_secret(secret)?;
@@ -202,7 +209,7 @@ pub async fn update_connector(state: &AppState, uid: &str, changes: ConnectorCha
     }
     let mut stored = connector(state, &uid).await?;
     if let Some(oauth) = changes.oauth {
-        if !matches!(stored.record.auth_mode, AuthMode::OAuth2 | AuthMode::ClientCredentials) {
+        if !stored.record.auth_mode.uses_endpoints() {
             return Err(AdminError::Invalid("only oauth2 connectors have OAuth endpoints".into()));
         }
         check_oauth(&oauth, &stored.record.fields)?;

@@ -64,7 +64,7 @@ pub async fn load_page(state: &AppState, params: &PageParams) -> Result<ConnectP
         .into_iter()
         .map(|s| s.record)
         // Client-credentials connectors act for the app itself: there is nothing for a person to do.
-        .filter(|c| c.auth_mode != AuthMode::ClientCredentials)
+        .filter(|c| !c.auth_mode.is_machine())
         .filter(|c| c.usable_by(&project.id, &link.environment) && link.allows(&c.uid))
         .collect();
     connectors.sort_by_key(|c| c.name().to_lowercase());
@@ -212,9 +212,7 @@ pub async fn submit_key(state: &AppState, page: &ConnectPage, form: KeyForm) -> 
             present(&form.username).ok_or_else(|| LinkError::InvalidRequest("Enter the username.".into()))?,
             present(&form.password).ok_or_else(|| LinkError::InvalidRequest("Enter the password.".into()))?,
         ),
-        AuthMode::OAuth2 | AuthMode::ClientCredentials => {
-            return Err(LinkError::InvalidRequest("this integration uses a sign-in, not a key".into()))
-        }
+        _ => return Err(LinkError::InvalidRequest("this integration uses a sign-in, not a key".into())),
     };
     save_connection(state, &page.link, &connector, credentials, None, connector.default_scopes.clone(), Default::default()).await
 }

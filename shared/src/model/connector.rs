@@ -32,6 +32,24 @@ pub enum AuthMode {
     Basic,
     /// OAuth 2.0 client credentials: the app's own token, no end user.
     ClientCredentials,
+    /// A GitHub App: an RS256 app JWT (iss = the app id in `client_id`, key = the sealed
+    /// `client_secret` PEM) exchanged at `token_url` (`.../app/installations/{installation_id}/access_tokens`).
+    GithubApp,
+    /// The JWT-bearer grant (RFC 7523): an RS256 assertion (iss = `client_id`, sub = the subject,
+    /// aud = `token_url`) signed with the sealed `client_secret` PEM.
+    JwtBearer,
+}
+
+impl AuthMode {
+    /// Modes that need no person: their connections are created on first use.
+    pub fn is_machine(self) -> bool {
+        matches!(self, AuthMode::ClientCredentials | AuthMode::GithubApp | AuthMode::JwtBearer)
+    }
+
+    /// Modes configured with OAuth endpoints.
+    pub fn uses_endpoints(self) -> bool {
+        !matches!(self, AuthMode::ApiKey | AuthMode::Basic)
+    }
 }
 
 /// How the client authenticates at the token endpoint (RFC 6749 section 2.3.1).

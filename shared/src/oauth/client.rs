@@ -82,18 +82,35 @@ impl ProviderClient {
         basic: Option<(&str, &SecretString)>,
     ) -> Result<ProviderResponse, ProviderError> {
         let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let authorization = basic.map(|(id, secret)| {
+            // RFC 6749 2.3.1: both parts are form-urlencoded before base64.
+            use base64::Engine;
+            let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let pair = zeroize::Zeroizing::new(format!("{}:{}", encode(id), encode(secret.expose())));
+            SecretString::new(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair.as_bytes())))
+        });
+        self.post(url, &[("content-type", "application/x-www-form-urlencoded")], authorization.as_ref(), body).await
+    }
+
+    /// POSTs `body` with `headers` and an optional `Authorization` value, retrying 5xx and 429.
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        authorization: Option<&SecretString>,
+        body: String,
+    ) -> Result<ProviderResponse, ProviderError> {
         let mut attempt = 0;
         loop {
-            let mut request = self
-                .http
-                .post(url)
-                .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .header(reqwest::header::ACCEPT, "application/json")
-                .body(body.clone());
-            if let Some((id, secret)) = basic {
-                // RFC 6749 2.3.1: both parts are form-urlencoded before base64.
-                let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-                request = request.basic_auth(encode(id), Some(encode(secret.expose())));
+            let mut request = self.http.post(url).header(reqwest::header::ACCEPT, "application/json").body(body.clone());
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            if let Some(authorization) = authorization {
+                let mut value = reqwest::header::HeaderValue::from_str(authorization.expose())
+                    .map_err(|_| ProviderError::Unreachable("invalid authorization header".into()))?;
+                value.set_sensitive(true);
+                request = request.header(reqwest::header::AUTHORIZATION, value);
             }
             let response = request.send().await.map_err(|e| ProviderError::Unreachable(describe(&e)))?;
             let status = response.status().as_u16();

@@ -80,8 +80,11 @@ pub async fn issue(state: &AppState, caller: &Caller, connector_raw: &str, reque
     }
     let stored = match Stored::<Connection>::get(state.store.as_ref(), &key).await? {
         Some(stored) => stored,
-        None if connector.auth_mode == AuthMode::ClientCredentials && subject.kind == SubjectType::App => {
-            install_client_credentials(state, caller, &connector, &subject, request.installation_id.as_deref()).await?
+        None if connector.auth_mode == AuthMode::GithubApp && request.installation_id.is_none() => {
+            return Err(TokenError::InstallationRequired { connector: uid.to_string() });
+        }
+        None if connector.auth_mode.is_machine() && (subject.kind == SubjectType::App || connector.auth_mode == AuthMode::JwtBearer) => {
+            install_machine_connection(state, caller, &connector, &subject, request.installation_id.as_deref()).await?
         }
         None => return Err(missing(&uid, &subject)),
     };
@@ -90,7 +93,7 @@ pub async fn issue(state: &AppState, caller: &Caller, connector_raw: &str, reque
     }
     if let Some(wanted) = &request.scopes {
         let missing: Vec<String> = wanted.iter().filter(|s| !stored.record.scopes.contains(s)).cloned().collect();
-        if !missing.is_empty() && connector.auth_mode != AuthMode::ClientCredentials {
+        if !missing.is_empty() && !connector.auth_mode.is_machine() {
             return Err(TokenError::ScopeNotGranted { missing });
         }
     }
@@ -140,8 +143,9 @@ fn missing(uid: &ConnectorUid, subject: &Subject) -> TokenError {
     }
 }
 
-/// A client-credentials connector needs no person: its app connection is created on first use.
-async fn install_client_credentials(
+/// A machine connector (client credentials, GitHub App, JWT bearer) needs no person: its
+/// connection is created on first use, and its first token fetched under the refresh lease.
+async fn install_machine_connection(
     state: &AppState,
     caller: &Caller,
     connector: &Connector,

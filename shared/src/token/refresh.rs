@@ -34,7 +34,7 @@ pub fn needs_refresh(connection: &Connection, connector: &Connector, now: Timest
     let buffer = connector.oauth.as_ref().map_or(crate::model::DEFAULT_REFRESH_BUFFER_SECS, |o| o.refresh_buffer_secs);
     match connector.auth_mode {
         AuthMode::ApiKey | AuthMode::Basic => false,
-        AuthMode::ClientCredentials if connection.credentials.is_none() => true,
+        mode if mode.is_machine() && connection.credentials.is_none() => true,
         _ => connection.token_expires_at.is_some_and(|at| at.0 - buffer <= now.0),
     }
 }
@@ -119,8 +119,15 @@ async fn refresh_under_lease(state: &AppState, connector: &Connector, mut held: 
         None => None,
     };
     let fields = field_values(&held.record, connector);
+    let subject = held.record.subject.id.clone().or_else(|| connector.client_id.clone()).unwrap_or_default();
+    let installation = held.record.installation_id.clone().unwrap_or_default();
     let outcome = match connector.auth_mode {
         AuthMode::ClientCredentials => grant::request(state, connector, Grant::ClientCredentials(&connector.default_scopes), &fields).await,
+        AuthMode::GithubApp => grant::request(state, connector, Grant::GithubInstallation(&installation), &fields).await,
+        AuthMode::JwtBearer => {
+            let grant = Grant::JwtBearer { subject: &subject, scopes: &connector.default_scopes };
+            grant::request(state, connector, grant, &fields).await
+        }
         _ => match previous.as_ref().and_then(|p| p.refresh_token.clone()) {
             Some(refresh_token) => grant::request(state, connector, Grant::Refresh(&refresh_token), &fields).await,
             // Expired with nothing to refresh it by: only a new authorization helps.
@@ -158,6 +165,9 @@ async fn refresh_under_lease(state: &AppState, connector: &Connector, mut held: 
             held.record.updated_at = now;
             held.save(state.store.as_ref()).await?;
             tracing::warn!(connection_id = %held.record.id, error = %error, "refresh refused; connection invalid");
+            if error == "installation_not_found" {
+                return Err(TokenError::InstallationRequired { connector: held.record.connector.to_string() });
+            }
             Err(TokenError::TokenRefreshFailed {
                 connection_id: held.record.id.clone(),
                 user_id: held.record.subject.id.clone(),

@@ -101,7 +101,7 @@ fn connector_item(page: &ConnectPage, connector: &Connector, hidden: &str) -> St
                  <button type=\"submit\" class=\"primary\" data-connector=\"{uid}\">Connect {name}</button></form>"
             )
         }
-        AuthMode::ClientCredentials => String::new(),
+        AuthMode::ClientCredentials | AuthMode::GithubApp | AuthMode::JwtBearer => String::new(),
         AuthMode::ApiKey => format!(
             "<details><summary data-connector=\"{uid}\">Connect {name}</summary>\
              <form method=\"post\" action=\"/connect/credentials\">{fields}\
