@@ -57,6 +57,9 @@ pub enum Command {
     /// Connections: authorized accounts.
     #[command(subcommand)]
     Connections(ConnectionsCommand),
+    /// Webhooks: where a project's connection events are sent.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
     /// The DynamoDB table (for local DynamoDB-API servers; on AWS the stack creates it).
     #[command(subcommand)]
     Table(TableCommand),
@@ -270,6 +273,38 @@ pub enum ConnectorsCommand {
 pub enum ConnectionsCommand {
     /// List a project's connections.
     List {
+        #[arg(long)]
+        project: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Send a project's events to a URL; prints its signing secret once.
+    Add {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        url: String,
+        /// An event to send (repeatable): connection.created, connection.updated, connection.callable,
+        /// connection.invalid, connection.deleted, token_refresh.failed, token_refresh.recovered. All when none.
+        #[arg(long = "event")]
+        events: Vec<String>,
+    },
+    /// List a project's webhooks.
+    List {
+        #[arg(long)]
+        project: String,
+    },
+    /// Stop sending to a webhook.
+    Remove {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        id: String,
+    },
+    /// The delivery log: every attempt's outcome, newest first.
+    Deliveries {
         #[arg(long)]
         project: String,
     },

@@ -11,7 +11,7 @@ use latchkey::{AppState, SecretString};
 
 use crate::args::{
     AuthModeArg, Backend, Cli, Command, ConnectionsCommand, ConnectorsCommand, KeysCommand, OAuthArgs, ProjectsCommand, SecretSource,
-    TableCommand, TokenAuthArg,
+    TableCommand, TokenAuthArg, WebhooksCommand,
 };
 use crate::output::Printer;
 
@@ -64,6 +64,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             print.connections(&connections);
             Ok(())
         }
+        Command::Webhooks(command) => webhooks(&state, command, &print).await,
         Command::Table(_) => unreachable!("handled before the state is built"),
     }
 }
@@ -217,6 +218,41 @@ fn oauth_endpoints(args: OAuthArgs) -> Result<Option<OAuthEndpoints>, CliError> 
     }))
 }
 
+async fn webhooks(state: &AppState, command: WebhooksCommand, print: &Printer) -> Result<(), CliError> {
+    match command {
+        WebhooksCommand::Add { project, url, events } => {
+            let (webhook, secret) = admin::add_webhook(state, &project_id(&project)?, &url, &events).await?;
+            let value = serde_json::json!({"id": webhook.id, "url": webhook.url, "signing_secret": secret.expose()});
+            print.message(&format!("{} -> {}\nsigning secret (shown once): {}", webhook.id, webhook.url, secret.expose()), value);
+        }
+        WebhooksCommand::List { project } => {
+            let project = admin::project(state, &project_id(&project)?).await?.record;
+            let hooks: Vec<serde_json::Value> =
+                project.webhooks.iter().map(|w| serde_json::json!({"id": w.id, "url": w.url, "events": w.events})).collect();
+            let text = hooks.iter().map(|h| format!("{}  {}", h["id"].as_str().unwrap_or_default(), h["url"].as_str().unwrap_or_default())).collect::<Vec<_>>();
+            print.message(&text.join("\n"), serde_json::Value::Array(hooks));
+        }
+        WebhooksCommand::Remove { project, id } => {
+            admin::remove_webhook(state, &project_id(&project)?, &id).await?;
+            print.message(&format!("removed {id}"), serde_json::json!({"removed": id}));
+        }
+        WebhooksCommand::Deliveries { project } => {
+            let deliveries = admin::list_deliveries(state, &project_id(&project)?).await?;
+            let rows: Vec<serde_json::Value> = deliveries
+                .iter()
+                .map(|d| serde_json::json!({
+                    "event_id": d.event_id, "event": d.event, "webhook_id": d.webhook_id, "status": d.status,
+                    "attempts": d.attempts, "last_status": d.last_status, "last_error": d.last_error,
+                    "created_at": d.created_at.to_rfc3339(),
+                }))
+                .collect();
+            let text = rows.iter().map(|r| format!("{}  {}  {}  attempts={}", r["event_id"], r["event"], r["status"], r["attempts"])).collect::<Vec<_>>();
+            print.message(&text.join("\n"), serde_json::Value::Array(rows));
+        }
+    }
+    Ok(())
+}
+
 fn read_secret(source: &SecretSource) -> Result<Option<SecretString>, CliError> {
     if source.client_secret_stdin {
         let mut text = String::new();
@@ -279,6 +315,6 @@ pub mod serve {
             banner["demo_secret_key"] = serde_json::json!(secret.expose());
         }
         print.banner(&banner);
-        latchkey::http::server::serve(state, listener).await.map_err(|e| CliError::Io(e.to_string()))
+        latchkey::http::server::serve(state.with_webhook_worker(), listener).await.map_err(|e| CliError::Io(e.to_string()))
     }
 }

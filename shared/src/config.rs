@@ -66,6 +66,8 @@ pub struct Config {
     pub link_token_ttl_secs: i64,
     /// How long an update-mode link token lives (30 minutes by default).
     pub update_link_token_ttl_secs: i64,
+    /// The wait before a webhook's second attempt; doubles for each one after.
+    pub webhook_retry_base: Duration,
 }
 
 impl Config {
@@ -116,7 +118,8 @@ impl Config {
         if link_token_ttl_secs == 0 || update_link_token_ttl_secs == 0 {
             return Err(ConfigError("link token lifetimes must be positive".into()));
         }
-        Ok(Self { store, keyring, key_cache, public_url, link_token_ttl_secs, update_link_token_ttl_secs })
+        let webhook_retry_base = Duration::from_millis(number("LATCHKEY_WEBHOOK_RETRY_BASE_MS", 2000)?);
+        Ok(Self { store, keyring, key_cache, public_url, link_token_ttl_secs, update_link_token_ttl_secs, webhook_retry_base })
     }
 }
 

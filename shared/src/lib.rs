@@ -20,18 +20,25 @@
 //! - [`oauth`]: the provider HTTP client (no redirects, timeouts, retries) and token responses.
 //! - [`link`]: the link flow: link tokens, the Connect page's actions, the callback, the exchange.
 //! - [`token`]: the token broker: caller authentication, checks, single-flight refresh.
+//! - [`session`]: the deployment's rotatable signing keys and Latchkey's own JWTs (sessions,
+//!   authorize links).
+//! - [`connections`]: the connections API: per-consumer states, import, delete with revocation.
+//! - [`events`]: webhooks: signed events delivered off the request path, with retries and a log.
 //! - [`http`]: the route table, the error-to-response mapping, the handlers, the OpenAPI document
 //!   and the local server that mounts every handler at the route template.yaml gives it.
 
 pub mod admin;
 pub mod clock;
 pub mod config;
+pub mod connections;
+pub mod events;
 pub mod http;
 pub mod keyring;
 pub mod link;
 pub mod model;
 pub mod oauth;
 pub mod secret;
+pub mod session;
 pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -9,6 +9,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, KeyringConfig, StoreConfig};
 use crate::keyring::{KeyProvider, Keyring, KmsKeyProvider, LocalKeyProvider};
 use crate::oauth::{ProviderClient, RetryPolicy};
+use crate::events::Outbox;
 use crate::token::cache::Caches;
 use crate::store::{DynamoStore, ItemStore, SqliteStore};
 
@@ -27,6 +28,10 @@ pub struct AppState {
     pub provider: ProviderClient,
     /// Per-instance caches of callers and connectors (the warm token path).
     pub caches: Arc<Caches>,
+    /// Where webhook deliveries wait.
+    pub outbox: Outbox,
+    /// The HTTP client webhooks are sent with (no redirects, short timeout).
+    pub webhook_http: reqwest::Client,
 }
 
 /// Why the state could not be built.
@@ -77,7 +82,28 @@ impl AppState {
     /// Wires already-built ports (tests and benchmarks wrap them to count calls).
     pub fn from_parts(config: Config, store: Arc<dyn ItemStore>, provider: Arc<dyn KeyProvider>, clock: Arc<dyn Clock>) -> Self {
         let keyring = Keyring::new(provider, config.key_cache);
-        Self { config: Arc::new(config), store, keyring, clock, provider: ProviderClient::new(RetryPolicy::default()), caches: Arc::new(Caches::default()) }
+        let webhook_http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(5))
+            .build()
+            .expect("the TLS backend initialises");
+        Self {
+            config: Arc::new(config),
+            store,
+            keyring,
+            clock,
+            provider: ProviderClient::new(RetryPolicy::default()),
+            caches: Arc::new(Caches::default()),
+            outbox: Outbox::sweep_only(),
+            webhook_http,
+        }
+    }
+
+    /// The same state with an in-process webhook worker (the local server; Lambdas rely on the
+    /// scheduled sweep instead, since a frozen instance runs no background task).
+    pub fn with_webhook_worker(mut self) -> Self {
+        self.outbox = Outbox::start_worker(&self);
+        self
     }
 }
 

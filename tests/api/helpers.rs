@@ -66,6 +66,7 @@ pub fn local_config(dir: &std::path::Path) -> Config {
         public_url: None,
         link_token_ttl_secs: 4 * 3600,
         update_link_token_ttl_secs: 1800,
+        webhook_retry_base: std::time::Duration::from_millis(50),
     }
 }
 
@@ -126,6 +127,7 @@ impl TestApp {
                 (state, Some(table), Some(provider))
             }
         };
+        let state = state.with_webhook_worker();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         tokio::spawn(latchkey::http::server::serve(state.clone(), listener));

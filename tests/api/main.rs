@@ -3,6 +3,7 @@
 
 mod browser;
 mod cli;
+mod connections_api;
 mod counting;
 mod helpers;
 mod keyring;

@@ -6,12 +6,14 @@
 mod connectors;
 mod projects;
 mod secret_keys;
+mod webhooks;
 
 pub use connectors::{
     connector, create_connector, delete_connector, link_connector, list_connectors, unlink_connector, update_connector,
     ConnectorChanges, NewConnector,
 };
 pub use projects::{create_project, list_projects, parse_origin, trust_issuer, NewProject, OIDC_ALGORITHMS};
+pub use webhooks::{add_webhook, list_deliveries, remove_webhook};
 pub use secret_keys::{create_secret_key, create_user_secret_key, list_secret_keys, revoke_secret_key};
 
 use crate::model::{Connection, InvalidName, Project, ProjectId, RecordError, Stored};

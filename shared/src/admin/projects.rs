@@ -53,6 +53,7 @@ pub async fn create_project(state: &AppState, new: NewProject) -> Result<Project
         environments,
         allowed_origins,
         trusted_issuers: Vec::new(),
+        webhooks: Vec::new(),
         created_at: state.clock.now(),
     };
     match state.store.put_if_absent(&project.to_item()?).await {

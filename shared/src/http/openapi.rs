@@ -26,11 +26,14 @@ use super::handlers;
         handlers::list_connections,
         handlers::get_connection,
         handlers::delete_connection,
+        handlers::import_connection,
+        handlers::connect_authorize,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, handlers::LinkTokenResponse, handlers::ExchangeRequest, handlers::ExchangeResponse,
         crate::link::token::LinkTokenRequest, crate::link::token::EndUserInput, handlers::TokenResponse,
         crate::token::issue::TokenRequest, crate::token::issue::SubjectInput,
+        crate::connections::ImportRequest, crate::connections::import::ImportedCredentials,
     )),
     modifiers(&SecretKeyAuth)
 )]

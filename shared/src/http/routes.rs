@@ -93,6 +93,10 @@ pub enum Endpoint {
     GetConnection,
     /// Delete one connection.
     DeleteConnection,
+    /// Import a connection's existing tokens.
+    ImportConnection,
+    /// An authorize link from the connections API.
+    ConnectAuthorize,
 }
 
 /// One route.
@@ -123,11 +127,13 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/connect/sdk.js", Endpoint::ConnectSdk, Function::ConnectPage),
     route("POST", "/connect/oauth/start", Endpoint::ConnectStart, Function::ConnectPage),
     route("POST", "/connect/credentials", Endpoint::ConnectCredentials, Function::ConnectPage),
+    route("GET", "/connect/authorize", Endpoint::ConnectAuthorize, Function::ConnectPage),
     route("GET", "/connect/{unified_api}/{service_id}", Endpoint::ConnectDeepLink, Function::ConnectPage),
     route("GET", "/v1/openapi.json", Endpoint::OpenApi, Function::ConnectPage),
     route("GET", "/v1/connections", Endpoint::ListConnections, Function::ConnectionsApi),
     route("GET", "/v1/connections/{connection_id}", Endpoint::GetConnection, Function::ConnectionsApi),
     route("DELETE", "/v1/connections/{connection_id}", Endpoint::DeleteConnection, Function::ConnectionsApi),
+    route("POST", "/v1/connections/import", Endpoint::ImportConnection, Function::ConnectionsApi),
 ];
 
 /// A route matched to a request, with its path parameters percent-decoded.

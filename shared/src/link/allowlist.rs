@@ -53,6 +53,7 @@ mod tests {
             environments: vec![],
             allowed_origins: vec!["https://app.example.com".into(), "http://127.0.0.1:3000".into()],
             trusted_issuers: vec![],
+            webhooks: vec![],
             created_at: crate::Timestamp(0),
         }
     }

@@ -71,6 +71,31 @@ pub async fn load_page(state: &AppState, params: &PageParams) -> Result<ConnectP
     Ok(ConnectPage { link, project, connectors, mode, origin })
 }
 
+/// The page behind an authorize link: the link's claims become a short-lived link token (so the
+/// callback finds its flow exactly as for the Connect page), for the one connector it names.
+pub async fn page_for_authorize_link(state: &AppState, token: &str, redirect_uri: Option<&str>) -> Result<ConnectPage, LinkError> {
+    use crate::connections::{AuthorizeClaims, AUTHORIZE_AUDIENCE};
+    let claims: AuthorizeClaims = crate::session::jwt::verify(state, token, AUTHORIZE_AUDIENCE).await?.ok_or(LinkError::LinkTokenInvalid)?;
+    let project = admin::project(state, &claims.prj).await.map_err(|_| LinkError::LinkTokenInvalid)?.record;
+    let redirect_url = redirect_uri.map(|raw| super::allowlist::allowed_redirect_url(&project, raw)).transpose()?;
+    let uid = crate::model::ConnectorUid::parse(&claims.connector).map_err(|_| LinkError::ConnectorNotAllowed)?;
+    let now = state.clock.now();
+    let minted = crate::model::link::mint_token(LinkToken::PREFIX);
+    let link = LinkToken {
+        hash: minted.sha256_hex(),
+        project_id: project.id.clone(),
+        environment: claims.env,
+        end_user: crate::model::EndUser { id: claims.sub, email: None, display_name: None },
+        connectors: vec![uid],
+        connection_id: None,
+        redirect_url,
+        created_at: now,
+        valid_until: now.plus_secs(OAuthFlow::LIFETIME_SECS),
+    };
+    state.store.put_if_absent(&link.to_item()?.expiring_at(link.valid_until)).await?;
+    load_page(state, &PageParams { link_token: minted.expose().to_owned(), mode: None, origin: None }).await
+}
+
 impl ConnectPage {
     /// The connector `raw` names, if this page offers it.
     pub fn connector(&self, raw: &str) -> Result<&Connector, LinkError> {

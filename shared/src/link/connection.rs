@@ -8,6 +8,7 @@ use crate::model::link::mint_token;
 use crate::model::{
     Connection, ConnectionIdIndex, ConnectionState, Connector, LinkToken, PublicToken, Record, Stored, Subject,
 };
+use crate::events::{self, EventType};
 use crate::oauth::Credentials;
 use crate::secret::{random_id, SecretString};
 use crate::state::AppState;
@@ -33,9 +34,38 @@ pub async fn save_connection(
     scopes: Vec<String>,
     metadata: Map<String, Value>,
 ) -> Result<Connected, LinkError> {
+    let grant = Grant { credentials, token_expires_at, scopes, metadata };
+    let connection = store_connection(state, &link.project_id, &link.environment, &link.end_user, connector, grant).await?;
+    let public_token = mint_public_token(state, link, &connection).await?;
+    Ok(Connected { connection, public_token })
+}
+
+/// What an authorization (or an import) produced.
+pub struct Grant {
+    /// The credentials to seal.
+    pub credentials: Credentials,
+    /// When the access token expires.
+    pub token_expires_at: Option<Timestamp>,
+    /// The granted scopes.
+    pub scopes: Vec<String>,
+    /// What callers need from the provider.
+    pub metadata: Map<String, Value>,
+}
+
+/// Creates or updates `end_user`'s connection at `connector` with `grant`, callable, and emits its
+/// events.
+pub async fn store_connection(
+    state: &AppState,
+    project_id: &crate::model::ProjectId,
+    environment: &crate::model::EnvironmentName,
+    end_user: &crate::model::EndUser,
+    connector: &Connector,
+    grant: Grant,
+) -> Result<Connection, LinkError> {
+    let Grant { credentials, token_expires_at, scopes, metadata } = grant;
     let now = state.clock.now();
-    let subject = Subject::user(link.end_user.id.clone());
-    let key = Connection::key_of(&link.project_id, &link.environment, &connector.uid, &subject, None);
+    let subject = Subject::user(end_user.id.clone());
+    let key = Connection::key_of(project_id, environment, &connector.uid, &subject, None);
     // Two attempts: a concurrent writer of the same connection (a double click) makes the first
     // conditional write fail; the second reads what it wrote and updates it.
     for _ in 0..2 {
@@ -45,8 +75,8 @@ pub async fn save_connection(
             None => {
                 let fresh = Connection {
                     id: random_id("conn"),
-                    project_id: link.project_id.clone(),
-                    environment: link.environment.clone(),
+                    project_id: project_id.clone(),
+                    environment: environment.clone(),
                     connector: connector.uid.clone(),
                     subject: subject.clone(),
                     end_user: None,
@@ -65,7 +95,7 @@ pub async fn save_connection(
                 (fresh, None)
             }
         };
-        connection.end_user = Some(link.end_user.clone());
+        connection.end_user = Some(end_user.clone());
         connection.state = ConnectionState::Callable;
         connection.credentials = Some(state.keyring.seal(&connection.credentials_binding(), &credentials.to_sealable()).await?);
         connection.token_expires_at = token_expires_at;
@@ -87,9 +117,11 @@ pub async fn save_connection(
             Ok(()) => {
                 let index = ConnectionIdIndex { id: connection.id.clone(), project_id: connection.project_id.clone(), connection_sk: key.sk.clone() };
                 state.store.put(&index.to_item()?).await?;
-                let public_token = mint_public_token(state, link, &connection).await?;
                 tracing::info!(connection_id = %connection.id, connector = %connection.connector, created = version.is_none(), "connection saved");
-                return Ok(Connected { connection, public_token });
+                let change = if version.is_none() { EventType::ConnectionCreated } else { EventType::ConnectionUpdated };
+                events::emit(state, change, &connection, serde_json::json!({})).await;
+                events::emit(state, EventType::ConnectionCallable, &connection, serde_json::json!({})).await;
+                return Ok(connection);
             }
             Err(StoreError::ConditionFailed) => continue,
             Err(e) => return Err(e.into()),

@@ -21,6 +21,9 @@ pub struct Project {
     /// Origins (`https://app.example.com`) that redirect and return URLs may point to.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// Where its events are sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<crate::events::Webhook>,
     /// OIDC issuers whose tokens may call the token broker for this project.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trusted_issuers: Vec<TrustedIssuer>,

@@ -62,6 +62,8 @@ pub struct Caches {
     pub connectors: TtlCache<ConnectorUid, Connector>,
     /// Trusted issuers' key sets.
     pub jwks: super::oidc::JwksCache,
+    /// The deployment's signing keys, opened.
+    pub signing_keys: TtlCache<(), Vec<crate::session::keys::OpenKey>>,
     /// The projects trusting an issuer (by the issuer's hash), with their trust settings.
     pub trusts: TtlCache<String, Vec<(crate::model::TrustedIssuer, crate::model::Project)>>,
 }
@@ -73,6 +75,7 @@ impl Default for Caches {
             connectors: TtlCache::new(Duration::from_secs(30), 1_000),
             jwks: Default::default(),
             trusts: TtlCache::new(Duration::from_secs(60), 1_000),
+            signing_keys: TtlCache::new(Duration::from_secs(60), 1),
         }
     }
 }

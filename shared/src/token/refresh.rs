@@ -16,7 +16,9 @@ use super::grant::{self, Grant, GrantFailure};
 use super::TokenError;
 use crate::clock::Timestamp;
 use crate::model::{AuthMode, Connection, ConnectionState, Connector, Record, RefreshLease, Stored, SubjectType};
+use crate::events::{self, EventType};
 use crate::oauth::Credentials;
+use serde_json::json;
 use crate::secret::random_id;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -152,6 +154,9 @@ async fn refresh_under_lease(state: &AppState, connector: &Connector, mut held: 
             held.record.updated_at = now;
             held.save(state.store.as_ref()).await?;
             tracing::info!(connection_id = %held.record.id, recovered, rotated = tokens.refresh_token.is_some(), "token refreshed");
+            if recovered {
+                events::emit(state, EventType::TokenRefreshRecovered, &held.record, json!({})).await;
+            }
             Ok((held.record, credentials))
         }
         Err(GrantFailure::Refused(error)) => {
@@ -165,6 +170,8 @@ async fn refresh_under_lease(state: &AppState, connector: &Connector, mut held: 
             held.record.updated_at = now;
             held.save(state.store.as_ref()).await?;
             tracing::warn!(connection_id = %held.record.id, error = %error, "refresh refused; connection invalid");
+            events::emit(state, EventType::TokenRefreshFailed, &held.record, json!({"reason": "refused", "error": error})).await;
+            events::emit(state, EventType::ConnectionInvalid, &held.record, json!({})).await;
             if error == "installation_not_found" {
                 return Err(TokenError::InstallationRequired { connector: held.record.connector.to_string() });
             }
@@ -187,6 +194,8 @@ async fn refresh_under_lease(state: &AppState, connector: &Connector, mut held: 
             held.record.refresh_retry_at = Some(now.plus_secs(wait));
             held.save(state.store.as_ref()).await?;
             tracing::warn!(connection_id = %held.record.id, failures = held.record.refresh_failures, "provider unavailable; cooling down");
+            let detail = json!({"reason": "unavailable", "failures": held.record.refresh_failures});
+            events::emit(state, EventType::TokenRefreshFailed, &held.record, detail).await;
             Err(TokenError::UpstreamUnavailable { retry_after: wait as u64 })
         }
         Err(GrantFailure::Misconfigured(detail)) => {

@@ -71,9 +71,20 @@ pub async fn connect_start(state: &AppState, request: Request) -> Result<Respons
         Ok(page) => page,
         Err(error) => return Ok(error_page(&error)),
     };
-    let started = match start_authorization(state, &page, &form.connector, &form.fields, format!("{base}/v1/oauth/callback")).await {
+    Ok(begin(state, &page, &form.connector, &form.fields, &base).await)
+}
+
+/// Starts the authorization of `connector` from `page` and sends the browser to the provider.
+async fn begin(
+    state: &AppState,
+    page: &crate::link::connect::ConnectPage,
+    connector: &str,
+    fields: &std::collections::BTreeMap<String, String>,
+    base: &str,
+) -> Response {
+    let started = match start_authorization(state, page, connector, fields, format!("{base}/v1/oauth/callback")).await {
         Ok(started) => started,
-        Err(error) => return Ok(error_page(&error)),
+        Err(error) => return error_page(&error),
     };
     let secure = if base.starts_with("https://") { "; Secure" } else { "" };
     let state_hash = url::Url::parse(&started.authorize_url)
@@ -86,13 +97,39 @@ pub async fn connect_start(state: &AppState, request: Request) -> Result<Respons
         flow_cookie_name(&state_hash),
         started.browser_binding.expose()
     );
-    Ok(http::Response::builder()
+    http::Response::builder()
         .status(http::StatusCode::SEE_OTHER)
         .header(http::header::LOCATION, started.authorize_url)
         .header(http::header::SET_COOKIE, cookie)
         .header(http::header::REFERRER_POLICY, "no-referrer")
         .body(lambda_http::Body::Empty)
-        .expect("static headers"))
+        .expect("static headers")
+}
+
+#[derive(Deserialize)]
+struct AuthorizeQuery {
+    token: String,
+    #[serde(default)]
+    redirect_uri: Option<String>,
+}
+
+/// `GET /connect/authorize`: an `authorize_url` from the connections API, opened by the consumer's
+/// browser; starts the provider authorization at once.
+#[utoipa::path(get, path = "/connect/authorize", tag = "connect",
+    params(("token" = String, Query, description = "The signed authorize token"),
+           ("redirect_uri" = Option<String>, Query, description = "Where to return afterwards (an allowed origin of the project)")),
+    responses((status = 303, description = "To the provider"), (status = 400, description = "Refused", content_type = "text/html")))]
+pub async fn connect_authorize(state: &AppState, request: Request) -> Result<Response, ApiError> {
+    let Ok(params) = query::<AuthorizeQuery>(&request) else {
+        return Ok(error_page(&LinkError::LinkTokenInvalid));
+    };
+    let base = public_base(state, &request)?;
+    let page = match crate::link::connect::page_for_authorize_link(state, &params.token, params.redirect_uri.as_deref()).await {
+        Ok(page) => page,
+        Err(error) => return Ok(error_page(&error)),
+    };
+    let connector = page.connectors.first().map(|c| c.uid.to_string()).unwrap_or_default();
+    Ok(begin(state, &page, &connector, &Default::default(), &base).await)
 }
 
 /// The cookie that binds one flow to the browser that started it. Named per flow, so two flows in

@@ -3,12 +3,14 @@
 
 mod callback;
 mod connect;
+mod connections;
 mod link;
 mod pending;
 mod token;
 
 pub use callback::*;
 pub use connect::*;
+pub use connections::*;
 pub use link::*;
 pub use pending::*;
 pub use token::*;

@@ -32,23 +32,9 @@ pending!(
     /// `POST /v1/sessions`: create a Connect session for a consumer.
     create_session, post, "/v1/sessions", "sessions", "the session flow"
 );
-pending!(
-    /// `GET /v1/connections`: list a consumer's connections.
-    list_connections, get, "/v1/connections", "connections", "the connections API"
-);
 pending_with_params!(
     /// `GET /connect/{unified_api}/{service_id}`: a deep link into the Connect page.
     connect_deep_link, get, "/connect/{unified_api}/{service_id}", "connect", "Connect deep links",
     (("unified_api" = String, Path, description = "The unified API (crm, ticketing, ...)"),
      ("service_id" = String, Path, description = "The service (salesforce, zendesk, ...)"))
-);
-pending_with_params!(
-    /// `GET /v1/connections/{connection_id}`: one connection.
-    get_connection, get, "/v1/connections/{connection_id}", "connections", "the connections API",
-    (("connection_id" = String, Path, description = "The connection id"))
-);
-pending_with_params!(
-    /// `DELETE /v1/connections/{connection_id}`: delete a connection, revoking it at the provider.
-    delete_connection, delete, "/v1/connections/{connection_id}", "connections", "the connections API",
-    (("connection_id" = String, Path, description = "The connection id"))
 );
