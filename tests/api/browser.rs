@@ -2,7 +2,6 @@
 //! playwright-core): the example app's Connect button, Latchkey's modal, the provider's sign-in and
 //! consent, `onSuccess`, and the example backend's exchange.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
@@ -19,19 +18,20 @@ struct ExampleApp {
 
 impl ExampleApp {
     fn start(port: u16, latchkey: &str, secret_key: &str) -> ExampleApp {
-        let mut child = Command::new("node")
-            .arg(workspace_root().join("examples/link-app/server.mjs"))
-            .env("PORT", port.to_string())
-            .env("LATCHKEY_URL", latchkey)
-            .env("LATCHKEY_SECRET_KEY", secret_key)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the example app");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("example app: {line:?}"));
+        let (child, ready) = crate::helpers::spawn_ready(
+            || {
+                let mut command = Command::new("node");
+                command
+                    .arg(workspace_root().join("examples/link-app/server.mjs"))
+                    .env("PORT", port.to_string())
+                    .env("LATCHKEY_URL", latchkey)
+                    .env("LATCHKEY_SECRET_KEY", secret_key)
+                    .stdin(Stdio::null())
+                    .stderr(Stdio::inherit());
+                command
+            },
+            "examples/link-app/server.mjs",
+        );
         ExampleApp { url: ready["listening"].as_str().unwrap().to_owned(), child }
     }
 }

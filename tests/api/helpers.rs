@@ -131,7 +131,12 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         tokio::spawn(latchkey::http::server::serve(state.clone(), listener));
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        // A hung request fails its test with a timeout instead of stalling the run.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .expect("client");
         TestApp { base, state, clock, http, dir, table, store_counts: counts, kms }
     }
 
@@ -171,4 +176,35 @@ pub fn workspace_binary(name: &str) -> PathBuf {
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_owned()
+}
+
+/// Starts a fixture process and reads the JSON line it prints when ready. A process that has not
+/// answered within 30 seconds is killed and started once more; a second silence fails the test with
+/// a message instead of hanging it.
+pub fn spawn_ready(mut make: impl FnMut() -> std::process::Command, what: &str) -> (std::process::Child, serde_json::Value) {
+    use std::io::BufRead;
+    for attempt in 1..=2 {
+        let mut command = make();
+        command.stdout(std::process::Stdio::piped());
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("start {what}: {e}"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+            let _ = sender.send(line);
+        });
+        match receiver.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(line) if !line.trim().is_empty() => {
+                let ready = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{what} printed {line:?}"));
+                return (child, ready);
+            }
+            outcome => {
+                eprintln!("{what} did not become ready (attempt {attempt}): {outcome:?}");
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+    panic!("{what} did not become ready twice");
 }

@@ -2,7 +2,6 @@
 //! (RFC 7523), against a loopback server that answers in GitHub's documented shape and verifies the
 //! RS256 signatures as the real endpoints do.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use latchkey::admin::NewConnector;
@@ -20,16 +19,17 @@ struct Shapes {
 
 impl Shapes {
     fn start() -> Shapes {
-        let mut child = Command::new("node")
-            .arg(workspace_root().join("tests/e2e/shapes-server.mjs"))
-            .args(["--port", "0", "--app-id", "12345", "--client-id", "svc@example.iam"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start shapes-server.mjs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let ready: Value = serde_json::from_str(&line).unwrap();
+        let (child, ready) = crate::helpers::spawn_ready(
+            || {
+                let mut command = Command::new("node");
+                command
+                    .arg(workspace_root().join("tests/e2e/shapes-server.mjs"))
+                    .args(["--port", "0", "--app-id", "12345", "--client-id", "svc@example.iam"])
+                    .stdin(Stdio::piped());
+                command
+            },
+            "tests/e2e/shapes-server.mjs",
+        );
         Shapes { base: ready["base"].as_str().unwrap().into(), child }
     }
 

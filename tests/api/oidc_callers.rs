@@ -2,7 +2,6 @@
 //! loopback works for any user of its project; forged, expired, misdirected or unknown-key tokens
 //! do not.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::{json, Value};
@@ -19,16 +18,14 @@ struct Issuer {
 
 impl Issuer {
     fn start() -> Issuer {
-        let mut child = Command::new("node")
-            .arg(workspace_root().join("tests/e2e/jwt-issuer.mjs"))
-            .args(["--port", "0"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start jwt-issuer.mjs");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let ready: Value = serde_json::from_str(&line).unwrap();
+        let (child, ready) = crate::helpers::spawn_ready(
+            || {
+                let mut command = Command::new("node");
+                command.arg(workspace_root().join("tests/e2e/jwt-issuer.mjs")).args(["--port", "0"]).stdin(Stdio::piped());
+                command
+            },
+            "tests/e2e/jwt-issuer.mjs",
+        );
         Issuer { issuer: ready["issuer"].as_str().unwrap().into(), jwks_url: ready["jwks_url"].as_str().unwrap().into(), child }
     }
 

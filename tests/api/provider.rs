@@ -1,12 +1,11 @@
 //! The real OAuth 2.0 / OpenID provider on loopback: panva's oidc-provider, run by node from
 //! `tests/e2e/oidc-server.mjs`. Each test starts its own; it dies with the test.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-use crate::helpers::workspace_root;
+use crate::helpers::{spawn_ready, workspace_root};
 
 /// A running provider.
 pub struct Provider {
@@ -22,20 +21,18 @@ impl Provider {
     /// Starts a provider that accepts `redirect_uris`.
     pub fn start(redirect_uris: &[&str]) -> Provider {
         let dir = workspace_root().join("tests").join("e2e");
-        let mut command = Command::new("node");
-        command.current_dir(&dir).arg("oidc-server.mjs").args(["--port", "0"]);
-        for uri in redirect_uris {
-            command.args(["--redirect-uri", uri]);
-        }
-        let mut child = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start node tests/e2e/oidc-server.mjs (run `npm ci` in tests/e2e, or the test command)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("ready line");
-        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("oidc-server ready line: {line:?}"));
+        let (child, ready) = spawn_ready(
+            || {
+                let mut command = Command::new("node");
+                command.current_dir(&dir).arg("oidc-server.mjs").args(["--port", "0"]);
+                for uri in redirect_uris {
+                    command.args(["--redirect-uri", uri]);
+                }
+                command.stdin(Stdio::piped()).stderr(Stdio::inherit());
+                command
+            },
+            "tests/e2e/oidc-server.mjs (run `npm ci` in tests/e2e, or the test command)",
+        );
         let text = |k: &str| ready[k].as_str().unwrap_or_else(|| panic!("{k} in {ready}")).to_owned();
         Provider {
             issuer: text("issuer"),
