@@ -11,6 +11,7 @@
 //! - [`keyring`]: envelope encryption. The `KeyProvider` port (AWS KMS or a local master key) wraps
 //!   data keys; the `Keyring` seals secrets with AES-256-GCM bound to the record and field they
 //!   belong to, and caches unwrapped data keys so a warm request makes no KMS call.
+//! - [`catalog`]: the provider catalog (data, with a schema check) that connectors draw defaults from.
 //! - [`model`]: the records of the single table (projects, secret keys, connectors, connections)
 //!   and the key design that places them.
 //! - [`admin`]: operator actions on those records (used by the `latchkey` CLI and the local server's
@@ -28,6 +29,7 @@
 //!   and the local server that mounts every handler at the route template.yaml gives it.
 
 pub mod admin;
+pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod connections;

@@ -12,13 +12,13 @@ use serde_json::{json, Value};
 use crate::helpers::{workspace_root, TestApp};
 use crate::link_helpers as link;
 
-struct Shapes {
+pub struct Shapes {
     child: Child,
-    base: String,
+    pub base: String,
 }
 
 impl Shapes {
-    fn start() -> Shapes {
+    pub fn start() -> Shapes {
         let (child, ready) = crate::helpers::spawn_ready(
             || {
                 let mut command = Command::new("node");

@@ -13,6 +13,7 @@ mod local_server;
 mod machine_grants;
 mod oidc_callers;
 mod provider;
+mod provider_quirks;
 mod store_conformance;
 mod template;
 mod token_broker;

@@ -11,7 +11,7 @@
 //   -> {"base":"http://127.0.0.1:<port>"}
 // GET /test/keys gives the private key PEM the test configures Latchkey with; GET /test/counts.
 import { createServer } from "node:http";
-import { generateKeyPairSync, randomBytes, verify } from "node:crypto";
+import { createHash, generateKeyPairSync, randomBytes, verify } from "node:crypto";
 
 const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -40,11 +40,80 @@ async function readBody(req) {
   return raw;
 }
 
+// Authorization-code providers in their documented token-response shapes. The authorize step
+// approves at once; the token step checks the code, the redirect URI and the PKCE verifier.
+const codes = new Map();
+const SHAPES = {
+  // https://api.slack.com/methods/oauth.v2.access (with token rotation on)
+  slack: () => ({
+    ok: true, access_token: `xoxb-${randomBytes(8).toString("hex")}`, token_type: "bot", scope: "chat:write,channels:read",
+    bot_user_id: "U0KRQLJ9H", app_id: "A0KRD7HC3", team: { name: "Slack Softball Team", id: "T9TK3CUKW" }, enterprise: null,
+    is_enterprise_install: false, refresh_token: `xoxe-1-${randomBytes(8).toString("hex")}`, expires_in: 43200,
+    authed_user: { id: "U1234", scope: "chat:write", access_token: `xoxp-${randomBytes(8).toString("hex")}`, token_type: "user" },
+  }),
+  // https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_web_server_flow.htm (no expires_in)
+  salesforce: () => ({
+    access_token: `00Dxx0000001gPL!${randomBytes(8).toString("hex")}`, signature: "CMJ4l+CCaPQiKjoOEwEig9H4wqhpuLSk4J2urAe+fVg=",
+    scope: "api refresh_token", instance_url: "https://acme.my.salesforce.com", id: "https://login.salesforce.com/id/00Dxx0000001gPLEAY/005xx000001SwiUAAS",
+    token_type: "Bearer", issued_at: String(Date.now()), refresh_token: `5Aep${randomBytes(8).toString("hex")}`,
+  }),
+  // https://developer.xero.com/documentation/guides/oauth2/auth-flow
+  xero: () => ({ access_token: `xero.${randomBytes(8).toString("hex")}`, expires_in: 1800, token_type: "Bearer", refresh_token: `xr_${randomBytes(8).toString("hex")}`, scope: "openid accounting.transactions offline_access" }),
+  // https://developer.intuit.com/app/developer/qbo/docs/develop/authentication-and-authorization/oauth-2.0
+  quickbooks: () => ({ access_token: `qb.${randomBytes(8).toString("hex")}`, expires_in: 3600, token_type: "bearer", refresh_token: `AB11${randomBytes(8).toString("hex")}`, x_refresh_token_expires_in: 8726400 }),
+  // https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/
+  atlassian: () => ({ access_token: `at.${randomBytes(8).toString("hex")}`, expires_in: 3600, scope: "read:jira-work offline_access", token_type: "Bearer", refresh_token: `ar_${randomBytes(8).toString("hex")}` }),
+};
+
+function shapeRoute(req, url, send, res) {
+  const [, shape, action] = url.pathname.split("/");
+  if (!SHAPES[shape]) return false;
+  if (req.method === "GET" && action === "authorize") {
+    const code = randomBytes(12).toString("hex");
+    codes.set(code, { shape, redirect_uri: url.searchParams.get("redirect_uri"), challenge: url.searchParams.get("code_challenge") });
+    const back = new URL(url.searchParams.get("redirect_uri"));
+    back.searchParams.set("code", code);
+    back.searchParams.set("state", url.searchParams.get("state"));
+    if (shape === "quickbooks") back.searchParams.set("realmId", "9130354517246556");
+    res.writeHead(302, { location: back.toString() });
+    res.end();
+    return true;
+  }
+  return false;
+}
+
 const server = createServer(async (req, res) => {
   const send = (status, value) => {
     res.writeHead(status, { "content-type": "application/json" });
     res.end(JSON.stringify(value));
   };
+  const url = new URL(req.url, "http://127.0.0.1");
+  if (shapeRoute(req, url, send, res)) return;
+  const [, shape, action, extra] = url.pathname.split("/");
+  if (SHAPES[shape] && req.method === "POST" && action === "token") {
+    const form = new URLSearchParams(await readBody(req));
+    const grant = codes.get(form.get("code"));
+    codes.delete(form.get("code"));
+    const verifierOk = !grant?.challenge || createHash("sha256").update(form.get("code_verifier") || "").digest("base64url") === grant.challenge;
+    if (!grant || grant.shape !== shape || grant.redirect_uri !== form.get("redirect_uri") || !verifierOk) {
+      return send(shape === "slack" ? 200 : 400, shape === "slack" ? { ok: false, error: "invalid_code" } : { error: "invalid_grant" });
+    }
+    return send(200, SHAPES[shape]());
+  }
+  const bearer = (req.headers.authorization || "").startsWith("Bearer ");
+  if (shape === "salesforce" && req.method === "POST" && action === "introspect") {
+    const form = new URLSearchParams(await readBody(req));
+    return send(200, { active: Boolean(form.get("token")), scope: "api refresh_token", client_id: form.get("client_id"), token_type: "access_token", exp: Math.floor(Date.now() / 1000) + 5000 });
+  }
+  if (shape === "xero" && req.method === "GET" && action === "connections" && bearer) {
+    return send(200, [
+      { id: "e1eede29-f875-4a5d-8470-17f6a29a88b1", authEventId: "d99ecdfe-391d-43d2-b834-17636ba90e8d", tenantId: "xero-tenant-1", tenantType: "ORGANISATION", tenantName: "Demo Company (NZ)", createdDateUtc: "2019-07-09T23:40:30.1833130", updatedDateUtc: "2020-05-15T01:35:13.8491980" },
+      { id: "32587c85-a9b3-4306-ac30-b416e8f2c841", authEventId: "d0ddcf81-f942-4f4d-b3c7-f98045204db4", tenantId: "xero-tenant-2", tenantType: "ORGANISATION", tenantName: "Maple Florists Inc", createdDateUtc: "2019-07-09T23:40:30.1833130", updatedDateUtc: "2020-05-15T01:35:13.8491980" },
+    ]);
+  }
+  if (shape === "atlassian" && req.method === "GET" && action === "accessible-resources" && bearer && !extra) {
+    return send(200, [{ id: "1324a887-45db-1bf4-1e99-ef0ff456d421", name: "Site name", url: "https://your-domain.atlassian.net", scopes: ["read:jira-work"], avatarUrl: "https://site-admin-avatar-cdn.prod.public.atl-paas.net/avatars/240/flag.png" }]);
+  }
   const installation = req.url.match(/^\/app\/installations\/([^/]+)\/access_tokens$/);
   if (req.method === "POST" && installation) {
     const claims = verifyJwt((req.headers.authorization || "").replace(/^Bearer /, ""));

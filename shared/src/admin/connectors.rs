@@ -1,7 +1,7 @@
 //! Creating, listing, updating and deleting connectors, and linking them to project environments.
 
 use super::{project, AdminError};
-use crate::model::{AuthMode, ConnectionField, Connector, ConnectorUid, EnvironmentName, OAuthEndpoints, ProjectId, ProjectLink, Record, Stored};
+use crate::model::{AuthMode, ConnectionField, Connector, PostAuthorization, ConnectorUid, EnvironmentName, OAuthEndpoints, ProjectId, ProjectLink, Record, Stored};
 use crate::secret::SecretString;
 use crate::state::AppState;
 use crate::store::{DeleteCondition, StoreError};
@@ -129,8 +129,74 @@ pub async fn connector(state: &AppState, uid: &ConnectorUid) -> Result<Stored<Co
         .ok_or_else(|| AdminError::NotFound(format!("connector {uid}")))
 }
 
+/// A provider's response quirks, usually from the catalog.
+#[derive(Debug, Clone, Default)]
+pub struct Quirks {
+    /// Where the tokens sit in its token response.
+    pub token_response: crate::catalog::TokenMapping,
+    /// Metadata to keep: name → path (`query:` for callback parameters).
+    pub metadata_paths: std::collections::BTreeMap<String, String>,
+    /// The call that completes a connection.
+    pub post_authorization: Option<PostAuthorization>,
+}
+
+impl Quirks {
+    /// The quirks a catalog entry describes.
+    pub fn of(entry: &crate::catalog::ProviderEntry) -> Self {
+        let post_authorization = entry.post_authorization.as_ref().and_then(|p| {
+            let url = p.get("url").and_then(|u| u.as_str()).map(str::to_owned);
+            let field = p.get("field").and_then(|u| u.as_str()).unwrap_or("resource_id").to_owned();
+            match (p.get("kind").and_then(|k| k.as_str()), url) {
+                (Some("accessible_resources"), Some(url)) => Some(PostAuthorization::AccessibleResources { url, field }),
+                (Some("tenant_list"), Some(url)) => Some(PostAuthorization::TenantList { url, field }),
+                (Some("userinfo" | "metadata"), Some(url)) => Some(PostAuthorization::Userinfo { url, path: field.clone(), field }),
+                (Some("introspection_expiry"), _) => entry.introspection_url.clone().map(|url| PostAuthorization::IntrospectionExpiry { url }),
+                _ => None,
+            }
+        });
+        Self {
+            token_response: entry.token_response.clone().unwrap_or_default(),
+            metadata_paths: entry.metadata.clone(),
+            post_authorization,
+        }
+    }
+}
+
+/// Creates a connector for catalog provider `provider`: the entry gives the auth mode, endpoints,
+/// default scopes, fields and quirks; the operator gives the client (and may narrow the scopes).
+pub async fn create_catalog_connector(
+    state: &AppState,
+    uid: &str,
+    provider: &str,
+    client_id: Option<String>,
+    client_secret: Option<SecretString>,
+    scopes: Vec<String>,
+) -> Result<Connector, AdminError> {
+    let entry = crate::catalog::provider(provider).ok_or_else(|| AdminError::NotFound(format!("provider {provider} in the catalog")))?;
+    let auth_mode = entry.mode().ok_or_else(|| AdminError::Invalid(format!("provider {provider} has an unknown auth mode")))?;
+    let new = NewConnector {
+        uid: uid.to_owned(),
+        display_name: Some(entry.name.clone()),
+        auth_mode,
+        oauth: if auth_mode.uses_endpoints() { entry.endpoints() } else { None },
+        client_id,
+        client_secret,
+        default_scopes: if scopes.is_empty() { entry.default_scopes.clone() } else { scopes },
+        fields: entry.connection_fields.clone(),
+    };
+    let mut connector = create_connector_with(state, new, Quirks::of(entry), Some(provider)).await?;
+    connector.provider = provider.to_owned();
+    Ok(connector)
+}
+
 /// Creates a connector, sealing its client secret.
 pub async fn create_connector(state: &AppState, new: NewConnector) -> Result<Connector, AdminError> {
+    create_connector_with(state, new, Quirks::default(), None).await
+}
+
+/// Creates a connector with explicit response quirks (a custom provider that behaves like a known
+/// one, or a catalog provider behind a proxy).
+pub async fn create_connector_with(state: &AppState, new: NewConnector, quirks: Quirks, provider: Option<&str>) -> Result<Connector, AdminError> {
     let uid = ConnectorUid::parse(&new.uid)?;
     if let Some(client_id) = &new.client_id {
         check_client_id(client_id)?;
@@ -165,7 +231,7 @@ pub async fn create_connector(state: &AppState, new: NewConnector) -> Result<Con
     };
     let now = state.clock.now();
     let connector = Connector {
-        provider: uid.provider().to_owned(),
+        provider: provider.unwrap_or(uid.provider()).to_owned(),
         uid,
         display_name: new.display_name,
         auth_mode: new.auth_mode,
@@ -174,6 +240,9 @@ pub async fn create_connector(state: &AppState, new: NewConnector) -> Result<Con
         client_secret,
         default_scopes: new.default_scopes,
         fields: new.fields,
+        token_response: quirks.token_response,
+        metadata_paths: quirks.metadata_paths,
+        post_authorization: quirks.post_authorization,
         links: Vec::new(),
         created_at: now,
         updated_at: now,

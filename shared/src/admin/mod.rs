@@ -9,8 +9,8 @@ mod secret_keys;
 mod webhooks;
 
 pub use connectors::{
-    connector, create_connector, delete_connector, link_connector, list_connectors, unlink_connector, update_connector,
-    ConnectorChanges, NewConnector,
+    connector, create_catalog_connector, create_connector, create_connector_with, delete_connector, link_connector, list_connectors, unlink_connector, update_connector,
+    ConnectorChanges, NewConnector, Quirks,
 };
 pub use projects::{create_project, list_projects, parse_origin, trust_issuer, NewProject, OIDC_ALGORITHMS};
 pub use webhooks::{add_webhook, list_deliveries, remove_webhook};

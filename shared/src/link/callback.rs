@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::connection::{save_connection, Connected};
 use super::LinkError;
 use crate::model::{ConnectMode, Connector, LinkToken, OAuthFlow, Stored, TokenAuthMethod};
-use crate::oauth::{parse_token_response, Credentials, ProviderError, TokenError};
+use crate::oauth::{parse_shaped_token_response, Credentials, ProviderError, ResponseShape, TokenError};
 use crate::secret::SecretString;
 use crate::state::AppState;
 
@@ -29,6 +29,10 @@ pub struct CallbackParams {
     /// An OAuth error.
     #[serde(default)]
     pub error: Option<String>,
+    /// Every other parameter (QuickBooks' `realmId`, GitHub's `installation_id`); only those a
+    /// connector names as metadata are kept.
+    #[serde(flatten)]
+    pub rest: std::collections::BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for CallbackParams {
@@ -114,7 +118,8 @@ async fn finish(
         _ => {}
     }
     let code = params.code.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| LinkError::InvalidRequest("the response has no code".into()))?;
-    let tokens = redeem(state, flow, &connector, code).await?;
+    let mut tokens = redeem(state, flow, &connector, code, &params.rest).await?;
+    super::post_authorization::complete(state, &connector, &mut tokens).await?;
     let credentials = Credentials::from_tokens(&tokens, None);
     let scopes = tokens.scopes.clone().unwrap_or_else(|| flow.scopes.clone());
     let mut metadata = tokens.extra.clone();
@@ -122,7 +127,13 @@ async fn finish(
     save_connection(state, link, &connector, credentials, Some(tokens.expires_at), scopes, metadata).await
 }
 
-async fn redeem(state: &AppState, flow: &OAuthFlow, connector: &Connector, code: &str) -> Result<crate::oauth::TokenSet, LinkError> {
+async fn redeem(
+    state: &AppState,
+    flow: &OAuthFlow,
+    connector: &Connector,
+    code: &str,
+    query: &std::collections::BTreeMap<String, String>,
+) -> Result<crate::oauth::TokenSet, LinkError> {
     let oauth = connector.oauth.as_ref().ok_or_else(|| LinkError::ConnectorMisconfigured("no OAuth endpoints".into()))?;
     let client_id = connector.client_id.as_deref().ok_or_else(|| LinkError::ConnectorMisconfigured("no client id".into()))?;
     let client_secret = match &connector.client_secret {
@@ -155,7 +166,9 @@ async fn redeem(state: &AppState, flow: &OAuthFlow, connector: &Connector, code:
         ProviderError::Unreachable(_) => LinkError::ProviderUnavailable { retry_after: None },
     })?;
     let separator = oauth.scope_separator.as_str();
-    parse_token_response(response.status, &response.body, state.clock.now(), oauth.default_token_lifetime_secs, separator).map_err(|e| match e {
+    let shape = ResponseShape { mapping: &connector.token_response, metadata: &connector.metadata_paths, query };
+    let now = state.clock.now();
+    parse_shaped_token_response(response.status, &response.body, now, oauth.default_token_lifetime_secs, separator, shape).map_err(|e| match e {
         TokenError::Refused { error, .. } => LinkError::CodeExchangeFailed { error: error.chars().take(64).collect() },
         TokenError::Malformed(detail) => {
             tracing::warn!(connector = %connector.uid, detail = %detail, "malformed token response");

@@ -17,6 +17,7 @@ pub mod connect;
 pub mod connection;
 pub mod exchange;
 pub mod fields;
+pub mod post_authorization;
 pub mod token;
 
 use crate::http::ApiError;

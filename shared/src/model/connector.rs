@@ -132,6 +132,44 @@ pub struct ConnectionField {
     pub label: String,
 }
 
+/// A call after the token response that a provider needs to complete a connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PostAuthorization {
+    /// GET `url` with the token: a list of resources (Atlassian sites); the first one's `id` is
+    /// stored as `field`, the whole list as `resources`.
+    AccessibleResources {
+        /// The endpoint.
+        url: String,
+        /// The metadata name of the chosen id.
+        field: String,
+    },
+    /// GET `url` with the token: a list of tenants (Xero connections); the first one's `tenantId`
+    /// is stored as `field`, the whole list as `tenants`.
+    TenantList {
+        /// The endpoint.
+        url: String,
+        /// The metadata name of the chosen id.
+        field: String,
+    },
+    /// POST the token to the introspection endpoint (RFC 7662) to learn its expiry, for providers
+    /// whose token response has none (Salesforce).
+    IntrospectionExpiry {
+        /// The introspection endpoint.
+        url: String,
+    },
+    /// GET `url` with the token; `path` of the answer is stored as `field` (DocuSign's base URI,
+    /// Mailchimp's data centre).
+    Userinfo {
+        /// The endpoint.
+        url: String,
+        /// The metadata name.
+        field: String,
+        /// Dot path in the answer.
+        path: String,
+    },
+}
+
 /// A provider configured with a client: `slack/acme-slack` with its client id and sealed secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Connector {
@@ -160,6 +198,16 @@ pub struct Connector {
     /// Values the end user gives before authorizing, used in the connector's URLs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<ConnectionField>,
+    /// Where the tokens sit in the provider's token response.
+    #[serde(default)]
+    pub token_response: crate::catalog::TokenMapping,
+    /// Non-secret values callers need: name → dot path in the token response, or
+    /// `query:<param>` for a callback query parameter.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata_paths: BTreeMap<String, String>,
+    /// An extra call after the token that completes the connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_authorization: Option<PostAuthorization>,
     /// Which project environments may use it.
     #[serde(default)]
     pub links: Vec<ProjectLink>,

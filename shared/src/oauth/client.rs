@@ -140,10 +140,23 @@ impl ProviderClient {
 impl ProviderClient {
     /// GETs a JSON document (a JWKS, a discovery document); no retries, it is fetched rarely.
     pub async fn get_json(&self, url: &str) -> Result<serde_json::Value, ProviderError> {
-        let response = self
-            .http
-            .get(url)
-            .header(reqwest::header::ACCEPT, "application/json")
+        self.get(url, None).await
+    }
+
+    /// GETs a JSON document with an `Authorization` value (an API call right after authorization).
+    pub async fn get_json_with(&self, url: &str, authorization: &SecretString) -> Result<serde_json::Value, ProviderError> {
+        self.get(url, Some(authorization)).await
+    }
+
+    async fn get(&self, url: &str, authorization: Option<&SecretString>) -> Result<serde_json::Value, ProviderError> {
+        let mut request = self.http.get(url).header(reqwest::header::ACCEPT, "application/json");
+        if let Some(authorization) = authorization {
+            let mut value = reqwest::header::HeaderValue::from_str(authorization.expose())
+                .map_err(|_| ProviderError::Unreachable("invalid authorization header".into()))?;
+            value.set_sensitive(true);
+            request = request.header(reqwest::header::AUTHORIZATION, value);
+        }
+        let response = request
             .send()
             .await
             .map_err(|e| ProviderError::Unreachable(describe(&e)))?;

@@ -5,4 +5,4 @@ mod client;
 mod tokens;
 
 pub use client::{ProviderClient, ProviderError, ProviderResponse, RetryPolicy};
-pub use tokens::{parse_token_response, Credentials, TokenError, TokenSet};
+pub use tokens::{at_path, parse_shaped_token_response, parse_token_response, Credentials, ResponseShape, TokenError, TokenSet};

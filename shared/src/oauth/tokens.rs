@@ -48,13 +48,45 @@ pub enum TokenError {
 /// Fields of a token response that are secrets or handled explicitly, and never copied to `extra`.
 const HANDLED: [&str; 7] = ["access_token", "refresh_token", "id_token", "token_type", "expires_in", "scope", "expires_at"];
 
-/// Parses a token endpoint's answer.
+/// How a provider shapes its token response: where the tokens sit, and which non-secret values to
+/// keep as metadata (`query:<name>` takes a callback query parameter).
+#[derive(Debug, Clone, Copy)]
+pub struct ResponseShape<'a> {
+    /// Token field paths.
+    pub mapping: &'a crate::catalog::TokenMapping,
+    /// Metadata name → path.
+    pub metadata: &'a std::collections::BTreeMap<String, String>,
+    /// The callback's query parameters (code redemption only).
+    pub query: &'a std::collections::BTreeMap<String, String>,
+}
+
+/// The value at a dot path (`authed_user.access_token`).
+pub fn at_path<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
+    path.split('.').try_fold(value, |v, key| v.get(key))
+}
+
+/// Parses a token endpoint's answer in the RFC 6749 shape.
 pub fn parse_token_response(
     status: u16,
     body: &[u8],
     now: Timestamp,
     default_lifetime_secs: i64,
     scope_separator: &str,
+) -> Result<TokenSet, TokenError> {
+    let mapping = crate::catalog::TokenMapping::default();
+    let empty = std::collections::BTreeMap::new();
+    let shape = ResponseShape { mapping: &mapping, metadata: &empty, query: &empty };
+    parse_shaped_token_response(status, body, now, default_lifetime_secs, scope_separator, shape)
+}
+
+/// Parses a token endpoint's answer in a provider's own shape.
+pub fn parse_shaped_token_response(
+    status: u16,
+    body: &[u8],
+    now: Timestamp,
+    default_lifetime_secs: i64,
+    scope_separator: &str,
+    shape: ResponseShape<'_>,
 ) -> Result<TokenSet, TokenError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|_| TokenError::Malformed(format!("HTTP {status} with a body that is not JSON")))?;
@@ -68,27 +100,44 @@ pub fn parse_token_response(
     if !(200..300).contains(&status) {
         return Err(TokenError::Malformed(format!("HTTP {status} without an OAuth error")));
     }
-    let secret = |name: &str| object.get(name).and_then(Value::as_str).filter(|s| !s.is_empty()).map(SecretString::new);
-    let access_token = secret("access_token").ok_or_else(|| TokenError::Malformed("no access_token".into()))?;
+    // Slack answers HTTP 200 with {"ok": false, "error": ...}; that `error` is caught above.
+    let path = |p: &Option<String>| p.as_deref().and_then(|p| at_path(&value, p));
+    let secret = |p: &Option<String>| path(p).and_then(Value::as_str).filter(|s| !s.is_empty()).map(SecretString::new);
+    let access_token = secret(&shape.mapping.access_token).ok_or_else(|| TokenError::Malformed("no access_token".into()))?;
     // Some providers send expires_in as a string ("3600").
-    let expires_in = match object.get("expires_in") {
+    let expires_in = match path(&shape.mapping.expires_in) {
         Some(Value::Number(n)) => n.as_i64(),
         Some(Value::String(s)) => s.parse::<i64>().ok(),
         _ => None,
     }
     .filter(|secs| *secs > 0);
-    let scopes = object.get("scope").and_then(Value::as_str).map(|s| {
+    let scopes = path(&shape.mapping.scope).and_then(Value::as_str).map(|s| {
         s.split(|c: char| scope_separator.contains(c) || c == ' ').filter(|p| !p.is_empty()).map(str::to_owned).collect()
     });
-    let extra = object
-        .iter()
-        .filter(|(k, _)| !HANDLED.contains(&k.as_str()) && !k.contains("token") && !k.contains("secret"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let extra: Map<String, Value> = if shape.metadata.is_empty() {
+        // No declared metadata: keep the top-level fields that cannot be secrets.
+        object
+            .iter()
+            .filter(|(k, _)| !HANDLED.contains(&k.as_str()) && !k.contains("token") && !k.contains("secret"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    } else {
+        shape
+            .metadata
+            .iter()
+            .filter_map(|(name, p)| {
+                let found = match p.strip_prefix("query:") {
+                    Some(param) => shape.query.get(param).map(|v| Value::String(v.clone())),
+                    None => at_path(&value, p).cloned(),
+                };
+                found.map(|v| (name.clone(), v))
+            })
+            .collect()
+    };
     Ok(TokenSet {
         access_token,
-        refresh_token: secret("refresh_token"),
-        id_token: secret("id_token"),
+        refresh_token: secret(&shape.mapping.refresh_token),
+        id_token: secret(&Some("id_token".into())),
         token_type: object.get("token_type").and_then(Value::as_str).unwrap_or("Bearer").to_owned(),
         expires_at: now.plus_secs(expires_in.unwrap_or(default_lifetime_secs)),
         expiry_from_provider: expires_in.is_some(),

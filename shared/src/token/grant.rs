@@ -1,7 +1,7 @@
 //! The provider calls the broker makes: a refresh-token grant, or a client-credentials grant.
 
 use crate::model::{Connector, TokenAuthMethod};
-use crate::oauth::{parse_token_response, ProviderError, TokenError as ResponseError, TokenSet};
+use crate::oauth::{parse_shaped_token_response, ProviderError, ResponseShape, TokenError as ResponseError, TokenSet};
 use crate::secret::SecretString;
 use crate::state::AppState;
 
@@ -169,7 +169,9 @@ async fn finish(
     let oauth = connector.oauth.as_ref().ok_or_else(|| GrantFailure::Misconfigured("no OAuth endpoints".into()))?;
     let response = state.provider.post_form(token_url, form, basic).await.map_err(unavailable)?;
     let now = state.clock.now();
-    parse_token_response(response.status, &response.body, now, oauth.default_token_lifetime_secs, &oauth.scope_separator).map_err(|e| match e {
+    let query = std::collections::BTreeMap::new();
+    let shape = ResponseShape { mapping: &connector.token_response, metadata: &connector.metadata_paths, query: &query };
+    parse_shaped_token_response(response.status, &response.body, now, oauth.default_token_lifetime_secs, &oauth.scope_separator, shape).map_err(|e| match e {
         ResponseError::Refused { error, .. } if error == "temporarily_unavailable" || error == "server_error" => {
             GrantFailure::Unavailable { retry_after: response.retry_after }
         }

@@ -1,0 +1,69 @@
+//! The extra call some providers need after the token before a connection is usable: which site
+//! (Atlassian's accessible resources), which organisation (Xero's tenant list), when the token
+//! expires (Salesforce's introspection), or where the account lives (DocuSign's base URI).
+
+use serde_json::Value;
+
+use super::LinkError;
+use crate::model::{Connector, PostAuthorization};
+use crate::oauth::{at_path, TokenSet};
+use crate::secret::SecretString;
+use crate::state::AppState;
+
+/// Runs the connector's post-authorization step, if it has one, into `tokens`' metadata/expiry.
+pub async fn complete(state: &AppState, connector: &Connector, tokens: &mut TokenSet) -> Result<(), LinkError> {
+    let Some(step) = &connector.post_authorization else { return Ok(()) };
+    let bearer = SecretString::new(format!("Bearer {}", tokens.access_token.expose()));
+    match step {
+        PostAuthorization::AccessibleResources { url, field } | PostAuthorization::TenantList { url, field } => {
+            let (id_key, list_name) = match step {
+                PostAuthorization::TenantList { .. } => ("tenantId", "tenants"),
+                _ => ("id", "resources"),
+            };
+            let list = get(state, url, &bearer).await?;
+            let items = list.as_array().cloned().unwrap_or_default();
+            let first = items.first().and_then(|i| i.get(id_key)).cloned().ok_or_else(|| {
+                LinkError::InvalidRequest("The account has no organisation or site this app can use.".into())
+            })?;
+            tokens.extra.insert(field.clone(), first);
+            // The list itself (ids and names only) lets the app offer the choice when there are several.
+            let summary: Vec<Value> = items
+                .iter()
+                .map(|i| {
+                    let name = i.get("tenantName").or_else(|| i.get("name")).cloned().unwrap_or(Value::Null);
+                    serde_json::json!({"id": i.get(id_key), "name": name})
+                })
+                .collect();
+            tokens.extra.insert(list_name.into(), Value::Array(summary));
+        }
+        PostAuthorization::Userinfo { url, field, path } => {
+            let answer = get(state, url, &bearer).await?;
+            if let Some(found) = at_path(&answer, path).or_else(|| at_path(&answer, &format!("accounts.0.{path}"))) {
+                tokens.extra.insert(field.clone(), found.clone());
+            }
+        }
+        PostAuthorization::IntrospectionExpiry { url } => {
+            let client_id = connector.client_id.as_deref().unwrap_or_default();
+            let secret = match &connector.client_secret {
+                Some(sealed) => Some(state.keyring.open_str(&Connector::client_secret_binding(&connector.uid), sealed).await?),
+                None => None,
+            };
+            let mut form = vec![("token", tokens.access_token.expose()), ("token_type_hint", "access_token")];
+            if let Some(secret) = &secret {
+                form.push(("client_id", client_id));
+                form.push(("client_secret", secret.expose()));
+            }
+            let response = state.provider.post_form(url, &form, None).await.map_err(|_| LinkError::ProviderUnavailable { retry_after: None })?;
+            let answer: Value = serde_json::from_slice(&response.body).unwrap_or_default();
+            if let Some(exp) = answer.get("exp").and_then(Value::as_i64).filter(|_| answer["active"] == true) {
+                tokens.expires_at = crate::Timestamp(exp);
+                tokens.expiry_from_provider = true;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn get(state: &AppState, url: &str, bearer: &SecretString) -> Result<Value, LinkError> {
+    state.provider.get_json_with(url, bearer).await.map_err(|_| LinkError::ProviderUnavailable { retry_after: None })
+}

@@ -1,0 +1,125 @@
+//! The catalog's provider quirks, through the real flow code, against a loopback server that
+//! answers in each provider's documented shape: Slack's nested `authed_user` and rotation expiry,
+//! Salesforce's `instance_url` and expiry by introspection, Xero's tenant list, QuickBooks'
+//! `realmId` in the callback, Atlassian's accessible resources.
+
+use latchkey::admin::{create_connector_with, NewConnector, Quirks};
+use latchkey::model::PostAuthorization;
+use latchkey::{Clock, SecretString};
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+use crate::link_helpers::{self as link, redirect_param, Agent};
+use crate::machine_grants::Shapes;
+
+/// A connector for catalog provider `id`, its endpoints moved to the loopback server under `/id/`.
+async fn catalog_connector_at(app: &TestApp, shapes: &Shapes, id: &str, project: &latchkey::model::ProjectId) -> String {
+    let entry = latchkey::catalog::provider(id).unwrap();
+    let mut quirks = Quirks::of(entry);
+    let here = |path: &str| format!("{}/{id}/{path}", shapes.base);
+    quirks.post_authorization = quirks.post_authorization.map(|step| match step {
+        PostAuthorization::TenantList { field, .. } => PostAuthorization::TenantList { url: here("connections"), field },
+        PostAuthorization::AccessibleResources { field, .. } => PostAuthorization::AccessibleResources { url: here("accessible-resources"), field },
+        PostAuthorization::IntrospectionExpiry { .. } => PostAuthorization::IntrospectionExpiry { url: here("introspect") },
+        other => other,
+    });
+    let mut oauth = entry.endpoints().unwrap();
+    oauth.authorize_url = here("authorize");
+    oauth.token_url = here("token");
+    oauth.revoke_url = None;
+    let uid = format!("{id}/acme");
+    let new = NewConnector {
+        uid: uid.clone(),
+        display_name: Some(entry.name.clone()),
+        auth_mode: entry.mode().unwrap(),
+        oauth: Some(oauth),
+        client_id: Some("client".into()),
+        client_secret: Some(SecretString::new("secret")),
+        default_scopes: entry.default_scopes.clone(),
+        fields: vec![],
+    };
+    create_connector_with(&app.state, new, quirks, Some(id)).await.unwrap();
+    latchkey::admin::link_connector(&app.state, &uid, project, &["production".into()]).await.unwrap();
+    uid
+}
+
+/// Connects `user-1` through connector `uid`; returns the stored connection and its token answer.
+async fn connect(app: &TestApp, project: &link::Linked, uid: &str) -> (latchkey::model::Connection, Value) {
+    let token = link::link_token(app, &project.secret_key, "user-1").await;
+    let mut agent = Agent::default();
+    let callback = agent.authorize_with(app, &token, uid, &[]).await;
+    let done = agent.callback(app, &callback).await;
+    let public_token = redirect_param(&done, "public_token").unwrap_or_else(|| panic!("{uid}: {:?}", done.headers().get("location")));
+    let exchanged: Value = link::exchange(app, &project.secret_key, &public_token).await.json().await.unwrap();
+    let connection = latchkey::link::token::resolve_connection(&app.state, exchanged["connection_id"].as_str().unwrap()).await.unwrap().unwrap();
+    let path = format!("/v1/token/{}", uid.replace('/', "%2F"));
+    let token: Value = app
+        .http
+        .post(app.url(&path))
+        .bearer_auth(exchanged["access_token"].as_str().unwrap())
+        .json(&serde_json::json!({"subject": {"type": "user", "id": "user-1"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (connection, token)
+}
+
+async fn arrange() -> (TestApp, Shapes, link::Linked) {
+    let app = TestApp::spawn().await;
+    let shapes = Shapes::start();
+    let project = link::project(&app, "Acme").await;
+    (app, shapes, project)
+}
+
+#[tokio::test]
+async fn slack_keeps_the_bot_token_team_and_rotation_expiry() {
+    let (app, shapes, project) = arrange().await;
+    let uid = catalog_connector_at(&app, &shapes, "slack", &project.project_id).await;
+    let (connection, token) = connect(&app, &project, &uid).await;
+    assert!(token["access_token"].as_str().unwrap().starts_with("xoxb-"), "{token}");
+    assert_eq!(connection.metadata["team_id"], "T9TK3CUKW");
+    assert_eq!(connection.metadata["authed_user_id"], "U1234");
+    assert_eq!(connection.token_expires_at.unwrap().0 - app.clock.now().0, 43200);
+    assert_eq!(connection.scopes, vec!["chat:write", "channels:read"], "Slack separates scopes with commas");
+    assert!(!app.raw_store().await.contains("xoxp-"), "the user token is never stored in plaintext");
+}
+
+#[tokio::test]
+async fn salesforce_keeps_the_instance_url_and_learns_expiry_by_introspection() {
+    let (app, shapes, project) = arrange().await;
+    let uid = catalog_connector_at(&app, &shapes, "salesforce", &project.project_id).await;
+    let (connection, token) = connect(&app, &project, &uid).await;
+    assert_eq!(token["metadata"]["instance_url"], "https://acme.my.salesforce.com");
+    let left = connection.token_expires_at.unwrap().0 - app.clock.now().0;
+    assert!((4990..=5010).contains(&left), "expiry from introspection, not the default: {left}");
+}
+
+#[tokio::test]
+async fn xero_picks_a_tenant_from_the_connections_list() {
+    let (app, shapes, project) = arrange().await;
+    let uid = catalog_connector_at(&app, &shapes, "xero", &project.project_id).await;
+    let (connection, _) = connect(&app, &project, &uid).await;
+    assert_eq!(connection.metadata["tenant_id"], "xero-tenant-1");
+    assert_eq!(connection.metadata["tenants"].as_array().unwrap().len(), 2);
+    assert_eq!(connection.metadata["tenants"][1]["name"], "Maple Florists Inc");
+}
+
+#[tokio::test]
+async fn quickbooks_keeps_the_realm_id_from_the_callback() {
+    let (app, shapes, project) = arrange().await;
+    let uid = catalog_connector_at(&app, &shapes, "quickbooks", &project.project_id).await;
+    let (connection, token) = connect(&app, &project, &uid).await;
+    assert_eq!(connection.metadata["realm_id"], "9130354517246556");
+    assert_eq!(token["metadata"]["realm_id"], "9130354517246556");
+}
+
+#[tokio::test]
+async fn atlassian_keeps_the_cloud_id_of_its_accessible_resource() {
+    let (app, shapes, project) = arrange().await;
+    let uid = catalog_connector_at(&app, &shapes, "atlassian", &project.project_id).await;
+    let (connection, _) = connect(&app, &project, &uid).await;
+    assert_eq!(connection.metadata["cloud_id"], "1324a887-45db-1bf4-1e99-ef0ff456d421");
+}
