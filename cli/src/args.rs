@@ -57,6 +57,12 @@ pub enum Command {
     /// Connections: authorized accounts.
     #[command(subcommand)]
     Connections(ConnectionsCommand),
+    /// The provider catalog.
+    Providers {
+        /// Only this category (crm, accounting, ...).
+        #[arg(long)]
+        category: Option<String>,
+    },
     /// Webhooks: where a project's connection events are sent.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
@@ -168,6 +174,13 @@ pub enum TokenAuthArg {
 /// OAuth 2.0 endpoints and quirks of a connector.
 #[derive(Debug, Args)]
 pub struct OAuthArgs {
+    /// A catalog provider (`latchkey providers`): its endpoints, scopes, fields and quirks.
+    /// Implied when the uid's provider part is in the catalog and no endpoint is given.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// An OpenID Connect / OAuth discovery document to read the endpoints from.
+    #[arg(long, conflicts_with_all = ["provider", "authorize_url"])]
+    pub discovery_url: Option<String>,
     /// Authorization endpoint.
     #[arg(long)]
     pub authorize_url: Option<String>,
@@ -209,9 +222,9 @@ pub enum ConnectorsCommand {
         /// The name people see on the Connect page.
         #[arg(long)]
         name: Option<String>,
-        /// How connections are authorized.
-        #[arg(long, value_enum, default_value = "oauth2")]
-        auth_mode: AuthModeArg,
+        /// How connections are authorized (oauth2 unless the catalog says otherwise).
+        #[arg(long, value_enum)]
+        auth_mode: Option<AuthModeArg>,
         #[command(flatten)]
         oauth: OAuthArgs,
         #[arg(long)]

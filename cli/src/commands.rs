@@ -65,6 +65,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Webhooks(command) => webhooks(&state, command, &print).await,
+        Command::Providers { category } => {
+            let providers: Vec<&latchkey::catalog::ProviderEntry> =
+                latchkey::catalog::providers().iter().filter(|p| category.as_deref().is_none_or(|c| p.category == c)).collect();
+            print.providers(&providers);
+            Ok(())
+        }
         Command::Table(_) => unreachable!("handled before the state is built"),
     }
 }
@@ -142,6 +148,17 @@ async fn keys(state: &AppState, command: KeysCommand, print: &Printer) -> Result
 async fn connectors(state: &AppState, command: ConnectorsCommand, print: &Printer) -> Result<(), CliError> {
     match command {
         ConnectorsCommand::Create { uid, name, auth_mode, oauth, client_id, secret, scopes, fields } => {
+            let catalog_id = oauth.provider.clone().or_else(|| {
+                let implied = uid.split_once('/').map(|(p, _)| p.to_owned())?;
+                let custom = auth_mode.is_some() || oauth.authorize_url.is_some() || oauth.token_url.is_some() || oauth.discovery_url.is_some();
+                (!custom && latchkey::catalog::provider(&implied).is_some()).then_some(implied)
+            });
+            if let Some(provider) = catalog_id {
+                let client_secret = read_secret(&secret)?;
+                let connector = admin::create_catalog_connector(state, &uid, &provider, client_id, client_secret, scopes).await?;
+                print.connectors(std::slice::from_ref(&connector));
+                return Ok(());
+            }
             let fields = fields
                 .iter()
                 .map(|f| {
@@ -151,7 +168,7 @@ async fn connectors(state: &AppState, command: ConnectorsCommand, print: &Printe
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let client_secret = read_secret(&secret)?;
-            let auth_mode = match auth_mode {
+            let auth_mode = match auth_mode.unwrap_or(AuthModeArg::Oauth2) {
                 AuthModeArg::Oauth2 => AuthMode::OAuth2,
                 AuthModeArg::ApiKey => AuthMode::ApiKey,
                 AuthModeArg::Basic => AuthMode::Basic,
@@ -159,7 +176,10 @@ async fn connectors(state: &AppState, command: ConnectorsCommand, print: &Printe
                 AuthModeArg::GithubApp => AuthMode::GithubApp,
                 AuthModeArg::JwtBearer => AuthMode::JwtBearer,
             };
-            let oauth = oauth_endpoints(oauth)?;
+            let oauth = match &oauth.discovery_url {
+                Some(url) => Some(admin::discover(state, url).await?),
+                None => oauth_endpoints(oauth)?,
+            };
             let new = NewConnector { uid, display_name: name, auth_mode, oauth, client_id, client_secret, default_scopes: scopes, fields };
             print.connectors(std::slice::from_ref(&admin::create_connector(state, new).await?));
         }

@@ -38,6 +38,19 @@ impl Printer {
         });
     }
 
+    /// Catalog providers.
+    pub fn providers(&self, providers: &[&latchkey::catalog::ProviderEntry]) {
+        let value = Value::Array(
+            providers
+                .iter()
+                .map(|p| json!({"id": p.id, "name": p.name, "category": p.category, "auth_mode": p.auth_mode, "docs_url": p.docs_url}))
+                .collect(),
+        );
+        self.emit(&value, || {
+            table(providers.iter().map(|p| vec![p.id.clone(), p.name.clone(), p.category.clone(), p.auth_mode.clone()]), &["ID", "NAME", "CATEGORY", "AUTH"])
+        });
+    }
+
     /// Projects, one per line.
     pub fn projects(&self, projects: &[Project]) {
         let value = json!(projects);

@@ -15,9 +15,15 @@
   if (search) {
     search.addEventListener("input", function () {
       var term = search.value.trim().toLowerCase();
+      var shown = 0;
       document.querySelectorAll(".connector").forEach(function (item) {
         item.hidden = term !== "" && item.getAttribute("data-name").indexOf(term) === -1;
+        if (!item.hidden) shown += 1;
       });
+      document.querySelectorAll(".group").forEach(function (group) {
+        group.hidden = group.querySelectorAll(".connector:not([hidden])").length === 0;
+      });
+      document.getElementById("no-match").hidden = shown !== 0;
     });
   }
   document.querySelectorAll("[data-connector]").forEach(function (el) {

@@ -113,7 +113,7 @@ fn bad_input_gets_a_clear_message_a_non_zero_exit_and_changes_nothing() {
         (vec!["keys", "create", "--project", "nope", "--environment", "production"], "invalid project id"),
         (vec!["connectors", "create", "--uid", "no-slash"], "invalid connector uid"),
         (vec!["connectors", "create", "--uid", "slack/x", "--auth-mode", "api-key", "--scope", "two words"], "invalid scope"),
-        (vec!["connectors", "create", "--uid", "slack/x", "--client-id", "c"], "needs its authorize and token URLs"),
+        (vec!["connectors", "create", "--uid", "acme/x", "--client-id", "c"], "needs its authorize and token URLs"),
         (vec!["connectors", "create", "--uid", "slack/x", "--client-id", "c", "--authorize-url", "http://evil.example/a", "--token-url", "https://x.test/t"], "must be an https URL"),
         (vec!["connectors", "create", "--uid", "slack/x", "--authorize-url", "https://x.test/a"], "give both"),
         (vec!["connectors", "link", "--uid", "slack/none", "--project", &project_id, "--environment", "production"], "not found"),
@@ -134,13 +134,34 @@ fn bad_input_gets_a_clear_message_a_non_zero_exit_and_changes_nothing() {
 }
 
 #[test]
+fn the_catalog_is_listed_and_names_a_connectors_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let all = json(&latchkey(d, &["--json", "providers"], &[], None));
+    assert!(all.as_array().unwrap().len() >= 50);
+    let crm = json(&latchkey(d, &["--json", "providers", "--category", "crm"], &[], None));
+    assert!(crm.as_array().unwrap().iter().any(|p| p["id"] == "salesforce"));
+    let created = json(&latchkey(
+        d,
+        &["--json", "connectors", "create", "--uid", "slack/acme", "--client-id", "123.456", "--client-secret-env", "SLACK_SECRET"],
+        &[("SLACK_SECRET", "s3cret")],
+        None,
+    ));
+    assert_eq!(created[0]["provider"], "slack");
+    assert!(created[0]["default_scopes"].as_array().unwrap().len() > 0, "scopes from the catalog");
+    let unknown = latchkey(d, &["connectors", "create", "--uid", "x/y", "--provider", "nope", "--client-id", "c"], &[], None);
+    assert!(!unknown.status.success() && String::from_utf8_lossy(&unknown.stderr).contains("not found"));
+}
+
+#[test]
 fn every_subcommand_has_help() {
     let dir = tempfile::tempdir().unwrap();
     let commands: &[&[&str]] = &[
         &[], &["serve"], &["projects"], &["projects", "create"], &["projects", "list"], &["keys"], &["keys", "create"],
         &["keys", "list"], &["keys", "revoke"], &["connectors"], &["connectors", "create"], &["connectors", "list"],
         &["connectors", "update"], &["connectors", "delete"], &["connectors", "link"], &["connectors", "unlink"],
-        &["connections"], &["connections", "list"], &["table"], &["table", "create"],
+        &["connections"], &["connections", "list"], &["table"], &["table", "create"], &["providers"], &["webhooks"],
+        &["webhooks", "add"], &["webhooks", "list"], &["webhooks", "remove"], &["webhooks", "deliveries"], &["projects", "trust-issuer"],
     ];
     for command in commands {
         let mut args = command.to_vec();

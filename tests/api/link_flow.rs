@@ -415,3 +415,32 @@ async fn connection_fields_fill_the_connector_urls_and_cannot_escape_them() {
     let connection = latchkey::link::token::resolve_connection(&app.state, body["connection_id"].as_str().unwrap()).await.unwrap().unwrap();
     assert_eq!(connection.metadata["tenant"], "acme");
 }
+
+#[tokio::test]
+async fn a_custom_connector_from_a_discovery_document_completes_the_flow() {
+    // Arrange: the endpoints, issuer and iss support come from the provider's discovery document.
+    let app = TestApp::spawn().await;
+    let provider = Provider::start(&[&app.url("/v1/oauth/callback")]);
+    let project = link::project(&app, "Acme").await;
+    let oauth = latchkey::admin::discover(&app.state, &format!("{}/.well-known/openid-configuration", provider.issuer)).await.unwrap();
+    assert!(oauth.requires_iss && oauth.pkce, "{oauth:?}");
+    assert_eq!(oauth.issuer.as_deref(), Some(provider.issuer.as_str()));
+    let new = latchkey::admin::NewConnector {
+        uid: link::CONNECTOR.into(),
+        display_name: None,
+        auth_mode: latchkey::model::AuthMode::OAuth2,
+        oauth: Some(oauth),
+        client_id: Some("latchkey-auto".into()),
+        client_secret: Some(SecretString::new("auto-secret")),
+        default_scopes: vec!["openid".into(), "offline_access".into()],
+        fields: vec![],
+    };
+    latchkey::admin::create_connector(&app.state, new).await.unwrap();
+    latchkey::admin::link_connector(&app.state, link::CONNECTOR, &project.project_id, &["production".into()]).await.unwrap();
+
+    // Act
+    let public_token = connect(&app, &project.secret_key, "user-1").await;
+
+    // Assert
+    assert_eq!(link::exchange(&app, &project.secret_key, &public_token).await.status(), 200);
+}

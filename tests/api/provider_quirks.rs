@@ -123,3 +123,37 @@ async fn atlassian_keeps_the_cloud_id_of_its_accessible_resource() {
     let (connection, _) = connect(&app, &project, &uid).await;
     assert_eq!(connection.metadata["cloud_id"], "1324a887-45db-1bf4-1e99-ef0ff456d421");
 }
+
+#[tokio::test]
+async fn the_catalog_is_listed_by_the_api_and_groups_the_connect_page() {
+    let (app, _shapes, project) = arrange().await;
+    let all: Value = app.http.get(app.url("/v1/providers")).send().await.unwrap().json().await.unwrap();
+    assert!(all["data"].as_array().unwrap().len() >= 50);
+    let crm: Value = app.http.get(app.url("/v1/providers?category=crm")).send().await.unwrap().json().await.unwrap();
+    assert!(crm["data"].as_array().unwrap().iter().all(|p| p["category"] == "crm"));
+    assert!(crm["data"].as_array().unwrap().iter().any(|p| p["id"] == "salesforce" && p["docs_url"].as_str().unwrap().starts_with("https://")));
+
+    // A catalog connector (HubSpot, crm) and an API-key one of no catalog provider ("other").
+    latchkey::admin::create_catalog_connector(&app.state, "hubspot/acme", "hubspot", Some("cid".into()), Some(SecretString::new("s")), vec![])
+        .await
+        .unwrap();
+    latchkey::admin::link_connector(&app.state, "hubspot/acme", &project.project_id, &["production".into()]).await.unwrap();
+    let custom = NewConnector {
+        uid: "keys/acme".into(),
+        display_name: Some("Acme API".into()),
+        auth_mode: latchkey::model::AuthMode::ApiKey,
+        oauth: None,
+        client_id: None,
+        client_secret: None,
+        default_scopes: vec![],
+        fields: vec![],
+    };
+    latchkey::admin::create_connector(&app.state, custom).await.unwrap();
+    latchkey::admin::link_connector(&app.state, "keys/acme", &project.project_id, &["production".into()]).await.unwrap();
+    let token = link::link_token(&app, &project.secret_key, "user-1").await;
+    let page = app.http.get(app.url(&format!("/connect?link_token={token}"))).send().await.unwrap().text().await.unwrap();
+    let (crm_at, other_at) = (page.find("<h2>CRM</h2>").expect("a CRM group"), page.find("<h2>Other</h2>").expect("an Other group"));
+    assert!(crm_at < other_at && page[crm_at..other_at].contains("HubSpot"));
+    assert!(page.contains(">HS</span>"), "a self-made monogram, no third-party icon");
+    assert!(!page.contains("<img"), "no images from anywhere");
+}

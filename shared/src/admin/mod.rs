@@ -4,6 +4,7 @@
 //! validates all of its input before its first write, so a refused action changes nothing.
 
 mod connectors;
+mod discovery;
 mod projects;
 mod secret_keys;
 mod webhooks;
@@ -12,6 +13,7 @@ pub use connectors::{
     connector, create_catalog_connector, create_connector, create_connector_with, delete_connector, link_connector, list_connectors, unlink_connector, update_connector,
     ConnectorChanges, NewConnector, Quirks,
 };
+pub use discovery::discover;
 pub use projects::{create_project, list_projects, parse_origin, trust_issuer, NewProject, OIDC_ALGORITHMS};
 pub use webhooks::{add_webhook, list_deliveries, remove_webhook};
 pub use secret_keys::{create_secret_key, create_user_secret_key, list_secret_keys, revoke_secret_key};

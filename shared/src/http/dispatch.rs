@@ -35,6 +35,7 @@ async fn respond(state: &AppState, routes: impl Iterator<Item = &'static super::
 async fn call(state: &AppState, matched: &Matched, request: Request) -> Result<Response, ApiError> {
     match matched.route.endpoint {
         Endpoint::OpenApi => handlers::openapi_document(state, request).await,
+        Endpoint::ListProviders => handlers::list_providers(state, request).await,
         Endpoint::CreateLinkToken => handlers::create_link_token(state, request).await,
         Endpoint::ExchangePublicToken => handlers::exchange_public_token(state, request).await,
         Endpoint::CreateSession => handlers::create_session(state, request).await,

@@ -23,6 +23,7 @@ use super::handlers;
         handlers::connect_credentials,
         handlers::connect_deep_link,
         handlers::openapi_document,
+        handlers::list_providers,
         handlers::list_connections,
         handlers::get_connection,
         handlers::delete_connection,

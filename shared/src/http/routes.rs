@@ -87,6 +87,8 @@ pub enum Endpoint {
     ConnectDeepLink,
     /// The OpenAPI document.
     OpenApi,
+    /// The provider catalog.
+    ListProviders,
     /// List a consumer's connections.
     ListConnections,
     /// Get one connection.
@@ -130,6 +132,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/connect/authorize", Endpoint::ConnectAuthorize, Function::ConnectPage),
     route("GET", "/connect/{unified_api}/{service_id}", Endpoint::ConnectDeepLink, Function::ConnectPage),
     route("GET", "/v1/openapi.json", Endpoint::OpenApi, Function::ConnectPage),
+    route("GET", "/v1/providers", Endpoint::ListProviders, Function::ConnectPage),
     route("GET", "/v1/connections", Endpoint::ListConnections, Function::ConnectionsApi),
     route("GET", "/v1/connections/{connection_id}", Endpoint::GetConnection, Function::ConnectionsApi),
     route("DELETE", "/v1/connections/{connection_id}", Endpoint::DeleteConnection, Function::ConnectionsApi),

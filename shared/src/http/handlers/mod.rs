@@ -6,6 +6,7 @@ mod connect;
 mod connections;
 mod link;
 mod pending;
+mod providers;
 mod token;
 
 pub use callback::*;
@@ -13,6 +14,7 @@ pub use connect::*;
 pub use connections::*;
 pub use link::*;
 pub use pending::*;
+pub use providers::*;
 pub use token::*;
 
 use super::{openapi, ApiError, Request, Response};

@@ -10,14 +10,29 @@ const SCRIPT: &str = include_str!("../../../assets/connect.js");
 /// Renders the page.
 pub fn render_connect_page(page: &ConnectPage, link_token: &str) -> Response {
     let hidden = hidden_fields(page, link_token);
-    let items: String = page.connectors.iter().map(|c| connector_item(page, c, &hidden)).collect();
+    // Grouped by the catalog's category, in a stable order; connectors of custom providers last.
+    let mut groups: std::collections::BTreeMap<(bool, String), Vec<&Connector>> = std::collections::BTreeMap::new();
+    for connector in &page.connectors {
+        let category = crate::catalog::provider(&connector.provider).map(|p| p.category.clone());
+        groups.entry((category.is_none(), category.unwrap_or_else(|| "other".into()))).or_default().push(connector);
+    }
+    let sections: String = groups
+        .iter()
+        .map(|((_, category), connectors)| {
+            let items: String = connectors.iter().map(|c| connector_item(page, c, &hidden)).collect();
+            format!(
+                "<section class=\"group\"><h2>{}</h2><ul class=\"connectors\">{items}</ul></section>",
+                escape(&category_title(category))
+            )
+        })
+        .collect();
     let list = if page.connectors.is_empty() {
         "<p class=\"empty\">No integrations are available for this link. Contact the app's support.</p>".to_owned()
     } else {
         format!(
             "<label class=\"search\" for=\"search\">Search</label>\
              <input id=\"search\" type=\"search\" placeholder=\"Search integrations\" autocomplete=\"off\">\
-             <ul class=\"connectors\" id=\"connectors\">{items}</ul>"
+             <div id=\"connectors\">{sections}</div><p class=\"empty\" id=\"no-match\" hidden>No integration matches.</p>"
         )
     };
     let close = match page.mode {
@@ -40,6 +55,20 @@ pub fn render_connect_page(page: &ConnectPage, link_token: &str) -> Response {
         frame_ancestor: page.origin.clone(),
     }
     .into_response()
+}
+
+/// A category's heading: `file-storage` → `File storage`, `crm` → `CRM`.
+fn category_title(category: &str) -> String {
+    match category {
+        "crm" => "CRM".into(),
+        "hris" => "HRIS".into(),
+        "ats" => "Recruiting (ATS)".into(),
+        other => {
+            let spaced = other.replace('-', " ");
+            let mut chars = spaced.chars();
+            chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+        }
+    }
 }
 
 /// The CSP source that lets a form reach (and be redirected to) an authorize URL. A templated host

@@ -87,11 +87,12 @@ impl Page<'_> {
 
 /// The monogram shown for a connector: up to two letters of its name.
 pub fn monogram(name: &str) -> String {
-    let letters: String = name
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .filter_map(|w| w.chars().next())
-        .take(2)
-        .collect();
-    if letters.is_empty() { "?".into() } else { letters.to_uppercase() }
+    let words: Vec<&str> = name.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let letters: String = match words.as_slice() {
+        [] => "?".into(),
+        // One word: its initial and its next capital (HubSpot → HS, Slack → S).
+        [word] => word.chars().take(1).chain(word.chars().skip(1).filter(|c| c.is_uppercase()).take(1)).collect(),
+        _ => words.iter().filter_map(|w| w.chars().next()).take(2).collect(),
+    };
+    letters.to_uppercase()
 }
