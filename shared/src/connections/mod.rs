@@ -11,7 +11,7 @@ mod revoke;
 
 pub use authorize::{authorize_link, AuthorizeClaims, AUTHORIZE_AUDIENCE};
 pub use import::{import_connection, ImportRequest};
-pub use revoke::delete_connection;
+pub use revoke::{delete_connection, disconnect_connection};
 
 use serde_json::{json, Value};
 

@@ -63,3 +63,20 @@ async fn revoke(state: &AppState, connection: &Connection, connector: &Connector
         }
     }
 }
+
+/// Disconnects the caller's connection `id`: revoked at the provider, credentials forgotten, state
+/// `added` (it can be authorized again; its id and settings stay).
+pub async fn disconnect_connection(state: &AppState, caller: &SecretKeyLookup, id: &str) -> Result<(), LinkError> {
+    let (connection, connector) = find(state, caller, id).await?;
+    let revoked = revoke(state, &connection, &connector).await;
+    let mut stored = crate::model::Stored::<Connection>::get(state.store.as_ref(), &connection.key())
+        .await?
+        .ok_or(LinkError::ConnectionNotFound)?;
+    stored.record.credentials = None;
+    stored.record.token_expires_at = None;
+    stored.record.state = crate::model::ConnectionState::Added;
+    stored.record.updated_at = state.clock.now();
+    stored.save(state.store.as_ref()).await?;
+    events::emit(state, EventType::ConnectionUpdated, &stored.record, serde_json::json!({"disconnected": true, "revoked": revoked})).await;
+    Ok(())
+}

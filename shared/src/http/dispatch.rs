@@ -51,6 +51,7 @@ async fn call(state: &AppState, matched: &Matched, request: Request) -> Result<R
         Endpoint::DeleteConnection => handlers::delete_connection(state, matched, request).await,
         Endpoint::ImportConnection => handlers::import_connection(state, request).await,
         Endpoint::ConnectAuthorize => handlers::connect_authorize(state, request).await,
+        Endpoint::ConnectAction => handlers::connect_action(state, request).await,
     }
 }
 

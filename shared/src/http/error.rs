@@ -54,9 +54,6 @@ pub enum ApiError {
     /// A conflicting change happened first.
     #[error("{0}")]
     Conflict(String),
-    /// The route exists but its flow is not built yet.
-    #[error("{0} is not available yet")]
-    NotImplemented(&'static str),
     /// A backing service (store, key provider) is unavailable.
     #[error("a backing service is unavailable, retry shortly")]
     Unavailable(String),
@@ -88,7 +85,6 @@ impl ApiError {
             ApiError::RouteNotFound(_) | ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Flow { status, .. } => *status,
@@ -105,7 +101,6 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
-            ApiError::NotImplemented(_) => "not_implemented",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal_error",
             ApiError::Flow { code, .. } => code,

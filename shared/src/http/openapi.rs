@@ -29,11 +29,14 @@ use super::handlers;
         handlers::delete_connection,
         handlers::import_connection,
         handlers::connect_authorize,
+        handlers::connect_action,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, handlers::LinkTokenResponse, handlers::ExchangeRequest, handlers::ExchangeResponse,
         crate::link::token::LinkTokenRequest, crate::link::token::EndUserInput, handlers::TokenResponse,
         crate::token::issue::TokenRequest, crate::token::issue::SubjectInput,
+        handlers::SessionResponse, crate::session::SessionRequest, crate::session::SessionSettings,
+        crate::session::create::ConsumerMetadata, crate::session::create::Theme,
         crate::connections::ImportRequest, crate::connections::import::ImportedCredentials,
     )),
     modifiers(&SecretKeyAuth)

@@ -89,6 +89,8 @@ pub enum Endpoint {
     OpenApi,
     /// The provider catalog.
     ListProviders,
+    /// A session overview's actions (reauthorize, disconnect, delete).
+    ConnectAction,
     /// List a consumer's connections.
     ListConnections,
     /// Get one connection.
@@ -130,6 +132,7 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/connect/oauth/start", Endpoint::ConnectStart, Function::ConnectPage),
     route("POST", "/connect/credentials", Endpoint::ConnectCredentials, Function::ConnectPage),
     route("GET", "/connect/authorize", Endpoint::ConnectAuthorize, Function::ConnectPage),
+    route("POST", "/connect/actions", Endpoint::ConnectAction, Function::ConnectPage),
     route("GET", "/connect/{unified_api}/{service_id}", Endpoint::ConnectDeepLink, Function::ConnectPage),
     route("GET", "/v1/openapi.json", Endpoint::OpenApi, Function::ConnectPage),
     route("GET", "/v1/providers", Endpoint::ListProviders, Function::ConnectPage),

@@ -30,12 +30,17 @@ pub struct ConnectPage {
     pub mode: ConnectMode,
     /// The app origin results are posted to (modal mode).
     pub origin: Option<String>,
+    /// The consumer's existing connections, by connector uid (sessions show their states).
+    pub connections: Vec<crate::model::Connection>,
+    /// The deep link it was opened at (`unified_api`, `service_id`).
+    pub deep_link: Option<(String, String)>,
 }
 
 /// The fields every Connect page form and link carries.
 #[derive(Debug, Deserialize)]
 pub struct PageParams {
-    /// The link token.
+    /// The link token, or a session token (`jwt`).
+    #[serde(alias = "jwt")]
     pub link_token: String,
     /// `modal` inside the SDK, `page` otherwise.
     #[serde(default)]
@@ -67,8 +72,50 @@ pub async fn load_page(state: &AppState, params: &PageParams) -> Result<ConnectP
         .filter(|c| !c.auth_mode.is_machine())
         .filter(|c| c.usable_by(&project.id, &link.environment) && link.allows(&c.uid))
         .collect();
+    if let Some(session) = &link.session {
+        let apis = &session.settings.unified_apis;
+        connectors.retain(|c| apis.is_empty() || crate::catalog::provider(&c.provider).is_some_and(|p| apis.contains(&p.category)));
+    }
     connectors.sort_by_key(|c| c.name().to_lowercase());
-    Ok(ConnectPage { link, project, connectors, mode, origin })
+    let connections = match &link.session {
+        Some(_) => consumer_connections(state, &link).await?,
+        None => Vec::new(),
+    };
+    Ok(ConnectPage { link, project, connectors, mode, origin, connections, deep_link: None })
+}
+
+/// The consumer's connections in the link's environment.
+async fn consumer_connections(state: &AppState, link: &LinkToken) -> Result<Vec<crate::model::Connection>, LinkError> {
+    let prefix = format!("{}{}#", crate::model::Connection::SK_PREFIX, link.environment);
+    let partition = Project::partition_of(&link.project_id);
+    Ok(Stored::<crate::model::Connection>::query(state.store.as_ref(), &partition, &prefix)
+        .await?
+        .into_iter()
+        .map(|s| s.record)
+        .filter(|c| c.subject.id.as_deref() == Some(link.end_user.id.as_str()))
+        .collect())
+}
+
+impl ConnectPage {
+    /// Narrows the page to a deep link: the connectors of `unified_api` (a catalog category) whose
+    /// provider or name is `service_id`.
+    pub fn deep(mut self, unified_api: &str, service_id: &str) -> Result<Self, LinkError> {
+        self.connectors.retain(|c| {
+            let category = crate::catalog::provider(&c.provider).map(|p| p.category.as_str()).unwrap_or("other");
+            let name = c.uid.as_str().split_once('/').map(|(_, n)| n).unwrap_or_default();
+            category == unified_api && (c.provider == service_id || name == service_id)
+        });
+        if self.connectors.is_empty() {
+            return Err(LinkError::ConnectorNotAllowed);
+        }
+        self.deep_link = Some((unified_api.to_owned(), service_id.to_owned()));
+        Ok(self)
+    }
+
+    /// The consumer's connection at `connector`, if any.
+    pub fn connection(&self, connector: &Connector) -> Option<&crate::model::Connection> {
+        self.connections.iter().find(|c| c.connector == connector.uid)
+    }
 }
 
 /// The page behind an authorize link: the link's claims become a short-lived link token (so the
@@ -89,11 +136,57 @@ pub async fn page_for_authorize_link(state: &AppState, token: &str, redirect_uri
         connectors: vec![uid],
         connection_id: None,
         redirect_url,
+        session: None,
         created_at: now,
         valid_until: now.plus_secs(OAuthFlow::LIFETIME_SECS),
     };
     state.store.put_if_absent(&link.to_item()?.expiring_at(link.valid_until)).await?;
     load_page(state, &PageParams { link_token: minted.expose().to_owned(), mode: None, origin: None }).await
+}
+
+/// What a consumer may do to an existing connection from a session's overview.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Authorize again.
+    Reauthorize,
+    /// Revoke the grant at the provider and forget the credentials; the connection stays `added`.
+    Disconnect,
+    /// Revoke and remove the connection.
+    Delete,
+}
+
+impl Action {
+    /// Parses an action the session allows.
+    pub fn allowed(page: &ConnectPage, raw: &str) -> Result<Action, LinkError> {
+        let session = page.link.session.as_ref().ok_or(LinkError::ConnectorNotAllowed)?;
+        let action = match raw {
+            "reauthorize" => Action::Reauthorize,
+            "disconnect" => Action::Disconnect,
+            "delete" => Action::Delete,
+            _ => return Err(LinkError::InvalidRequest("unknown action".into())),
+        };
+        if !session.settings.allow_actions.iter().any(|a| a == raw) {
+            return Err(LinkError::InvalidRequest("this session does not allow that action".into()));
+        }
+        Ok(action)
+    }
+}
+
+/// Disconnects or deletes the consumer's connection at `connector`.
+pub async fn act(state: &AppState, page: &ConnectPage, connector: &str, action: Action) -> Result<(), LinkError> {
+    let connector = page.connector(connector)?;
+    let connection = page.connection(connector).ok_or(LinkError::ConnectionNotFound)?;
+    let caller = crate::model::SecretKeyLookup {
+        key_id: "session".into(),
+        project_id: page.link.project_id.clone(),
+        environment: page.link.environment.clone(),
+        user_id: Some(page.link.end_user.id.clone()),
+    };
+    match action {
+        Action::Delete => crate::connections::delete_connection(state, &caller, &connection.id).await.map(|_| ()),
+        Action::Disconnect => crate::connections::disconnect_connection(state, &caller, &connection.id).await,
+        Action::Reauthorize => Ok(()),
+    }
 }
 
 impl ConnectPage {
@@ -162,7 +255,11 @@ pub async fn start_authorization(
         mode: page.mode,
         origin: page.origin.clone(),
         fields,
-        redirect_url: page.link.redirect_url.clone(),
+        // A session returns to its app only with auto_redirect; otherwise the page shows the result.
+        redirect_url: match &page.link.session {
+            Some(session) if !session.settings.auto_redirect => None,
+            _ => page.link.redirect_url.clone(),
+        },
         created_at: now,
     };
     state.store.put_if_absent(&flow.to_item()?.expiring_at(now.plus_secs(OAuthFlow::LIFETIME_SECS))).await?;

@@ -105,6 +105,7 @@ pub async fn create_link_token(state: &AppState, caller: &SecretKeyLookup, reque
         connectors,
         connection_id: request.connection_id,
         redirect_url,
+        session: None,
         created_at: now,
         valid_until: now.plus_secs(ttl),
     };
@@ -143,6 +144,9 @@ pub async fn resolve_connection(state: &AppState, connection_id: &str) -> Result
 
 /// Finds the live link token `raw` names.
 pub async fn find_link_token(state: &AppState, raw: &str) -> Result<LinkToken, LinkError> {
+    if raw.starts_with("eyJ") && raw.len() <= 8192 {
+        return link_for_session(state, raw).await;
+    }
     if !raw.starts_with(LinkToken::PREFIX) || raw.len() > 128 {
         return Err(LinkError::LinkTokenInvalid);
     }
@@ -156,3 +160,32 @@ pub async fn find_link_token(state: &AppState, raw: &str) -> Result<LinkToken, L
         .ok_or(LinkError::LinkTokenInvalid)
 }
 
+
+/// The link record a session token stands for, made on its first use: the page, its forms and the
+/// callback then treat a session exactly like a link token (stored under the token's hash).
+async fn link_for_session(state: &AppState, raw: &str) -> Result<LinkToken, LinkError> {
+    let hash = SecretString::new(raw.to_owned()).sha256_hex();
+    if let Some(stored) = Stored::<LinkToken>::get(state.store.as_ref(), &LinkToken::key_of(&hash)).await? {
+        return Ok(stored.record).and_then(|l| if l.valid_until > state.clock.now() { Ok(l) } else { Err(LinkError::LinkTokenInvalid) });
+    }
+    let claims: crate::session::SessionClaims =
+        crate::session::jwt::verify(state, raw, crate::session::SESSION_AUDIENCE).await?.ok_or(LinkError::LinkTokenInvalid)?;
+    let connectors = claims.settings.allowed_connectors.iter().filter_map(|c| ConnectorUid::parse(c).ok()).collect();
+    let metadata = claims.consumer_metadata.clone().unwrap_or_default();
+    let link = LinkToken {
+        hash,
+        project_id: claims.prj.clone(),
+        environment: claims.env.clone(),
+        end_user: EndUser { id: claims.sub.clone(), email: metadata.email, display_name: metadata.user_name },
+        connectors,
+        connection_id: None,
+        redirect_url: Some(claims.redirect_uri.clone()),
+        created_at: state.clock.now(),
+        valid_until: crate::Timestamp(claims.exp),
+        session: Some(claims),
+    };
+    match state.store.put_if_absent(&link.to_item()?.expiring_at(link.valid_until)).await {
+        Ok(()) | Err(crate::store::StoreError::ConditionFailed) => Ok(link),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -46,6 +46,9 @@ pub struct LinkToken {
     /// Where a full-page Connect sends the browser when done (checked against the allowlist).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
+    /// The session it stands for, when the page was opened with a session token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<crate::session::SessionClaims>,
     /// When it was minted.
     pub created_at: Timestamp,
     /// When it stops working.

@@ -75,7 +75,7 @@ pub async fn connect_start(state: &AppState, request: Request) -> Result<Respons
 }
 
 /// Starts the authorization of `connector` from `page` and sends the browser to the provider.
-async fn begin(
+pub(super) async fn begin(
     state: &AppState,
     page: &crate::link::connect::ConnectPage,
     connector: &str,

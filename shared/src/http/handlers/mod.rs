@@ -1,20 +1,20 @@
 //! The handlers, one per endpoint of the route table. Each is documented for the OpenAPI document
-//! by its `#[utoipa::path]`; a route whose flow is not built yet answers 501 `not_implemented`.
+//! by its `#[utoipa::path]`.
 
 mod callback;
 mod connect;
 mod connections;
 mod link;
-mod pending;
 mod providers;
+mod sessions;
 mod token;
 
 pub use callback::*;
 pub use connect::*;
 pub use connections::*;
 pub use link::*;
-pub use pending::*;
 pub use providers::*;
+pub use sessions::*;
 pub use token::*;
 
 use super::{openapi, ApiError, Request, Response};

@@ -39,9 +39,20 @@ pub fn render_connect_page(page: &ConnectPage, link_token: &str) -> Response {
         ConnectMode::Modal => "<button type=\"button\" class=\"close\" id=\"close\" aria-label=\"Close\">×</button>",
         ConnectMode::Page => "",
     };
+    let session = page.link.session.as_ref();
+    let title = match session.and_then(|s| s.theme.as_ref()).and_then(|t| t.name.as_deref()) {
+        Some(app) => format!("Connect your accounts to {}", escape(app)),
+        None => "Connect an account".to_owned(),
+    };
+    let back = match (&page.deep_link, session) {
+        (Some(_), Some(s)) if !s.settings.isolation_mode => {
+            format!("<p><a class=\"back\" id=\"back\" href=\"/connect?jwt={}\">← All integrations</a></p>", escape(link_token))
+        }
+        _ => String::new(),
+    };
     let body = format!(
-        "<header>{close}<h1>Connect an account</h1><p class=\"lead\">Choose the service to connect. \
-         You sign in at the service itself; this app never sees your password.</p></header>{list}\
+        "<header>{close}<h1>{title}</h1><p class=\"lead\">Choose the service to connect. \
+         You sign in at the service itself; this app never sees your password.</p>{back}</header>{list}\
          <script type=\"application/json\" id=\"latchkey-config\">{config}</script>",
         config = super::script_json(&serde_json::json!({"origin": page.origin, "mode": page.mode})),
     );
@@ -53,8 +64,28 @@ pub fn render_connect_page(page: &ConnectPage, link_token: &str) -> Response {
         script: Some(SCRIPT),
         form_targets,
         frame_ancestor: page.origin.clone(),
+        accent: session.and_then(|s| s.theme.as_ref()).and_then(|t| t.primary_color.clone()),
     }
     .into_response()
+}
+
+fn state_label(state: &str) -> String {
+    match state {
+        "callable" => "Connected".into(),
+        "invalid" => "Needs attention: authorize again".into(),
+        "added" => "Disconnected".into(),
+        "authorized" => "Needs settings".into(),
+        other => other.into(),
+    }
+}
+
+fn action_label(action: &str) -> String {
+    match action {
+        "reauthorize" => "Authorize again".into(),
+        "disconnect" => "Disconnect".into(),
+        "delete" => "Delete".into(),
+        other => other.into(),
+    }
 }
 
 /// A category's heading: `file-storage` → `File storage`, `crm` → `CRM`.
@@ -148,5 +179,33 @@ fn connector_item(page: &ConnectPage, connector: &Connector, hidden: &str) -> St
              <button type=\"submit\" class=\"primary\">Connect</button></form></details>"
         ),
     };
-    format!("<li class=\"connector\" data-name=\"{}\">{badge}<div class=\"body\"><span class=\"name\">{name}</span>{action}</div></li>", escape(&connector.name().to_lowercase()))
+    let (state_badge, action) = match (page.link.session.as_ref(), page.connection(connector)) {
+        (Some(session), Some(connection)) => {
+            let state = serde_json::json!(connection.state).as_str().unwrap_or_default().to_owned();
+            let actions: String = session
+                .settings
+                .allow_actions
+                .iter()
+                .filter(|a| a.as_str() != "reauthorize" || connector.auth_mode == AuthMode::OAuth2)
+                .map(|a| {
+                    format!(
+                        "<form method=\"post\" action=\"/connect/actions\" class=\"inline\">{fields}\
+                         <input type=\"hidden\" name=\"action\" value=\"{a}\">\
+                         <button type=\"submit\" class=\"secondary\" data-action=\"{a}\">{label}</button></form>",
+                        a = escape(a),
+                        label = escape(&action_label(a)),
+                    )
+                })
+                .collect();
+            let badge = format!("<span class=\"state state-{state}\" data-state=\"{state}\">{}</span>", escape(&state_label(&state)));
+            let reconnect = if connection.state == crate::model::ConnectionState::Callable { String::new() } else { action };
+            (badge, format!("{reconnect}<div class=\"actions\">{actions}</div>"))
+        }
+        (Some(_), None) => ("<span class=\"state state-available\" data-state=\"available\">Not connected</span>".to_owned(), action),
+        (None, _) => (String::new(), action),
+    };
+    format!(
+        "<li class=\"connector\" data-name=\"{}\" data-uid=\"{uid}\">{badge}<div class=\"body\"><span class=\"name\">{name}</span>{state_badge}{action}</div></li>",
+        escape(&connector.name().to_lowercase())
+    )
 }

@@ -50,6 +50,8 @@ pub struct Page<'a> {
     pub form_targets: Vec<String>,
     /// The app origin allowed to frame the page (modal mode).
     pub frame_ancestor: Option<String>,
+    /// The accent colour of a session's theme (`#rrggbb`, checked when the session was made).
+    pub accent: Option<String>,
 }
 
 impl Page<'_> {
@@ -61,10 +63,11 @@ impl Page<'_> {
         let html = format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>{title}</title><style nonce=\"{nonce}\">{STYLE}</style></head>\
+             <title>{title}</title><style nonce=\"{nonce}\">{STYLE}{accent}</style></head>\
              <body><main class=\"card\">{body}</main>{script}</body></html>",
             title = escape(self.title),
             body = self.body,
+            accent = self.accent.as_deref().filter(|c| c.len() == 7 && c[1..].chars().all(|h| h.is_ascii_hexdigit())).map(|c| format!(":root{{--accent:{c}}}")).unwrap_or_default(),
         );
         let form_action = std::iter::once("'self'".to_owned()).chain(self.form_targets).collect::<Vec<_>>().join(" ");
         let frame_ancestors = self.frame_ancestor.clone().unwrap_or_else(|| "'none'".into());
