@@ -57,6 +57,9 @@ pub enum Command {
     /// Connections: authorized accounts.
     #[command(subcommand)]
     Connections(ConnectionsCommand),
+    /// Run the background sweep once: refresh what expires soon, keep idle refresh tokens alive,
+    /// retry due webhook deliveries (the scheduled Lambda does this on AWS).
+    Sweep,
     /// The provider catalog.
     Providers {
         /// Only this category (crm, accounting, ...).

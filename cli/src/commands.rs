@@ -65,6 +65,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Webhooks(command) => webhooks(&state, command, &print).await,
+        Command::Sweep => {
+            let report = latchkey::token::background::sweep(&state).await;
+            print.message(&format!("{report:?}"), serde_json::json!(report));
+            Ok(())
+        }
         Command::Providers { category } => {
             let providers: Vec<&latchkey::catalog::ProviderEntry> =
                 latchkey::catalog::providers().iter().filter(|p| category.as_deref().is_none_or(|c| p.category == c)).collect();
@@ -335,6 +340,16 @@ pub mod serve {
             banner["demo_secret_key"] = serde_json::json!(secret.expose());
         }
         print.banner(&banner);
-        latchkey::http::server::serve(state.with_webhook_worker(), listener).await.map_err(|e| CliError::Io(e.to_string()))
+        let state = state.with_webhook_worker();
+        // The local stand-in for the scheduled Lambda: a sweep every minute.
+        let sweeper = state.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                latchkey::token::background::sweep(&sweeper).await;
+            }
+        });
+        latchkey::http::server::serve(state, listener).await.map_err(|e| CliError::Io(e.to_string()))
     }
 }

@@ -14,6 +14,7 @@ mod machine_grants;
 mod oidc_callers;
 mod provider;
 mod provider_quirks;
+mod sessions;
 mod store_conformance;
 mod template;
 mod token_broker;

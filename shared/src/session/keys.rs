@@ -1,8 +1,9 @@
 //! The deployment's signing keys for session JWTs and authorize links.
 //!
 //! Each key is 256 random bits sealed under the `deployment` scope and stored under
-//! `SIGNING_KEYS` / `KEY#{created_at}#{kid}`, so a query lists them oldest first. Rotation adds a
-//! key; it never deletes one a live token may still name.
+//! `SIGNING_KEYS` / `KEY#{sequence}`, so a query lists them oldest first; the sequence is claimed
+//! with a conditional write, so two rotations cannot both become "newest". Rotation adds a key; it
+//! never deletes one a live token may still name.
 
 use std::sync::Arc;
 
@@ -24,23 +25,25 @@ pub struct SigningKey {
     pub kid: String,
     /// The key, sealed.
     pub secret: Sealed,
-    /// When it was made; the newest signs.
+    /// Its place in the rotation order; the highest signs.
+    pub sequence: u64,
+    /// When it was made.
     pub created_at: Timestamp,
 }
 
 impl SigningKey {
-    fn key_of(created_at: Timestamp, kid: &str) -> Key {
-        Key::new(PARTITION, format!("KEY#{:020}#{kid}", created_at.0))
+    fn key_of(sequence: u64) -> Key {
+        Key::new(PARTITION, format!("KEY#{sequence:010}"))
     }
 
-    fn binding(created_at: Timestamp, kid: &str) -> Binding {
-        Binding::new("deployment", &Self::key_of(created_at, kid), "secret")
+    fn binding(sequence: u64) -> Binding {
+        Binding::new("deployment", &Self::key_of(sequence), "secret")
     }
 }
 
 impl Record for SigningKey {
     fn key(&self) -> Key {
-        Self::key_of(self.created_at, &self.kid)
+        Self::key_of(self.sequence)
     }
 }
 
@@ -61,7 +64,7 @@ async fn all(state: &AppState) -> Result<Vec<OpenKey>, RecordError> {
     let mut keys = Vec::new();
     for stored in Stored::<SigningKey>::query(state.store.as_ref(), PARTITION, "KEY#").await? {
         let key = stored.record;
-        let secret = state.keyring.open(&SigningKey::binding(key.created_at, &key.kid), &key.secret).await?;
+        let secret = state.keyring.open(&SigningKey::binding(key.sequence), &key.secret).await?;
         keys.push(OpenKey { kid: key.kid, secret: Arc::new(secret) });
     }
     state.caches.signing_keys.insert((), keys.clone());
@@ -90,15 +93,22 @@ pub async fn find(state: &AppState, kid: &str) -> Result<Option<OpenKey>, Record
 
 /// Adds a new signing key; returns its id. Tokens signed with older keys keep verifying.
 pub async fn rotate(state: &AppState) -> Result<String, RecordError> {
-    let kid = random_id("sk");
-    let created_at = state.clock.now();
-    let secret = zeroize::Zeroizing::new(random_bytes(32));
-    let sealed = state.keyring.seal(&SigningKey::binding(created_at, &kid), &secret).await?;
-    let record = SigningKey { kid: kid.clone(), secret: sealed, created_at };
-    match state.store.put_if_absent(&record.to_item()?).await {
-        Ok(()) | Err(StoreError::ConditionFailed) => {}
-        Err(e) => return Err(e.into()),
+    for _ in 0..5 {
+        let existing = Stored::<SigningKey>::query(state.store.as_ref(), PARTITION, "KEY#").await?;
+        let sequence = existing.last().map_or(1, |k| k.record.sequence + 1);
+        let kid = random_id("sk");
+        let secret = zeroize::Zeroizing::new(random_bytes(32));
+        let sealed = state.keyring.seal(&SigningKey::binding(sequence), &secret).await?;
+        let record = SigningKey { kid: kid.clone(), secret: sealed, sequence, created_at: state.clock.now() };
+        match state.store.put_if_absent(&record.to_item()?).await {
+            Ok(()) => {
+                state.caches.signing_keys.remove(&());
+                return Ok(kid);
+            }
+            // Another rotation took this sequence number: take the next one.
+            Err(StoreError::ConditionFailed) => continue,
+            Err(e) => return Err(e.into()),
+        }
     }
-    state.caches.signing_keys.remove(&());
-    Ok(kid)
+    Err(RecordError::Corrupt("could not claim a signing-key sequence number".into()))
 }

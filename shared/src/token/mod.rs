@@ -6,8 +6,11 @@
 //! - [`issue`]: the checks, in the documented order, and the answer.
 //! - [`refresh`]: single-flight refresh under a lease on the connection item.
 //! - [`grant`]: the provider calls (refresh token, client credentials).
+//! - [`background`]: the scheduled sweep: refresh ahead of expiry, keep idle refresh tokens
+//!   alive, a failure budget, webhook retries.
 //! - [`oidc`]: verifying OIDC caller tokens against a project's trusted issuers.
 
+pub mod background;
 pub mod cache;
 pub mod caller;
 pub mod grant;

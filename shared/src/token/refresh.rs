@@ -45,13 +45,32 @@ pub fn needs_refresh(connection: &Connection, connector: &Connector, now: Timest
 pub async fn fresh_credentials(
     state: &AppState,
     connector: &Connector,
+    stored: Stored<Connection>,
+) -> Result<(Connection, Credentials), TokenError> {
+    refresh_if(state, connector, stored, |connection, now| needs_refresh(connection, connector, now)).await
+}
+
+/// Refreshes the connection's credentials now, under the same lease (the background keep-alive of
+/// refresh tokens that die when unused).
+pub async fn force_refresh(state: &AppState, connector: &Connector, stored: Stored<Connection>) -> Result<(Connection, Credentials), TokenError> {
+    let version = stored.version;
+    // Refresh unless someone else already wrote the item since it was read.
+    refresh_if(state, connector, stored, move |connection, _| connection.refresh_lease.is_none() && version > 0).await
+}
+
+async fn refresh_if(
+    state: &AppState,
+    connector: &Connector,
     mut stored: Stored<Connection>,
+    due: impl Fn(&Connection, Timestamp) -> bool,
 ) -> Result<(Connection, Credentials), TokenError> {
     let started = std::time::Instant::now();
     let mut pause = Duration::from_millis(50);
+    let first_version = stored.version;
     loop {
         let now = state.clock.now();
-        if !needs_refresh(&stored.record, connector, now) {
+        let still_due = due(&stored.record, now) && (stored.version == first_version || needs_refresh(&stored.record, connector, now));
+        if !still_due {
             let credentials = open(state, &stored.record).await?;
             return Ok((stored.record, credentials));
         }

@@ -1,0 +1,99 @@
+//! The background sweep, run on a schedule (an EventBridge rule on AWS, a timer in the local
+//! server, `latchkey sweep` by hand): it refreshes connections before they expire, keeps alive
+//! refresh tokens that die when unused, declares a connection invalid once it has failed too often,
+//! and retries webhook deliveries that are due. Refreshes take the same lease as on-demand ones,
+//! so a sweep and a token request never refresh twice.
+
+use serde::Serialize;
+
+use super::refresh::{force_refresh, fresh_credentials};
+use super::TokenError;
+use crate::events::{self, EventType};
+use crate::model::{AuthMode, Connection, ConnectionState, Connector, Project, Stored};
+use crate::state::AppState;
+
+/// Refresh what expires within this window.
+pub const WINDOW_SECS: i64 = 15 * 60;
+/// Refresh a connection not refreshed for this long, so idle refresh tokens stay alive.
+pub const KEEP_ALIVE_SECS: i64 = 7 * 24 * 3600;
+/// Refresh failures in a row after which a connection is declared invalid.
+pub const FAILURE_BUDGET: u32 = 5;
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    /// Connections looked at.
+    pub connections: usize,
+    /// Refreshed.
+    pub refreshed: usize,
+    /// Refresh failed (provider down); tried again later.
+    pub failed: usize,
+    /// Declared invalid (refused, or out of failure budget).
+    pub invalidated: usize,
+    /// Webhook deliveries tried.
+    pub deliveries: usize,
+}
+
+/// Runs one sweep over every project.
+pub async fn sweep(state: &AppState) -> SweepReport {
+    let mut report = SweepReport::default();
+    let projects = crate::admin::list_projects(state).await.unwrap_or_default();
+    for project in &projects {
+        let partition = Project::partition_of(&project.id);
+        let Ok(connections) = Stored::<Connection>::query(state.store.as_ref(), &partition, Connection::SK_PREFIX).await else { continue };
+        for stored in connections {
+            report.connections += 1;
+            sweep_one(state, stored, &mut report).await;
+        }
+    }
+    report.deliveries = events::deliver_due(state).await;
+    tracing::info!(?report, "sweep done");
+    report
+}
+
+async fn sweep_one(state: &AppState, stored: Stored<Connection>, report: &mut SweepReport) {
+    let connection = &stored.record;
+    let now = state.clock.now();
+    if connection.state != ConnectionState::Callable || connection.refresh_retry_at.is_some_and(|at| at > now) {
+        return;
+    }
+    let Ok(Some(connector)) = Stored::<Connector>::get(state.store.as_ref(), &Connector::key_of(&connection.connector)).await else { return };
+    let connector = connector.record;
+    if connector.auth_mode != AuthMode::OAuth2 || connection.credentials.is_none() {
+        return;
+    }
+    let expiring = connection.token_expires_at.is_some_and(|at| at.0 - WINDOW_SECS <= now.0);
+    let idle = now.0 - connection.updated_at.0 >= KEEP_ALIVE_SECS;
+    let outcome = match (expiring, idle) {
+        (true, _) => Some(fresh_credentials_soon(state, &connector, stored.clone()).await),
+        (false, true) => Some(force_refresh(state, &connector, stored.clone()).await.map(|_| ())),
+        _ => None,
+    };
+    match outcome {
+        None => {}
+        Some(Ok(())) => report.refreshed += 1,
+        Some(Err(TokenError::TokenRefreshFailed { .. })) => report.invalidated += 1,
+        Some(Err(_)) => {
+            report.failed += 1;
+            if let Ok(Some(mut current)) = Stored::<Connection>::get(state.store.as_ref(), &crate::model::Record::key(&stored.record)).await {
+                if current.record.refresh_failures >= FAILURE_BUDGET && current.record.state == ConnectionState::Callable {
+                    current.record.state = ConnectionState::Invalid;
+                    current.record.updated_at = state.clock.now();
+                    if current.save(state.store.as_ref()).await.is_ok() {
+                        report.invalidated += 1;
+                        events::emit(state, EventType::ConnectionInvalid, &current.record, serde_json::json!({"reason": "failure_budget"})).await;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A refresh ahead of the on-demand buffer: the sweep's window is wider than the buffer.
+async fn fresh_credentials_soon(state: &AppState, connector: &Connector, stored: Stored<Connection>) -> Result<(), TokenError> {
+    let mut early = connector.clone();
+    if let Some(oauth) = early.oauth.as_mut() {
+        oauth.refresh_buffer_secs = oauth.refresh_buffer_secs.max(WINDOW_SECS);
+    }
+    fresh_credentials(state, &early, stored).await.map(|_| ())
+}
