@@ -146,3 +146,49 @@ async fn a_person_pastes_an_api_key_in_the_modal_in_chromium() {
     assert!(shown["status"].as_str().unwrap().contains("keys/acme"), "{shown}");
     assert!(!app.raw_store().await.contains("demo-key-typed-by-a-person"), "the key is sealed");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_person_uses_a_session_in_chromium() {
+    // Arrange: a project that returns to the example app, two sessions (auto-redirect; isolation).
+    let (app, _provider, project, example) = arrange("latchkey-browser", "browser-secret").await;
+    let session = |settings: serde_json::Value| {
+        let (app, key, redirect) = (&app, project.secret_key.clone(), format!("{}/", example.url));
+        async move {
+            let body = serde_json::json!({"consumer_id": "user-1", "redirect_uri": redirect, "settings": settings});
+            let created: Value = app.http.post(app.url("/v1/sessions")).bearer_auth(key).json(&body).send().await.unwrap().json().await.unwrap();
+            created
+        }
+    };
+    let overview = session(serde_json::json!({"auto_redirect": true})).await["url"].as_str().unwrap().to_owned();
+    let isolated_token = session(serde_json::json!({"isolation_mode": true})).await["session_token"].as_str().unwrap().to_owned();
+    let isolated = app.url(&format!("/connect/other/oidc?jwt={isolated_token}"));
+
+    // Act
+    let shots = std::env::var("LATCHKEY_SCREENSHOTS").ok();
+    let redirect = example.url.clone();
+    let shown = tokio::task::spawn_blocking(move || {
+        let mut command = Command::new("node");
+        command
+            .current_dir(workspace_root().join("tests/e2e"))
+            .args(["session-browser.mjs", "--session", &overview, "--isolated", &isolated, "--redirect", &redirect]);
+        if let Some(dir) = &shots {
+            command.args(["--screenshots", dir]);
+        }
+        let output = command.output().expect("run the session driver");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        serde_json::from_str::<Value>(stdout.lines().last().unwrap_or_default())
+            .unwrap_or_else(|_| panic!("driver: {stdout} {}", String::from_utf8_lossy(&output.stderr)))
+    })
+    .await
+    .unwrap();
+
+    // Assert
+    assert!(shown["error"].is_null(), "{shown}");
+    assert_eq!(shown["initialState"], "available");
+    assert!(shown["redirectedTo"].as_str().unwrap().contains("public_token=lk_public_"), "{shown}");
+    assert_eq!(shown["connectedState"], "callable");
+    assert_eq!(shown["disconnectedState"], "added");
+    assert_eq!(shown["reauthorizedState"], "callable");
+    assert_eq!(shown["isolatedConnectors"], 1);
+    assert_eq!(shown["isolatedHasBack"], false);
+}
