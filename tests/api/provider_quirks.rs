@@ -98,13 +98,30 @@ async fn salesforce_keeps_the_instance_url_and_learns_expiry_by_introspection() 
 }
 
 #[tokio::test]
-async fn xero_picks_a_tenant_from_the_connections_list() {
+async fn xero_offers_its_tenant_list_and_waits_for_a_choice() {
+    // Arrange / Act: two organisations come back, so the connection waits for the consumer's choice.
     let (app, shapes, project) = arrange().await;
     let uid = catalog_connector_at(&app, &shapes, "xero", &project.project_id).await;
-    let (connection, _) = connect(&app, &project, &uid).await;
-    assert_eq!(connection.metadata["tenant_id"], "xero-tenant-1");
-    assert_eq!(connection.metadata["tenants"].as_array().unwrap().len(), 2);
-    assert_eq!(connection.metadata["tenants"][1]["name"], "Maple Florists Inc");
+    let (connection, token) = connect(&app, &project, &uid).await;
+
+    // Assert: authorized, not callable, with the choices listed.
+    assert_eq!(connection.state, latchkey::model::ConnectionState::Authorized);
+    assert!(connection.metadata.get("tenant_id").is_none());
+    assert_eq!(connection.metadata["tenants"][1], serde_json::json!({"id": "xero-tenant-2", "name": "Maple Florists Inc"}));
+    assert_eq!(token["error"]["code"], "connection_configuration_required");
+
+    // The configuration step: an id that was not offered is refused; an offered one makes it callable.
+    let patch = |value: &str| {
+        app.http
+            .patch(app.url(&format!("/v1/connections/{}", connection.id)))
+            .bearer_auth(&project.secret_key)
+            .json(&serde_json::json!({"settings": {"tenant_id": value}}))
+            .send()
+    };
+    assert_eq!(patch("someone-elses-tenant").await.unwrap().status(), 400);
+    let configured: Value = patch("xero-tenant-2").await.unwrap().json().await.unwrap();
+    assert_eq!(configured["data"]["state"], "callable");
+    assert_eq!(configured["data"]["metadata"]["tenant_id"], "xero-tenant-2");
 }
 
 #[tokio::test]

@@ -173,6 +173,15 @@ async fn a_revoked_grant_fails_the_refresh_and_invalidates_the_connection() {
     assert_eq!((after_status, after["error"]["code"].as_str().unwrap()), (409, "user_authorization_required"));
     let connection = latchkey::link::token::resolve_connection(&c.app.state, &c.connection_id).await.unwrap().unwrap();
     assert_eq!(connection.state, latchkey::model::ConnectionState::Invalid);
+
+    // invalid → callable: the user authorizes again in update mode; the same connection works again.
+    let body = json!({"end_user": {"id": "user-1"}, "connection_id": c.connection_id, "redirect_url": format!("{}/done", link::APP_ORIGIN)});
+    let update: Value = link::link_token_response(&c.app, &c.project.secret_key, body).await.json().await.unwrap();
+    let mut agent = Agent::default();
+    let callback = agent.authorize(&c.app, update["link_token"].as_str().unwrap()).await;
+    assert!(redirect_param(&agent.callback(&c.app, &callback).await, "public_token").is_some());
+    let (status, _, _) = ask(&c.app, &c.access_token, URL, user("user-1")).await;
+    assert_eq!(status, 200, "the old access token works again for the re-authorized connection");
 }
 
 #[tokio::test]

@@ -87,6 +87,6 @@ pub async fn import_connection(state: &AppState, caller: &SecretKeyLookup, reque
         _ => return Err(LinkError::InvalidRequest("machine connectors need no import".into())),
     };
     let end_user = EndUser { id: consumer_id, email: None, display_name: None };
-    let grant = Grant { credentials, token_expires_at: expires, scopes: request.scopes, metadata: request.metadata };
+    let grant = Grant { credentials, token_expires_at: expires, scopes: request.scopes, metadata: request.metadata, ready: true };
     store_connection(state, &caller.project_id, &caller.environment, &end_user, &connector, grant).await
 }

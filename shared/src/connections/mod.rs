@@ -1,9 +1,20 @@
 //! The connections API (Apideck Vault's): a consumer's connections with their states, one
 //! connection, deleting one (revoking it at the provider, RFC 7009), and importing existing tokens.
 //!
-//! States: `available` (the connector can be used, nothing set up), `added` (set up, waiting for
-//! authorization), `authorized` (authorized, settings missing), `callable` (tokens can be issued),
-//! `invalid` (the grant stopped working; authorize again).
+//! States and every transition between them (each reached by a test):
+//!
+//! | from        | to           | when                                                              |
+//! |-------------|--------------|-------------------------------------------------------------------|
+//! | available   | callable     | the consumer authorizes (link, session, authorize link) or an import |
+//! | available   | authorized   | authorized, but the provider offers several tenants/sites         |
+//! | authorized  | callable     | the consumer chooses one (session page, `PATCH /v1/connections/{id}`) |
+//! | callable    | invalid      | the provider refuses a refresh, or the sweep's failure budget runs out |
+//! | invalid     | callable     | the consumer authorizes again (update mode, reauthorize)         |
+//! | callable    | added        | disconnected: revoked at the provider, credentials forgotten      |
+//! | added       | callable     | reauthorized                                                      |
+//! | any         | (deleted)    | `DELETE /v1/connections/{id}` or the session's delete: revoked and removed |
+//!
+//! `available` is not stored: it is a connector the consumer has no connection to.
 
 mod authorize;
 pub mod import;

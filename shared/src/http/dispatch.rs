@@ -49,6 +49,7 @@ async fn call(state: &AppState, matched: &Matched, request: Request) -> Result<R
         Endpoint::ListConnections => handlers::list_connections(state, request).await,
         Endpoint::GetConnection => handlers::get_connection(state, matched, request).await,
         Endpoint::DeleteConnection => handlers::delete_connection(state, matched, request).await,
+        Endpoint::ConfigureConnection => handlers::configure_connection(state, matched, request).await,
         Endpoint::ImportConnection => handlers::import_connection(state, request).await,
         Endpoint::ConnectAuthorize => handlers::connect_authorize(state, request).await,
         Endpoint::ConnectAction => handlers::connect_action(state, request).await,

@@ -28,6 +28,7 @@ use super::handlers;
         handlers::get_connection,
         handlers::delete_connection,
         handlers::import_connection,
+        handlers::configure_connection,
         handlers::connect_authorize,
         handlers::connect_action,
     ),
@@ -37,7 +38,7 @@ use super::handlers;
         crate::token::issue::TokenRequest, crate::token::issue::SubjectInput,
         handlers::SessionResponse, crate::session::SessionRequest, crate::session::SessionSettings,
         crate::session::create::ConsumerMetadata, crate::session::create::Theme,
-        crate::connections::ImportRequest, crate::connections::import::ImportedCredentials,
+        handlers::ConfigureRequest, crate::connections::ImportRequest, crate::connections::import::ImportedCredentials,
     )),
     modifiers(&SecretKeyAuth)
 )]

@@ -97,6 +97,8 @@ pub enum Endpoint {
     GetConnection,
     /// Delete one connection.
     DeleteConnection,
+    /// Finish a connection's configuration step.
+    ConfigureConnection,
     /// Import a connection's existing tokens.
     ImportConnection,
     /// An authorize link from the connections API.
@@ -139,6 +141,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v1/connections", Endpoint::ListConnections, Function::ConnectionsApi),
     route("GET", "/v1/connections/{connection_id}", Endpoint::GetConnection, Function::ConnectionsApi),
     route("DELETE", "/v1/connections/{connection_id}", Endpoint::DeleteConnection, Function::ConnectionsApi),
+    route("PATCH", "/v1/connections/{connection_id}", Endpoint::ConfigureConnection, Function::ConnectionsApi),
     route("POST", "/v1/connections/import", Endpoint::ImportConnection, Function::ConnectionsApi),
 ];
 

@@ -119,12 +119,13 @@ async fn finish(
     }
     let code = params.code.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| LinkError::InvalidRequest("the response has no code".into()))?;
     let mut tokens = redeem(state, flow, &connector, code, &params.rest).await?;
-    super::post_authorization::complete(state, &connector, &mut tokens).await?;
+    let readiness = super::post_authorization::complete(state, &connector, &mut tokens).await?;
     let credentials = Credentials::from_tokens(&tokens, None);
     let scopes = tokens.scopes.clone().unwrap_or_else(|| flow.scopes.clone());
     let mut metadata = tokens.extra.clone();
     metadata.extend(flow.fields.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))));
-    save_connection(state, link, &connector, credentials, Some(tokens.expires_at), scopes, metadata).await
+    let ready = readiness == super::post_authorization::Readiness::Ready;
+    save_connection(state, link, &connector, credentials, Some(tokens.expires_at), scopes, metadata, ready).await
 }
 
 async fn redeem(

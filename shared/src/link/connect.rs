@@ -145,7 +145,7 @@ pub async fn page_for_authorize_link(state: &AppState, token: &str, redirect_uri
 }
 
 /// What a consumer may do to an existing connection from a session's overview.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Authorize again.
     Reauthorize,
@@ -153,12 +153,17 @@ pub enum Action {
     Disconnect,
     /// Revoke and remove the connection.
     Delete,
+    /// Finish the configuration step with this choice.
+    Configure(String),
 }
 
 impl Action {
-    /// Parses an action the session allows.
-    pub fn allowed(page: &ConnectPage, raw: &str) -> Result<Action, LinkError> {
+    /// Parses an action the session allows (configuring is always allowed: it finishes a connection).
+    pub fn allowed(page: &ConnectPage, raw: &str, choice: Option<&str>) -> Result<Action, LinkError> {
         let session = page.link.session.as_ref().ok_or(LinkError::ConnectorNotAllowed)?;
+        if raw == "configure" {
+            return choice.map(|c| Action::Configure(c.to_owned())).ok_or_else(|| LinkError::InvalidRequest("Choose one.".into()));
+        }
         let action = match raw {
             "reauthorize" => Action::Reauthorize,
             "disconnect" => Action::Disconnect,
@@ -185,6 +190,9 @@ pub async fn act(state: &AppState, page: &ConnectPage, connector: &str, action: 
     match action {
         Action::Delete => crate::connections::delete_connection(state, &caller, &connection.id).await.map(|_| ()),
         Action::Disconnect => crate::connections::disconnect_connection(state, &caller, &connection.id).await,
+        Action::Configure(choice) => {
+            crate::link::post_authorization::configure(state, &connection.id, &page.link.project_id, &choice).await.map(|_| ())
+        }
         Action::Reauthorize => Ok(()),
     }
 }
@@ -336,5 +344,5 @@ pub async fn submit_key(state: &AppState, page: &ConnectPage, form: KeyForm) -> 
         ),
         _ => return Err(LinkError::InvalidRequest("this integration uses a sign-in, not a key".into())),
     };
-    save_connection(state, &page.link, &connector, credentials, None, connector.default_scopes.clone(), Default::default()).await
+    save_connection(state, &page.link, &connector, credentials, None, connector.default_scopes.clone(), Default::default(), true).await
 }

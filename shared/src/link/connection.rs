@@ -33,8 +33,9 @@ pub async fn save_connection(
     token_expires_at: Option<Timestamp>,
     scopes: Vec<String>,
     metadata: Map<String, Value>,
+    ready: bool,
 ) -> Result<Connected, LinkError> {
-    let grant = Grant { credentials, token_expires_at, scopes, metadata };
+    let grant = Grant { credentials, token_expires_at, scopes, metadata, ready };
     let connection = store_connection(state, &link.project_id, &link.environment, &link.end_user, connector, grant).await?;
     let public_token = mint_public_token(state, link, &connection).await?;
     Ok(Connected { connection, public_token })
@@ -50,6 +51,8 @@ pub struct Grant {
     pub scopes: Vec<String>,
     /// What callers need from the provider.
     pub metadata: Map<String, Value>,
+    /// Callable now, or `authorized` until the consumer finishes the configuration step.
+    pub ready: bool,
 }
 
 /// Creates or updates `end_user`'s connection at `connector` with `grant`, callable, and emits its
@@ -62,7 +65,8 @@ pub async fn store_connection(
     connector: &Connector,
     grant: Grant,
 ) -> Result<Connection, LinkError> {
-    let Grant { credentials, token_expires_at, scopes, metadata } = grant;
+    let Grant { credentials, token_expires_at, scopes, metadata, ready } = grant;
+    let settled = if ready { ConnectionState::Callable } else { ConnectionState::Authorized };
     let now = state.clock.now();
     let subject = Subject::user(end_user.id.clone());
     let key = Connection::key_of(project_id, environment, &connector.uid, &subject, None);
@@ -96,7 +100,7 @@ pub async fn store_connection(
             }
         };
         connection.end_user = Some(end_user.clone());
-        connection.state = ConnectionState::Callable;
+        connection.state = settled;
         connection.credentials = Some(state.keyring.seal(&connection.credentials_binding(), &credentials.to_sealable()).await?);
         connection.token_expires_at = token_expires_at;
         connection.scopes = scopes.clone();
@@ -120,7 +124,9 @@ pub async fn store_connection(
                 tracing::info!(connection_id = %connection.id, connector = %connection.connector, created = version.is_none(), "connection saved");
                 let change = if version.is_none() { EventType::ConnectionCreated } else { EventType::ConnectionUpdated };
                 events::emit(state, change, &connection, serde_json::json!({})).await;
-                events::emit(state, EventType::ConnectionCallable, &connection, serde_json::json!({})).await;
+                if ready {
+                    events::emit(state, EventType::ConnectionCallable, &connection, serde_json::json!({})).await;
+                }
                 return Ok(connection);
             }
             Err(StoreError::ConditionFailed) => continue,

@@ -10,9 +10,19 @@ use crate::oauth::{at_path, TokenSet};
 use crate::secret::SecretString;
 use crate::state::AppState;
 
+/// Whether the connection is ready, or waits for the consumer to choose (a tenant, a site).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// Callable now.
+    Ready,
+    /// Authorized; the consumer must choose one of several (the additional configuration step).
+    NeedsChoice,
+}
+
 /// Runs the connector's post-authorization step, if it has one, into `tokens`' metadata/expiry.
-pub async fn complete(state: &AppState, connector: &Connector, tokens: &mut TokenSet) -> Result<(), LinkError> {
-    let Some(step) = &connector.post_authorization else { return Ok(()) };
+pub async fn complete(state: &AppState, connector: &Connector, tokens: &mut TokenSet) -> Result<Readiness, LinkError> {
+    let Some(step) = &connector.post_authorization else { return Ok(Readiness::Ready) };
+    let mut readiness = Readiness::Ready;
     let bearer = SecretString::new(format!("Bearer {}", tokens.access_token.expose()));
     match step {
         PostAuthorization::AccessibleResources { url, field } | PostAuthorization::TenantList { url, field } => {
@@ -25,7 +35,12 @@ pub async fn complete(state: &AppState, connector: &Connector, tokens: &mut Toke
             let first = items.first().and_then(|i| i.get(id_key)).cloned().ok_or_else(|| {
                 LinkError::InvalidRequest("The account has no organisation or site this app can use.".into())
             })?;
-            tokens.extra.insert(field.clone(), first);
+            // One choice is no choice; several wait for the consumer (`authorized` until then).
+            if items.len() == 1 {
+                tokens.extra.insert(field.clone(), first);
+            } else {
+                readiness = Readiness::NeedsChoice;
+            }
             // The list itself (ids and names only) lets the app offer the choice when there are several.
             let summary: Vec<Value> = items
                 .iter()
@@ -61,7 +76,46 @@ pub async fn complete(state: &AppState, connector: &Connector, tokens: &mut Toke
             }
         }
     }
-    Ok(())
+    Ok(readiness)
+}
+
+/// The choice a connector waits for: the metadata field it sets, and the list it offers.
+pub fn choice_of(connector: &Connector) -> Option<(&str, &'static str)> {
+    match &connector.post_authorization {
+        Some(PostAuthorization::TenantList { field, .. }) => Some((field.as_str(), "tenants")),
+        Some(PostAuthorization::AccessibleResources { field, .. }) => Some((field.as_str(), "resources")),
+        _ => None,
+    }
+}
+
+/// Completes the additional configuration step: `value` must be one of the offered ids.
+pub async fn configure(state: &AppState, connection_id: &str, project: &crate::model::ProjectId, value: &str) -> Result<crate::model::Connection, LinkError> {
+    use crate::model::{Connection, ConnectionState, Record, Stored};
+    let connection = super::token::resolve_connection(state, connection_id)
+        .await?
+        .filter(|c| &c.project_id == project)
+        .ok_or(LinkError::ConnectionNotFound)?;
+    let connector = Stored::<Connector>::get(state.store.as_ref(), &Connector::key_of(&connection.connector))
+        .await?
+        .ok_or(LinkError::ConnectorNotAllowed)?
+        .record;
+    let (field, list) = choice_of(&connector).ok_or_else(|| LinkError::InvalidRequest("this connection has nothing to configure".into()))?;
+    let offered = connection.metadata.get(list).and_then(Value::as_array).cloned().unwrap_or_default();
+    let chosen = offered.iter().find_map(|o| o.get("id").filter(|id| id.as_str() == Some(value)).cloned());
+    let chosen = chosen.ok_or_else(|| LinkError::InvalidRequest(format!("{value:?} is not one of the offered choices")))?;
+    let mut stored = Stored::<Connection>::get(state.store.as_ref(), &connection.key()).await?.ok_or(LinkError::ConnectionNotFound)?;
+    stored.record.metadata.insert(field.to_owned(), chosen);
+    let became_callable = stored.record.state == ConnectionState::Authorized;
+    if became_callable {
+        stored.record.state = ConnectionState::Callable;
+    }
+    stored.record.updated_at = state.clock.now();
+    stored.save(state.store.as_ref()).await?;
+    crate::events::emit(state, crate::events::EventType::ConnectionUpdated, &stored.record, serde_json::json!({"configured": field})).await;
+    if became_callable {
+        crate::events::emit(state, crate::events::EventType::ConnectionCallable, &stored.record, serde_json::json!({})).await;
+    }
+    Ok(stored.record)
 }
 
 async fn get(state: &AppState, url: &str, bearer: &SecretString) -> Result<Value, LinkError> {

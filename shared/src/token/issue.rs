@@ -91,6 +91,9 @@ pub async fn issue(state: &AppState, caller: &Caller, connector_raw: &str, reque
     if stored.record.state == ConnectionState::Invalid || stored.record.state == ConnectionState::Added {
         return Err(authorization_required(&stored.record));
     }
+    if stored.record.state == ConnectionState::Authorized {
+        return Err(TokenError::ConfigurationRequired { connection_id: stored.record.id.clone() });
+    }
     if let Some(wanted) = &request.scopes {
         let missing: Vec<String> = wanted.iter().filter(|s| !stored.record.scopes.contains(s)).cloned().collect();
         if !missing.is_empty() && !connector.auth_mode.is_machine() {

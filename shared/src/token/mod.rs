@@ -60,6 +60,12 @@ pub enum TokenError {
         /// The connection to re-authorize (update mode), if one exists.
         connection_id: Option<String>,
     },
+    /// Authorized, but the consumer has not finished the configuration step (choose a tenant/site).
+    #[error("connection {connection_id} waits for its configuration (choose an organisation or site)")]
+    ConfigurationRequired {
+        /// The connection.
+        connection_id: String,
+    },
     /// Some requested scopes were not granted.
     #[error("scopes not granted: {}", .missing.join(" "))]
     ScopeNotGranted {
@@ -132,6 +138,9 @@ impl From<TokenError> for ApiError {
             }
             TokenError::UserAuthorizationRequired { connector, user_id, connection_id } => {
                 (S::CONFLICT, "user_authorization_required", Some(link_token_hint(connector, user_id, connection_id.as_deref())), None)
+            }
+            TokenError::ConfigurationRequired { connection_id } => {
+                (S::CONFLICT, "connection_configuration_required", Some(json!({"connection_id": connection_id})), None)
             }
             TokenError::ScopeNotGranted { missing } => (S::FORBIDDEN, "scope_not_granted", Some(json!({"missing_scopes": missing})), None),
             TokenError::TokenRefreshFailed { connection_id, user_id, connector } => {

@@ -73,3 +73,31 @@ pub async fn import_connection(state: &AppState, request: Request) -> Result<Res
     let (connection, connector) = connections::find(state, &caller, &connection.id).await?;
     Ok(json_response(http::StatusCode::CREATED, &json!({"data": connections::view(&connector, Some(&connection), None, &base)})))
 }
+
+/// The body of `PATCH /v1/connections/{connection_id}`.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigureRequest {
+    /// The choice of the configuration step: `{"tenant_id": "..."}` or `{"cloud_id": "..."}`.
+    #[schema(value_type = Object)]
+    pub settings: std::collections::BTreeMap<String, String>,
+}
+
+/// `PATCH /v1/connections/{connection_id}`: finish the configuration step (choose a tenant or site).
+#[utoipa::path(patch, path = "/v1/connections/{connection_id}", tag = "connections", security(("secret_key" = [])),
+    params(("connection_id" = String, Path, description = "The connection id")), request_body = ConfigureRequest,
+    responses((status = 200, description = "Configured; callable"), (status = 400, description = "Not one of the choices", body = ErrorBody),
+              (status = 404, description = "Not found", body = ErrorBody)))]
+pub async fn configure_connection(state: &AppState, matched: &Matched, request: Request) -> Result<Response, ApiError> {
+    let caller = secret_key_caller(state, &request).await?;
+    let base = public_base(state, &request)?;
+    let body: ConfigureRequest = json_body(&request)?;
+    let id = matched.param("connection_id").unwrap_or_default();
+    let (connection, connector) = connections::find(state, &caller, id).await?;
+    let (field, value) = body.settings.iter().next().ok_or_else(|| ApiError::InvalidRequest("settings names nothing".into()))?;
+    if crate::link::post_authorization::choice_of(&connector).map(|(f, _)| f) != Some(field.as_str()) {
+        return Err(ApiError::InvalidRequest(format!("{field} is not a setting of this connection")));
+    }
+    let configured = crate::link::post_authorization::configure(state, &connection.id, &caller.project_id, value).await?;
+    Ok(json_response(http::StatusCode::OK, &json!({"data": connections::view(&connector, Some(&configured), None, &base)})))
+}

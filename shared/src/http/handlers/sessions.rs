@@ -76,6 +76,8 @@ struct ActionForm {
     page: PageParams,
     connector: String,
     action: String,
+    #[serde(default)]
+    choice: Option<String>,
 }
 
 /// `POST /connect/actions`: reauthorize, disconnect or delete a connection from a session's overview.
@@ -92,7 +94,7 @@ pub async fn connect_action(state: &AppState, request: Request) -> Result<Respon
         Ok(page) => page,
         Err(error) => return Ok(error_page(&error)),
     };
-    let action = match Action::allowed(&page, &form.action) {
+    let action = match Action::allowed(&page, &form.action, form.choice.as_deref()) {
         Ok(action) => action,
         Err(error) => return Ok(error_page(&error)),
     };

@@ -69,6 +69,29 @@ pub fn render_connect_page(page: &ConnectPage, link_token: &str) -> Response {
     .into_response()
 }
 
+/// The additional configuration step: choose one of the tenants or sites the provider offered.
+fn choose_form(connector: &Connector, connection: &crate::model::Connection, fields: &str) -> String {
+    let Some((_, list)) = crate::link::post_authorization::choice_of(connector) else { return String::new() };
+    let options: String = connection
+        .metadata
+        .get(list)
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|o| {
+            let id = o.get("id")?.as_str()?;
+            let name = o.get("name").and_then(|n| n.as_str()).unwrap_or(id);
+            Some(format!("<option value=\"{}\">{}</option>", escape(id), escape(name)))
+        })
+        .collect();
+    let uid = escape(connector.uid.as_str());
+    format!(
+        "<form method=\"post\" action=\"/connect/actions\">{fields}<input type=\"hidden\" name=\"action\" value=\"configure\">\
+         <label for=\"choice-{uid}\">Choose which one to connect</label><select id=\"choice-{uid}\" name=\"choice\">{options}</select>\
+         <button type=\"submit\" class=\"primary\" data-action=\"configure\">Use this one</button></form>"
+    )
+}
+
 fn state_label(state: &str) -> String {
     match state {
         "callable" => "Connected".into(),
@@ -198,7 +221,11 @@ fn connector_item(page: &ConnectPage, connector: &Connector, hidden: &str) -> St
                 })
                 .collect();
             let badge = format!("<span class=\"state state-{state}\" data-state=\"{state}\">{}</span>", escape(&state_label(&state)));
-            let reconnect = if connection.state == crate::model::ConnectionState::Callable { String::new() } else { action };
+            let reconnect = match connection.state {
+                crate::model::ConnectionState::Callable => String::new(),
+                crate::model::ConnectionState::Authorized => choose_form(connector, connection, &fields),
+                _ => action,
+            };
             (badge, format!("{reconnect}<div class=\"actions\">{actions}</div>"))
         }
         (Some(_), None) => ("<span class=\"state state-available\" data-state=\"available\">Not connected</span>".to_owned(), action),
