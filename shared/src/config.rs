@@ -68,6 +68,10 @@ pub struct Config {
     pub update_link_token_ttl_secs: i64,
     /// The wait before a webhook's second attempt; doubles for each one after.
     pub webhook_retry_base: Duration,
+    /// The SQS queue webhook deliveries go through (AWS); without it, an in-process queue or the sweep.
+    pub webhook_queue_url: Option<String>,
+    /// SQS endpoint override (a local SQS-API server).
+    pub sqs_endpoint: Option<String>,
 }
 
 impl Config {
@@ -119,7 +123,17 @@ impl Config {
             return Err(ConfigError("link token lifetimes must be positive".into()));
         }
         let webhook_retry_base = Duration::from_millis(number("LATCHKEY_WEBHOOK_RETRY_BASE_MS", 2000)?);
-        Ok(Self { store, keyring, key_cache, public_url, link_token_ttl_secs, update_link_token_ttl_secs, webhook_retry_base })
+        Ok(Self {
+            store,
+            keyring,
+            key_cache,
+            public_url,
+            link_token_ttl_secs,
+            update_link_token_ttl_secs,
+            webhook_retry_base,
+            webhook_queue_url: var("LATCHKEY_WEBHOOK_QUEUE_URL"),
+            sqs_endpoint: var("LATCHKEY_SQS_ENDPOINT"),
+        })
     }
 }
 

@@ -56,7 +56,9 @@ impl AppState {
 
     /// Builds the state `config` describes, on `clock`.
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
-        let needs_aws = matches!(config.store, StoreConfig::Dynamo { .. }) || matches!(config.keyring, KeyringConfig::Kms { .. });
+        let needs_aws = matches!(config.store, StoreConfig::Dynamo { .. })
+            || matches!(config.keyring, KeyringConfig::Kms { .. })
+            || config.webhook_queue_url.is_some();
         let aws = if needs_aws { Some(aws_sdk_config().await) } else { None };
         let store: Arc<dyn ItemStore> = match &config.store {
             StoreConfig::Sqlite { path } => {
@@ -76,7 +78,18 @@ impl AppState {
             KeyringConfig::Local { key_file, key: None } => Arc::new(LocalKeyProvider::load_or_create(key_file)?),
             KeyringConfig::Kms { key_id, endpoint } => Arc::new(KmsKeyProvider::new(kms_client(aws.as_ref().expect("loaded above"), endpoint.as_deref()), key_id)),
         };
-        Ok(Self::from_parts(config, store, provider, clock))
+        let queue = config.webhook_queue_url.clone().map(|url| {
+            let mut builder = aws_sdk_sqs::config::Builder::from(aws.as_ref().expect("loaded above"));
+            if let Some(endpoint) = &config.sqs_endpoint {
+                builder = builder.endpoint_url(endpoint);
+            }
+            Outbox::sqs(aws_sdk_sqs::Client::from_conf(builder.build()), url)
+        });
+        let mut state = Self::from_parts(config, store, provider, clock);
+        if let Some(queue) = queue {
+            state.outbox = queue;
+        }
+        Ok(state)
     }
 
     /// Wires already-built ports (tests and benchmarks wrap them to count calls).

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use latchkey::model::Stored;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -243,4 +244,45 @@ async fn webhooks_are_signed_retried_after_500s_and_logged() {
 
 fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn on_aws_webhooks_travel_through_sqs_to_the_delivery_function() {
+    // Arrange: a queue on the loopback moto_server, a connection, and a webhook that fails once.
+    let (app, _provider, project) = arrange().await;
+    connect(&app, &project.secret_key, "user-1").await;
+    let receiver = Receiver::start(1).await;
+    latchkey::admin::add_webhook(&app.state, &project.project_id, &receiver.url, &["connection.updated".into()]).await.unwrap();
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&crate::helpers::aws().await).endpoint_url(crate::helpers::moto_endpoint()).build(),
+    );
+    let queue_url = sqs.create_queue().queue_name(crate::helpers::unique("hooks")).send().await.unwrap().queue_url.unwrap();
+    let mut on_aws = app.state.clone();
+    on_aws.outbox = latchkey::events::Outbox::sqs(sqs.clone(), queue_url.clone());
+    let connection = Stored::<latchkey::model::Connection>::query(
+        app.state.store.as_ref(),
+        &latchkey::model::Project::partition_of(&project.project_id),
+        latchkey::model::Connection::SK_PREFIX,
+    )
+    .await
+    .unwrap()
+    .remove(0)
+    .record;
+
+    // Act: an event is queued, and the delivery function handles the message (twice: SQS hands a
+    // failed one back).
+    latchkey::events::emit(&on_aws, latchkey::events::EventType::ConnectionUpdated, &connection, json!({})).await;
+    let received = sqs.receive_message().queue_url(&queue_url).max_number_of_messages(10).send().await.unwrap();
+    let messages = received.messages.unwrap_or_default();
+    let body = messages[0].body.clone().unwrap();
+    let first = latchkey::events::deliver_queued(&app.state, &body).await;
+    let second = latchkey::events::deliver_queued(&app.state, &body).await;
+
+    // Assert
+    assert_eq!(messages.len(), 1);
+    assert!(!body.contains("whsec_") && !body.contains("connection_id"), "the message names the delivery, nothing else: {body}");
+    assert_eq!((first, second), (false, true), "a failed attempt asks for a retry; the retry settles it");
+    let log = latchkey::admin::list_deliveries(&app.state, &project.project_id).await.unwrap();
+    let delivered = log.iter().find(|d| d.event == latchkey::events::EventType::ConnectionUpdated).unwrap();
+    assert_eq!((delivered.attempts, delivered.status), (2, latchkey::events::DeliveryStatus::Delivered));
 }

@@ -67,6 +67,8 @@ pub fn local_config(dir: &std::path::Path) -> Config {
         link_token_ttl_secs: 4 * 3600,
         update_link_token_ttl_secs: 1800,
         webhook_retry_base: std::time::Duration::from_millis(50),
+        webhook_queue_url: None,
+        sqs_endpoint: None,
     }
 }
 

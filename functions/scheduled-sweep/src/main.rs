@@ -3,6 +3,9 @@
 //! Each invocation refreshes connections before they expire, keeps idle refresh tokens alive,
 //! spends the failure budget of dead connections, and retries due webhook deliveries.
 
+// The sweep future nests every flow it may run (refresh, webhook delivery) deeply.
+#![recursion_limit = "256"]
+
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use latchkey::config::Config;
 use latchkey::token::background::sweep;

@@ -19,17 +19,33 @@ pub fn sign(secret: &SecretString, timestamp: i64, body: &str) -> String {
     format!("t={timestamp},v1={}", hex_lower(&mac.finalize().into_bytes()))
 }
 
-/// Where deliveries wait: an in-process queue with a worker (local server), or nothing, in which
-/// case the scheduled sweep picks them up from the log (Lambda).
+/// Where deliveries wait: an SQS queue that the delivery Lambda consumes (AWS), an in-process
+/// queue with a worker (local server), or nothing, in which case the scheduled sweep picks them up
+/// from the log.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     sender: Option<mpsc::UnboundedSender<Key>>,
+    sqs: Option<(aws_sdk_sqs::Client, String)>,
+}
+
+/// The message a queued delivery travels as: the key of its log entry (never the body or secret).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct QueuedDelivery {
+    /// Partition key of the delivery.
+    pub pk: String,
+    /// Sort key of the delivery.
+    pub sk: String,
 }
 
 impl Outbox {
     /// No worker: deliveries wait for [`deliver_due`].
     pub fn sweep_only() -> Self {
-        Self { sender: None }
+        Self { sender: None, sqs: None }
+    }
+
+    /// Deliveries go to the SQS queue at `queue_url`; the delivery function attempts them.
+    pub fn sqs(client: aws_sdk_sqs::Client, queue_url: String) -> Self {
+        Self { sender: None, sqs: Some((client, queue_url)) }
     }
 
     /// An in-process worker over `state` (spawned on the current runtime).
@@ -43,15 +59,31 @@ impl Outbox {
                 tokio::spawn(async move { deliver_with_retries(&state, key).await });
             }
         });
-        Self { sender: Some(sender) }
+        Self { sender: Some(sender), sqs: None }
     }
 
-    /// Queues the delivery at `key`.
-    pub fn send(&self, key: Key) {
+    /// Queues the delivery at `key`. A queue that cannot be reached leaves the delivery pending in
+    /// the log, where the sweep finds it.
+    pub async fn send(&self, key: Key) {
         if let Some(sender) = &self.sender {
             let _ = sender.send(key);
+        } else if let Some((client, queue_url)) = &self.sqs {
+            let body = serde_json::to_string(&QueuedDelivery { pk: key.pk, sk: key.sk }).unwrap_or_default();
+            if let Err(error) = client.send_message().queue_url(queue_url).message_body(body).send().await {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), "could not queue a webhook delivery");
+            }
         }
     }
+}
+
+/// Attempts the delivery a queue message names (the delivery function's work). `Ok(true)` when
+/// it is settled (delivered, given up, or gone); `Ok(false)` when it should be retried.
+pub async fn deliver_queued(state: &AppState, message: &str) -> bool {
+    let Ok(queued) = serde_json::from_str::<QueuedDelivery>(message) else {
+        tracing::warn!("unreadable delivery message dropped");
+        return true;
+    };
+    !matches!(attempt(state, &Key::new(queued.pk, queued.sk)).await, Some(DeliveryStatus::Pending))
 }
 
 /// The wait before attempt `attempt` (1-based, after the first): base × 2^(attempt-2).

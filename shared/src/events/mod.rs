@@ -1,15 +1,17 @@
 //! Webhooks: what happened to a project's connections, delivered to its URLs off the request path.
 //!
 //! [`emit`] records a delivery per subscribed webhook in the project's delivery log and hands it
-//! to the [`Outbox`]: locally an in-process queue whose worker delivers with retries and backoff;
-//! on Lambda the scheduled sweep ([`deliver_due`]) retries whatever is still pending. Every request
+//! to the [`Outbox`]: on AWS an SQS queue consumed by the delivery function ([`deliver_queued`];
+//! SQS redelivers what failed, a dead-letter queue keeps what never succeeds); locally an
+//! in-process queue whose worker delivers with retries and backoff. The scheduled sweep
+//! ([`deliver_due`]) retries whatever is still pending either way. Every request
 //! is signed (`Latchkey-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`) and carries
 //! `Latchkey-Event-Id`, the same on every retry, so a receiver can drop duplicates.
 
 mod delivery;
 mod model;
 
-pub use delivery::{deliver_due, sign, Outbox};
+pub use delivery::{deliver_due, deliver_queued, sign, Outbox, QueuedDelivery};
 pub use model::{Delivery, DeliveryStatus, EventType, Webhook};
 
 use serde_json::{json, Value};
@@ -50,7 +52,7 @@ async fn try_emit(state: &AppState, event: EventType, connection: &Connection, e
     for hook in hooks {
         let delivery = Delivery::new(&project.record.id, &event_id, event, hook, body.to_string(), now);
         state.store.put(&delivery.to_item()?.expiring_at(now.plus_secs(Delivery::KEPT_SECS))).await?;
-        state.outbox.send(delivery.key());
+        state.outbox.send(delivery.key()).await;
     }
     Ok(())
 }
