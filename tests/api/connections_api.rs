@@ -16,18 +16,7 @@ async fn arrange() -> (TestApp, Provider, link::Linked) {
     let provider = Provider::start(&[&app.url("/v1/oauth/callback")]);
     let project = link::project(&app, "Acme").await;
     link::connector(&app, &provider, "latchkey-auto", "auto-secret", &project.project_id).await;
-    let api = latchkey::admin::NewConnector {
-        uid: "keys/acme".into(),
-        display_name: Some("Acme API".into()),
-        auth_mode: latchkey::model::AuthMode::ApiKey,
-        oauth: None,
-        client_id: None,
-        client_secret: None,
-        default_scopes: vec![],
-        fields: vec![],
-    };
-    latchkey::admin::create_connector(&app.state, api).await.unwrap();
-    latchkey::admin::link_connector(&app.state, "keys/acme", &project.project_id, &["production".into()]).await.unwrap();
+    link::api_key_connector(&app, "keys/acme", Some("Acme API"), &project.project_id).await;
     (app, provider, project)
 }
 

@@ -60,6 +60,22 @@ pub async fn connector(app: &TestApp, provider: &Provider, client: &str, secret:
     admin::link_connector(&app.state, CONNECTOR, project, &["production".into()]).await.unwrap();
 }
 
+/// Creates an API-key connector `uid` (named `name`) and links it to `project` in production.
+pub async fn api_key_connector(app: &TestApp, uid: &str, name: Option<&str>, project: &ProjectId) {
+    let new = NewConnector {
+        uid: uid.into(),
+        display_name: name.map(str::to_owned),
+        auth_mode: AuthMode::ApiKey,
+        oauth: None,
+        client_id: None,
+        client_secret: None,
+        default_scopes: vec![],
+        fields: vec![],
+    };
+    admin::create_connector(&app.state, new).await.unwrap();
+    admin::link_connector(&app.state, uid, project, &["production".into()]).await.unwrap();
+}
+
 /// `POST /v1/link/token` with `body`.
 pub async fn link_token_response(app: &TestApp, key: &str, body: Value) -> reqwest::Response {
     app.http.post(app.url("/v1/link/token")).bearer_auth(key).json(&body).send().await.unwrap()

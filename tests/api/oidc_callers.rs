@@ -63,18 +63,7 @@ async fn arrange() -> (TestApp, Issuer, link::Linked) {
         algorithms: vec!["RS256".into()],
     };
     latchkey::admin::trust_issuer(&app.state, &project.project_id, trust).await.unwrap();
-    let api = latchkey::admin::NewConnector {
-        uid: "keys/acme".into(),
-        display_name: None,
-        auth_mode: latchkey::model::AuthMode::ApiKey,
-        oauth: None,
-        client_id: None,
-        client_secret: None,
-        default_scopes: vec![],
-        fields: vec![],
-    };
-    latchkey::admin::create_connector(&app.state, api).await.unwrap();
-    latchkey::admin::link_connector(&app.state, "keys/acme", &project.project_id, &["production".into()]).await.unwrap();
+    link::api_key_connector(&app, "keys/acme", None, &project.project_id).await;
     let token = link::link_token(&app, &project.secret_key, "user-1").await;
     let form = [("link_token", token.as_str()), ("connector", "keys/acme"), ("api_key", "acme-key")];
     link::Agent::default().send(&app, reqwest::Method::POST, &app.url("/connect/credentials"), Some(&form)).await;
