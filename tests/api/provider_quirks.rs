@@ -80,11 +80,13 @@ async fn slack_keeps_the_bot_token_team_and_rotation_expiry() {
     let uid = catalog_connector_at(&app, &shapes, "slack", &project.project_id).await;
     let (connection, token) = connect(&app, &project, &uid).await;
     assert!(token["access_token"].as_str().unwrap().starts_with("xoxb-"), "{token}");
+    assert!(token["user_access_token"].as_str().unwrap().starts_with("xoxp-"), "the user token travels beside the bot token");
     assert_eq!(connection.metadata["team_id"], "T9TK3CUKW");
     assert_eq!(connection.metadata["authed_user_id"], "U1234");
     assert_eq!(connection.token_expires_at.unwrap().0 - app.clock.now().0, 43200);
     assert_eq!(connection.scopes, vec!["chat:write", "channels:read"], "Slack separates scopes with commas");
-    assert!(!app.raw_store().await.contains("xoxp-"), "the user token is never stored in plaintext");
+    let raw = app.raw_store().await;
+    assert!(!raw.contains(token["user_access_token"].as_str().unwrap()) && !raw.contains("xoxb-"), "both tokens are sealed");
 }
 
 #[tokio::test]

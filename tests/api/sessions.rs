@@ -155,8 +155,28 @@ async fn deep_links_show_one_connector_and_isolation_hides_the_way_back() {
     assert_eq!(status, 200);
     assert!(deep.contains("HubSpot") && !deep.contains("data-uid=\"oidc/test\""), "only the deep-linked connector");
     assert!(deep.contains("id=\"back\""), "a way back to the overview");
-    assert!(!walled.contains("id=\"back\""), "isolation mode hides it");
+    assert!(deep.contains("id=\"sidebar\"") && deep.contains("Test Provider</a>"), "the sidebar lists the others");
+    assert!(!walled.contains("id=\"back\"") && !walled.contains("id=\"sidebar\""), "isolation mode hides both");
     assert_eq!(missing, 403);
+    let bare = jwt(&app, &project.secret_key, json!({"show_sidebar": false})).await;
+    let (_, no_sidebar) = page(&app, &format!("/connect/crm/hubspot?jwt={bare}")).await;
+    assert!(no_sidebar.contains("id=\"back\"") && !no_sidebar.contains("id=\"sidebar\""));
+}
+
+#[tokio::test]
+async fn a_sessions_theme_names_the_app_and_shows_its_logo_and_colour() {
+    let (app, _provider, project) = arrange().await;
+    let theme = json!({"name": "Acme CRM", "logo": format!("{APP_ORIGIN}/logo.png"), "primary_color": "#aa3300"});
+    let body = json!({"consumer_id": "user-1", "redirect_uri": format!("{APP_ORIGIN}/done"), "theme": theme});
+    let (_, created) = session(&app, &project.secret_key, body).await;
+    let response = app.http.get(created["url"].as_str().unwrap()).send().await.unwrap();
+    let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let html = response.text().await.unwrap();
+    assert!(html.contains("Connect your accounts to Acme CRM"));
+    assert!(html.contains(&format!("src=\"{APP_ORIGIN}/logo.png\"")) && csp.contains(&format!("img-src 'self' data: {APP_ORIGIN}")), "{csp}");
+    assert!(html.contains("--accent:#aa3300"));
+    let bad_logo = json!({"consumer_id": "u", "redirect_uri": format!("{APP_ORIGIN}/done"), "theme": {"logo": "https://evil.example/x.png"}});
+    assert_eq!(session(&app, &project.secret_key, bad_logo).await.0, 400);
 }
 
 #[tokio::test]

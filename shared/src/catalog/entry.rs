@@ -19,6 +19,10 @@ pub struct TokenMapping {
     pub expires_in: Option<String>,
     /// Path of the granted scopes.
     pub scope: Option<String>,
+    /// Path of a second, user-level token some providers send beside the app's (Slack's
+    /// `authed_user.access_token`).
+    #[serde(default)]
+    pub user_access_token: Option<String>,
 }
 
 impl Default for TokenMapping {
@@ -28,6 +32,7 @@ impl Default for TokenMapping {
             refresh_token: Some("refresh_token".into()),
             expires_in: Some("expires_in".into()),
             scope: Some("scope".into()),
+            user_access_token: None,
         }
     }
 }

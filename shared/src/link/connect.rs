@@ -34,6 +34,8 @@ pub struct ConnectPage {
     pub connections: Vec<crate::model::Connection>,
     /// The deep link it was opened at (`unified_api`, `service_id`).
     pub deep_link: Option<(String, String)>,
+    /// On a deep link, the session's other connectors as (name, `unified_api/service_id`).
+    pub others: Vec<(String, String)>,
 }
 
 /// The fields every Connect page form and link carries.
@@ -81,7 +83,7 @@ pub async fn load_page(state: &AppState, params: &PageParams) -> Result<ConnectP
         Some(_) => consumer_connections(state, &link).await?,
         None => Vec::new(),
     };
-    Ok(ConnectPage { link, project, connectors, mode, origin, connections, deep_link: None })
+    Ok(ConnectPage { link, project, connectors, mode, origin, connections, deep_link: None, others: Vec::new() })
 }
 
 /// The consumer's connections in the link's environment.
@@ -100,11 +102,17 @@ impl ConnectPage {
     /// Narrows the page to a deep link: the connectors of `unified_api` (a catalog category) whose
     /// provider or name is `service_id`.
     pub fn deep(mut self, unified_api: &str, service_id: &str) -> Result<Self, LinkError> {
-        self.connectors.retain(|c| {
-            let category = crate::catalog::provider(&c.provider).map(|p| p.category.as_str()).unwrap_or("other");
-            let name = c.uid.as_str().split_once('/').map(|(_, n)| n).unwrap_or_default();
-            category == unified_api && (c.provider == service_id || name == service_id)
+        let place = |c: &Connector| {
+            let category = crate::catalog::provider(&c.provider).map(|p| p.category.clone()).unwrap_or_else(|| "other".into());
+            (category, c.provider.clone())
+        };
+        let name_of = |c: &Connector| c.uid.as_str().split_once('/').map(|(_, n)| n.to_owned()).unwrap_or_default();
+        let (deep, others): (Vec<Connector>, Vec<Connector>) = std::mem::take(&mut self.connectors).into_iter().partition(|c| {
+            let (category, provider) = place(c);
+            category == unified_api && (provider == service_id || name_of(c) == service_id)
         });
+        self.connectors = deep;
+        self.others = others.iter().map(|c| (c.name().to_owned(), format!("{}/{}", place(c).0, place(c).1))).collect();
         if self.connectors.is_empty() {
             return Err(LinkError::ConnectorNotAllowed);
         }

@@ -16,6 +16,8 @@ pub struct TokenSet {
     pub refresh_token: Option<SecretString>,
     /// An OpenID Connect id token, if one was sent.
     pub id_token: Option<SecretString>,
+    /// A user-level token sent beside the app's (Slack's `authed_user.access_token`).
+    pub user_access_token: Option<SecretString>,
     /// Usually `Bearer`.
     pub token_type: String,
     /// When the access token expires: `expires_in` from now, or the provider's default lifetime
@@ -138,6 +140,7 @@ pub fn parse_shaped_token_response(
         access_token,
         refresh_token: secret(&shape.mapping.refresh_token),
         id_token: secret(&Some("id_token".into())),
+        user_access_token: secret(&shape.mapping.user_access_token),
         token_type: object.get("token_type").and_then(Value::as_str).unwrap_or("Bearer").to_owned(),
         expires_at: now.plus_secs(expires_in.unwrap_or(default_lifetime_secs)),
         expiry_from_provider: expires_in.is_some(),
@@ -161,6 +164,9 @@ pub struct Credentials {
     /// Token type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
+    /// A user-level token beside the app's (Slack's user token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_access_token: Option<String>,
     /// An API key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
@@ -191,6 +197,11 @@ impl Credentials {
                 .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
             id_token: tokens.id_token.as_ref().map(|t| t.expose().to_owned()),
             token_type: Some(tokens.token_type.clone()),
+            user_access_token: tokens
+                .user_access_token
+                .as_ref()
+                .map(|t| t.expose().to_owned())
+                .or_else(|| previous.and_then(|p| p.user_access_token.clone())),
             api_key: None,
             username: None,
             password: None,

@@ -84,6 +84,7 @@ async fn github_installation(state: &AppState, connector: &Connector, installati
                 access_token: SecretString::new(token.to_owned()),
                 refresh_token: None,
                 id_token: None,
+                user_access_token: None,
                 token_type: "Bearer".into(),
                 expires_at,
                 expiry_from_provider: true,

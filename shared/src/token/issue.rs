@@ -45,6 +45,8 @@ pub struct SubjectInput {
 pub struct IssuedToken {
     /// The provider's access token (or the stored key).
     pub access_token: SecretString,
+    /// A user-level token beside it, where the provider grants one (Slack's user token).
+    pub user_access_token: Option<SecretString>,
     /// `Bearer`, `api_key` or `basic`.
     pub token_type: String,
     /// When it expires, if it does.
@@ -205,6 +207,7 @@ fn answer(connector: Connector, connection: Connection, credentials: &Credential
     let access_token = access_token.ok_or_else(|| authorization_required(&connection))?;
     Ok(IssuedToken {
         access_token: SecretString::new(access_token),
+        user_access_token: credentials.user_access_token.clone().map(SecretString::new),
         token_type,
         expires_at,
         scopes: wanted.unwrap_or_else(|| connection.scopes.clone()),

@@ -17,6 +17,9 @@ use crate::token::issue::{issue, TokenRequest};
 pub struct TokenResponse {
     /// Use it at the provider.
     pub access_token: String,
+    /// A user-level token beside the app's, where the provider grants one (Slack's user token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_access_token: Option<String>,
     /// `Bearer`, `api_key` or `basic`.
     pub token_type: String,
     /// RFC 3339; absent for credentials that do not expire.
@@ -53,6 +56,7 @@ pub async fn issue_token(state: &AppState, matched: &Matched, request: Request) 
     let issued = issue(state, &caller, connector, body).await?;
     let response = TokenResponse {
         access_token: issued.access_token.expose().to_owned(),
+        user_access_token: issued.user_access_token.as_ref().map(|t| t.expose().to_owned()),
         token_type: issued.token_type,
         expires_at: issued.expires_at.map(|t| t.to_rfc3339()),
         scopes: issued.scopes,

@@ -46,12 +46,28 @@ pub fn render_connect_page(page: &ConnectPage, link_token: &str) -> Response {
     };
     let back = match (&page.deep_link, session) {
         (Some(_), Some(s)) if !s.settings.isolation_mode => {
-            format!("<p><a class=\"back\" id=\"back\" href=\"/connect?jwt={}\">← All integrations</a></p>", escape(link_token))
+            let token = escape(link_token);
+            let sidebar: String = if s.settings.show_sidebar {
+                page.others
+                    .iter()
+                    .map(|(name, path)| format!("<li><a href=\"/connect/{}?jwt={token}\">{}</a></li>", escape(path), escape(name)))
+                    .collect()
+            } else {
+                String::new()
+            };
+            let sidebar = if sidebar.is_empty() { sidebar } else { format!("<nav aria-label=\"Other integrations\" id=\"sidebar\"><ul>{sidebar}</ul></nav>") };
+            format!("<p><a class=\"back\" id=\"back\" href=\"/connect?jwt={token}\">← All integrations</a></p>{sidebar}")
         }
         _ => String::new(),
     };
+    let theme = session.and_then(|s| s.theme.as_ref());
+    let logo = theme.and_then(|t| t.logo.as_deref()).and_then(|l| url::Url::parse(l).ok());
+    let logo_html = logo
+        .as_ref()
+        .map(|l| format!("<img class=\"logo\" src=\"{}\" alt=\"\" height=\"32\">", escape(l.as_str())))
+        .unwrap_or_default();
     let body = format!(
-        "<header>{close}<h1>{title}</h1><p class=\"lead\">Choose the service to connect. \
+        "<header>{close}{logo_html}<h1>{title}</h1><p class=\"lead\">Choose the service to connect. \
          You sign in at the service itself; this app never sees your password.</p>{back}</header>{list}\
          <script type=\"application/json\" id=\"latchkey-config\">{config}</script>",
         config = super::script_json(&serde_json::json!({"origin": page.origin, "mode": page.mode})),
@@ -64,7 +80,8 @@ pub fn render_connect_page(page: &ConnectPage, link_token: &str) -> Response {
         script: Some(SCRIPT),
         form_targets,
         frame_ancestor: page.origin.clone(),
-        accent: session.and_then(|s| s.theme.as_ref()).and_then(|t| t.primary_color.clone()),
+        accent: theme.and_then(|t| t.primary_color.clone()),
+        image_origin: logo.map(|l| l.origin().ascii_serialization()),
     }
     .into_response()
 }
@@ -223,6 +240,9 @@ fn connector_item(page: &ConnectPage, connector: &Connector, hidden: &str) -> St
             let badge = format!("<span class=\"state state-{state}\" data-state=\"{state}\">{}</span>", escape(&state_label(&state)));
             let reconnect = match connection.state {
                 crate::model::ConnectionState::Callable => String::new(),
+                crate::model::ConnectionState::Authorized if session.settings.hide_resource_settings => {
+                    "<p class=\"lead\">Waiting for the app to finish setting this up.</p>".to_owned()
+                }
                 crate::model::ConnectionState::Authorized => choose_form(connector, connection, &fields),
                 _ => action,
             };

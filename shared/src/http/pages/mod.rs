@@ -52,6 +52,8 @@ pub struct Page<'a> {
     pub frame_ancestor: Option<String>,
     /// The accent colour of a session's theme (`#rrggbb`, checked when the session was made).
     pub accent: Option<String>,
+    /// An origin images may come from besides this one (a session theme's logo).
+    pub image_origin: Option<String>,
 }
 
 impl Page<'_> {
@@ -71,8 +73,9 @@ impl Page<'_> {
         );
         let form_action = std::iter::once("'self'".to_owned()).chain(self.form_targets).collect::<Vec<_>>().join(" ");
         let frame_ancestors = self.frame_ancestor.clone().unwrap_or_else(|| "'none'".into());
+        let images = self.image_origin.as_deref().map(|o| format!(" {o}")).unwrap_or_default();
         let csp = format!(
-            "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; img-src 'self' data:; \
+            "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; img-src 'self' data:{images}; \
              form-action {form_action}; frame-ancestors {frame_ancestors}; base-uri 'none'"
         );
         let mut builder = http::Response::builder()

@@ -65,7 +65,7 @@ pub fn render_result_page(status: http::StatusCode, target: &ResultTarget, messa
         text = escape(&text),
         config = script_json(&json!({"mode": target.mode, "origin": target.origin, "message": message.to_json()})),
     );
-    Page { status, title, body, script: Some(SCRIPT), form_targets: Vec::new(), frame_ancestor: target.origin.clone(), accent: None }.into_response()
+    Page { status, title, body, script: Some(SCRIPT), form_targets: Vec::new(), frame_ancestor: target.origin.clone(), accent: None, image_origin: None }.into_response()
 }
 
 /// A page for a failure with nowhere to deliver it (the flow itself could not be identified).
@@ -75,7 +75,7 @@ pub fn render_error_page(status: http::StatusCode, code: &str, message: &str) ->
         escape(message),
         escape(code)
     );
-    Page { status, title: "Something went wrong", body, script: None, form_targets: Vec::new(), frame_ancestor: None, accent: None }.into_response()
+    Page { status, title: "Something went wrong", body, script: None, form_targets: Vec::new(), frame_ancestor: None, accent: None, image_origin: None }.into_response()
 }
 
 fn redirect_with(redirect: &str, message: &ResultMessage) -> Response {
