@@ -166,7 +166,8 @@ pub async fn find_link_token(state: &AppState, raw: &str) -> Result<LinkToken, L
 async fn link_for_session(state: &AppState, raw: &str) -> Result<LinkToken, LinkError> {
     let hash = SecretString::new(raw.to_owned()).sha256_hex();
     if let Some(stored) = Stored::<LinkToken>::get(state.store.as_ref(), &LinkToken::key_of(&hash)).await? {
-        return Ok(stored.record).and_then(|l| if l.valid_until > state.clock.now() { Ok(l) } else { Err(LinkError::LinkTokenInvalid) });
+        let live = stored.record.valid_until > state.clock.now();
+        return if live { Ok(stored.record) } else { Err(LinkError::LinkTokenInvalid) };
     }
     let claims: crate::session::SessionClaims =
         crate::session::jwt::verify(state, raw, crate::session::SESSION_AUDIENCE).await?.ok_or(LinkError::LinkTokenInvalid)?;

@@ -134,96 +134,126 @@ fn field_values(connection: &Connection, connector: &Connector) -> BTreeMap<Stri
         .collect()
 }
 
-async fn refresh_under_lease(state: &AppState, connector: &Connector, mut held: Stored<Connection>) -> Result<(Connection, Credentials), TokenError> {
+async fn refresh_under_lease(state: &AppState, connector: &Connector, held: Stored<Connection>) -> Result<(Connection, Credentials), TokenError> {
     let previous = match held.record.credentials {
         Some(_) => Some(open(state, &held.record).await?),
         None => None,
     };
-    let fields = field_values(&held.record, connector);
-    let subject = held.record.subject.id.clone().or_else(|| connector.client_id.clone()).unwrap_or_default();
-    let installation = held.record.installation_id.clone().unwrap_or_default();
-    let outcome = match connector.auth_mode {
+    let outcome = request_grant(state, connector, &held.record, previous.as_ref()).await;
+    let mut held = held;
+    held.record.refresh_lease = None;
+    match outcome {
+        Ok(tokens) => on_refreshed(state, held, &tokens, previous.as_ref()).await,
+        Err(GrantFailure::Refused(error)) => on_refused(state, connector, held, error).await,
+        Err(failure) => on_failure(state, connector, held, failure).await,
+    }
+}
+
+/// The provider call a connection's auth mode asks for.
+async fn request_grant(
+    state: &AppState,
+    connector: &Connector,
+    connection: &Connection,
+    previous: Option<&Credentials>,
+) -> Result<crate::oauth::TokenSet, GrantFailure> {
+    let fields = field_values(connection, connector);
+    match connector.auth_mode {
         AuthMode::ClientCredentials => grant::request(state, connector, Grant::ClientCredentials(&connector.default_scopes), &fields).await,
-        AuthMode::GithubApp => grant::request(state, connector, Grant::GithubInstallation(&installation), &fields).await,
-        AuthMode::JwtBearer => {
-            let grant = Grant::JwtBearer { subject: &subject, scopes: &connector.default_scopes };
-            grant::request(state, connector, grant, &fields).await
+        AuthMode::GithubApp => {
+            let installation = connection.installation_id.clone().unwrap_or_default();
+            grant::request(state, connector, Grant::GithubInstallation(&installation), &fields).await
         }
-        _ => match previous.as_ref().and_then(|p| p.refresh_token.clone()) {
+        AuthMode::JwtBearer => {
+            let subject = connection.subject.id.clone().or_else(|| connector.client_id.clone()).unwrap_or_default();
+            grant::request(state, connector, Grant::JwtBearer { subject: &subject, scopes: &connector.default_scopes }, &fields).await
+        }
+        _ => match previous.and_then(|p| p.refresh_token.clone()) {
             Some(refresh_token) => grant::request(state, connector, Grant::Refresh(&refresh_token), &fields).await,
             // Expired with nothing to refresh it by: only a new authorization helps.
             None => Err(GrantFailure::Refused("no_refresh_token".into())),
         },
-    };
+    }
+}
+
+/// New tokens: sealed and written (releasing the lease) before anyone is answered.
+async fn on_refreshed(
+    state: &AppState,
+    mut held: Stored<Connection>,
+    tokens: &crate::oauth::TokenSet,
+    previous: Option<&Credentials>,
+) -> Result<(Connection, Credentials), TokenError> {
+    let credentials = Credentials::from_tokens(tokens, previous);
+    let record = &mut held.record;
+    record.credentials = Some(state.keyring.seal(&record.credentials_binding(), &credentials.to_sealable()).await?);
+    record.token_expires_at = Some(tokens.expires_at);
+    if let Some(scopes) = tokens.scopes.clone() {
+        record.scopes = scopes;
+    }
+    record.metadata.extend(tokens.extra.clone());
+    let recovered = record.refresh_failures > 0;
+    record.refresh_failures = 0;
+    record.refresh_retry_at = None;
+    record.state = ConnectionState::Callable;
+    record.updated_at = state.clock.now();
+    held.save(state.store.as_ref()).await?;
+    tracing::info!(connection_id = %held.record.id, recovered, rotated = tokens.refresh_token.is_some(), "token refreshed");
+    if recovered {
+        events::emit(state, EventType::TokenRefreshRecovered, &held.record, json!({})).await;
+    }
+    Ok((held.record, credentials))
+}
+
+/// The provider refused the grant. Another instance may have refreshed with the same (now rotated)
+/// refresh token after our lease lapsed: `invalid_grant` is believed only if the item did not move.
+async fn on_refused(state: &AppState, connector: &Connector, mut held: Stored<Connection>, error: String) -> Result<(Connection, Credentials), TokenError> {
+    let current = reread(state, &held.record).await?;
+    if current.version != held.version {
+        return Box::pin(fresh_credentials(state, connector, current)).await;
+    }
+    held.record.state = ConnectionState::Invalid;
+    held.record.updated_at = state.clock.now();
+    held.save(state.store.as_ref()).await?;
+    tracing::warn!(connection_id = %held.record.id, error = %error, "refresh refused; connection invalid");
+    events::emit(state, EventType::TokenRefreshFailed, &held.record, json!({"reason": "refused", "error": error})).await;
+    events::emit(state, EventType::ConnectionInvalid, &held.record, json!({})).await;
+    if error == "installation_not_found" {
+        return Err(TokenError::InstallationRequired { connector: held.record.connector.to_string() });
+    }
+    Err(TokenError::TokenRefreshFailed {
+        connection_id: held.record.id.clone(),
+        user_id: held.record.subject.id.clone(),
+        connector: held.record.connector.to_string(),
+    })
+}
+
+/// The provider is down, rate limiting, or the connector cannot make the call: the lease is
+/// released, and a cooldown keeps the next requests from hammering the provider.
+async fn on_failure(state: &AppState, connector: &Connector, mut held: Stored<Connection>, failure: GrantFailure) -> Result<(Connection, Credentials), TokenError> {
     let now = state.clock.now();
-    held.record.refresh_lease = None;
-    match outcome {
-        Ok(tokens) => {
-            let credentials = Credentials::from_tokens(&tokens, previous.as_ref());
-            held.record.credentials = Some(state.keyring.seal(&held.record.credentials_binding(), &credentials.to_sealable()).await?);
-            held.record.token_expires_at = Some(tokens.expires_at);
-            if let Some(scopes) = tokens.scopes.clone() {
-                held.record.scopes = scopes;
-            }
-            held.record.metadata.extend(tokens.extra.clone());
-            let recovered = held.record.refresh_failures > 0;
-            held.record.refresh_failures = 0;
-            held.record.refresh_retry_at = None;
-            held.record.state = ConnectionState::Callable;
-            held.record.updated_at = now;
-            held.save(state.store.as_ref()).await?;
-            tracing::info!(connection_id = %held.record.id, recovered, rotated = tokens.refresh_token.is_some(), "token refreshed");
-            if recovered {
-                events::emit(state, EventType::TokenRefreshRecovered, &held.record, json!({})).await;
-            }
-            Ok((held.record, credentials))
-        }
-        Err(GrantFailure::Refused(error)) => {
-            // Another instance may have refreshed with the same (now rotated) refresh token after
-            // our lease lapsed: believe `invalid_grant` only if the item did not move.
-            let current = reread(state, &held.record).await?;
-            if current.version != held.version {
-                return Box::pin(fresh_credentials(state, connector, current)).await;
-            }
-            held.record.state = ConnectionState::Invalid;
-            held.record.updated_at = now;
-            held.save(state.store.as_ref()).await?;
-            tracing::warn!(connection_id = %held.record.id, error = %error, "refresh refused; connection invalid");
-            events::emit(state, EventType::TokenRefreshFailed, &held.record, json!({"reason": "refused", "error": error})).await;
-            events::emit(state, EventType::ConnectionInvalid, &held.record, json!({})).await;
-            if error == "installation_not_found" {
-                return Err(TokenError::InstallationRequired { connector: held.record.connector.to_string() });
-            }
-            Err(TokenError::TokenRefreshFailed {
-                connection_id: held.record.id.clone(),
-                user_id: held.record.subject.id.clone(),
-                connector: held.record.connector.to_string(),
-            })
-        }
-        Err(GrantFailure::RateLimited { retry_after }) => {
+    let error = match failure {
+        GrantFailure::RateLimited { retry_after } => {
             let wait = retry_after.unwrap_or(30).clamp(1, 3600) as i64;
             held.record.refresh_retry_at = Some(now.plus_secs(wait));
-            held.save(state.store.as_ref()).await?;
-            Err(TokenError::RateLimited { retry_after: wait as u64 })
+            TokenError::RateLimited { retry_after: wait as u64 }
         }
-        Err(GrantFailure::Unavailable { retry_after }) => {
+        GrantFailure::Unavailable { retry_after } => {
             held.record.refresh_failures += 1;
             let cooldown = (BASE_COOLDOWN_SECS << (held.record.refresh_failures - 1).min(6)).min(MAX_COOLDOWN_SECS);
             let wait = retry_after.map_or(cooldown, |r| (r as i64).max(cooldown));
             held.record.refresh_retry_at = Some(now.plus_secs(wait));
-            held.save(state.store.as_ref()).await?;
-            tracing::warn!(connection_id = %held.record.id, failures = held.record.refresh_failures, "provider unavailable; cooling down");
-            let detail = json!({"reason": "unavailable", "failures": held.record.refresh_failures});
-            events::emit(state, EventType::TokenRefreshFailed, &held.record, detail).await;
-            Err(TokenError::UpstreamUnavailable { retry_after: wait as u64 })
+            TokenError::UpstreamUnavailable { retry_after: wait as u64 }
         }
-        Err(GrantFailure::Misconfigured(detail)) => {
-            held.save(state.store.as_ref()).await?;
-            Err(TokenError::Record(crate::model::RecordError::Corrupt(format!("connector {}: {detail}", connector.uid))))
+        GrantFailure::Misconfigured(detail) => {
+            TokenError::Record(crate::model::RecordError::Corrupt(format!("connector {}: {detail}", connector.uid)))
         }
-        Err(GrantFailure::Keyring(e)) => {
-            held.save(state.store.as_ref()).await?;
-            Err(e.into())
-        }
+        GrantFailure::Keyring(e) => e.into(),
+        GrantFailure::Refused(_) => unreachable!("handled by on_refused"),
+    };
+    held.save(state.store.as_ref()).await?;
+    if let TokenError::UpstreamUnavailable { .. } = error {
+        tracing::warn!(connection_id = %held.record.id, failures = held.record.refresh_failures, "provider unavailable; cooling down");
+        let detail = json!({"reason": "unavailable", "failures": held.record.refresh_failures});
+        events::emit(state, EventType::TokenRefreshFailed, &held.record, detail).await;
     }
+    Err(error)
 }

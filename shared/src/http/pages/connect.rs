@@ -9,58 +9,18 @@ const SCRIPT: &str = include_str!("../../../assets/connect.js");
 
 /// Renders the page.
 pub fn render_connect_page(page: &ConnectPage, link_token: &str) -> Response {
-    let hidden = hidden_fields(page, link_token);
-    // Grouped by the catalog's category, in a stable order; connectors of custom providers last.
-    let mut groups: std::collections::BTreeMap<(bool, String), Vec<&Connector>> = std::collections::BTreeMap::new();
-    for connector in &page.connectors {
-        let category = crate::catalog::provider(&connector.provider).map(|p| p.category.clone());
-        groups.entry((category.is_none(), category.unwrap_or_else(|| "other".into()))).or_default().push(connector);
-    }
-    let sections: String = groups
-        .iter()
-        .map(|((_, category), connectors)| {
-            let items: String = connectors.iter().map(|c| connector_item(page, c, &hidden)).collect();
-            format!(
-                "<section class=\"group\"><h2>{}</h2><ul class=\"connectors\">{items}</ul></section>",
-                escape(&category_title(category))
-            )
-        })
-        .collect();
-    let list = if page.connectors.is_empty() {
-        "<p class=\"empty\">No integrations are available for this link. Contact the app's support.</p>".to_owned()
-    } else {
-        format!(
-            "<label class=\"search\" for=\"search\">Search</label>\
-             <input id=\"search\" type=\"search\" placeholder=\"Search integrations\" autocomplete=\"off\">\
-             <div id=\"connectors\">{sections}</div><p class=\"empty\" id=\"no-match\" hidden>No integration matches.</p>"
-        )
-    };
+    let list = connector_list(page, &hidden_fields(page, link_token));
     let close = match page.mode {
         ConnectMode::Modal => "<button type=\"button\" class=\"close\" id=\"close\" aria-label=\"Close\">×</button>",
         ConnectMode::Page => "",
     };
     let session = page.link.session.as_ref();
-    let title = match session.and_then(|s| s.theme.as_ref()).and_then(|t| t.name.as_deref()) {
+    let theme = session.and_then(|s| s.theme.as_ref());
+    let title = match theme.and_then(|t| t.name.as_deref()) {
         Some(app) => format!("Connect your accounts to {}", escape(app)),
         None => "Connect an account".to_owned(),
     };
-    let back = match (&page.deep_link, session) {
-        (Some(_), Some(s)) if !s.settings.isolation_mode => {
-            let token = escape(link_token);
-            let sidebar: String = if s.settings.show_sidebar {
-                page.others
-                    .iter()
-                    .map(|(name, path)| format!("<li><a href=\"/connect/{}?jwt={token}\">{}</a></li>", escape(path), escape(name)))
-                    .collect()
-            } else {
-                String::new()
-            };
-            let sidebar = if sidebar.is_empty() { sidebar } else { format!("<nav aria-label=\"Other integrations\" id=\"sidebar\"><ul>{sidebar}</ul></nav>") };
-            format!("<p><a class=\"back\" id=\"back\" href=\"/connect?jwt={token}\">← All integrations</a></p>{sidebar}")
-        }
-        _ => String::new(),
-    };
-    let theme = session.and_then(|s| s.theme.as_ref());
+    let back = navigation(page, link_token);
     let logo = theme.and_then(|t| t.logo.as_deref()).and_then(|l| url::Url::parse(l).ok());
     let logo_html = logo
         .as_ref()
@@ -128,6 +88,46 @@ fn action_label(action: &str) -> String {
     }
 }
 
+/// The connectors, grouped by the catalog's category in a stable order (custom providers last),
+/// with the search box.
+fn connector_list(page: &ConnectPage, hidden: &str) -> String {
+    if page.connectors.is_empty() {
+        return "<p class=\"empty\">No integrations are available for this link. Contact the app's support.</p>".to_owned();
+    }
+    let mut groups: std::collections::BTreeMap<(bool, String), Vec<&Connector>> = std::collections::BTreeMap::new();
+    for connector in &page.connectors {
+        let category = crate::catalog::provider(&connector.provider).map(|p| p.category.clone());
+        groups.entry((category.is_none(), category.unwrap_or_else(|| "other".into()))).or_default().push(connector);
+    }
+    let sections: String = groups
+        .iter()
+        .map(|((_, category), connectors)| {
+            let items: String = connectors.iter().map(|c| connector_item(page, c, hidden)).collect();
+            format!("<section class=\"group\"><h2>{}</h2><ul class=\"connectors\">{items}</ul></section>", escape(&category_title(category)))
+        })
+        .collect();
+    format!(
+        "<label class=\"search\" for=\"search\">Search</label>\
+         <input id=\"search\" type=\"search\" placeholder=\"Search integrations\" autocomplete=\"off\">\
+         <div id=\"connectors\">{sections}</div><p class=\"empty\" id=\"no-match\" hidden>No integration matches.</p>"
+    )
+}
+
+/// On a session's deep link: the way back to the overview and the sidebar, unless isolated.
+fn navigation(page: &ConnectPage, link_token: &str) -> String {
+    let Some(session) = page.link.session.as_ref().filter(|s| page.deep_link.is_some() && !s.settings.isolation_mode) else {
+        return String::new();
+    };
+    let token = escape(link_token);
+    let others: String = if session.settings.show_sidebar {
+        page.others.iter().map(|(name, path)| format!("<li><a href=\"/connect/{}?jwt={token}\">{}</a></li>", escape(path), escape(name))).collect()
+    } else {
+        String::new()
+    };
+    let sidebar = if others.is_empty() { others } else { format!("<nav aria-label=\"Other integrations\" id=\"sidebar\"><ul>{others}</ul></nav>") };
+    format!("<p><a class=\"back\" id=\"back\" href=\"/connect?jwt={token}\">← All integrations</a></p>{sidebar}")
+}
+
 /// A category's heading: `file-storage` → `File storage`, `crm` → `CRM`.
 fn category_title(category: &str) -> String {
     match category {
@@ -176,7 +176,24 @@ fn connector_item(page: &ConnectPage, connector: &Connector, hidden: &str) -> St
     let uid = escape(connector.uid.as_str());
     let badge = format!("<span class=\"monogram\" aria-hidden=\"true\">{}</span>", escape(&monogram(connector.name())));
     let fields = format!("{hidden}<input type=\"hidden\" name=\"connector\" value=\"{uid}\">");
-    let action = match connector.auth_mode {
+    let action = connect_action(page, connector, &fields);
+    let (state_badge, action) = match (page.link.session.as_ref(), page.connection(connector)) {
+        (Some(session), Some(connection)) => session_controls(session, connector, connection, &fields, action),
+        (Some(_), None) => ("<span class=\"state state-available\" data-state=\"available\">Not connected</span>".to_owned(), action),
+        (None, _) => (String::new(), action),
+    };
+    format!(
+        "<li class=\"connector\" data-name=\"{}\" data-uid=\"{uid}\">{badge}<div class=\"body\"><span class=\"name\">{name}</span>{state_badge}{action}</div></li>",
+        escape(&connector.name().to_lowercase())
+    )
+}
+
+/// How a person connects: a sign-in button (with the fields the provider needs first), or a form
+/// for a key or a password.
+fn connect_action(page: &ConnectPage, connector: &Connector, fields: &str) -> String {
+    let name = escape(connector.name());
+    let uid = escape(connector.uid.as_str());
+    match connector.auth_mode {
         AuthMode::OAuth2 => {
             // In the modal the provider's pages open in their own window: providers refuse to be framed.
             let target = match page.mode {
@@ -218,41 +235,43 @@ fn connector_item(page: &ConnectPage, connector: &Connector, hidden: &str) -> St
              <input id=\"pass-{uid}\" name=\"password\" type=\"password\" required autocomplete=\"current-password\">\
              <button type=\"submit\" class=\"primary\">Connect</button></form></details>"
         ),
-    };
-    let (state_badge, action) = match (page.link.session.as_ref(), page.connection(connector)) {
-        (Some(session), Some(connection)) => {
-            let state = serde_json::json!(connection.state).as_str().unwrap_or_default().to_owned();
-            let actions: String = session
-                .settings
-                .allow_actions
-                .iter()
-                .filter(|a| a.as_str() != "reauthorize" || connector.auth_mode == AuthMode::OAuth2)
-                .map(|a| {
-                    format!(
-                        "<form method=\"post\" action=\"/connect/actions\" class=\"inline\">{fields}\
-                         <input type=\"hidden\" name=\"action\" value=\"{a}\">\
-                         <button type=\"submit\" class=\"secondary\" data-action=\"{a}\">{label}</button></form>",
-                        a = escape(a),
-                        label = escape(&action_label(a)),
-                    )
-                })
-                .collect();
-            let badge = format!("<span class=\"state state-{state}\" data-state=\"{state}\">{}</span>", escape(&state_label(&state)));
-            let reconnect = match connection.state {
-                crate::model::ConnectionState::Callable => String::new(),
-                crate::model::ConnectionState::Authorized if session.settings.hide_resource_settings => {
-                    "<p class=\"lead\">Waiting for the app to finish setting this up.</p>".to_owned()
-                }
-                crate::model::ConnectionState::Authorized => choose_form(connector, connection, &fields),
-                _ => action,
-            };
-            (badge, format!("{reconnect}<div class=\"actions\">{actions}</div>"))
+    }
+}
+
+/// On a session's overview, an existing connection: its state, what it waits for, and the actions
+/// the session allows.
+fn session_controls(
+    session: &crate::session::SessionClaims,
+    connector: &Connector,
+    connection: &crate::model::Connection,
+    fields: &str,
+    connect: String,
+) -> (String, String) {
+    use crate::model::ConnectionState;
+    let state = serde_json::json!(connection.state).as_str().unwrap_or_default().to_owned();
+    let actions: String = session
+        .settings
+        .allow_actions
+        .iter()
+        .filter(|a| a.as_str() != "reauthorize" || connector.auth_mode == AuthMode::OAuth2)
+        .map(|a| {
+            format!(
+                "<form method=\"post\" action=\"/connect/actions\" class=\"inline\">{fields}\
+                 <input type=\"hidden\" name=\"action\" value=\"{a}\">\
+                 <button type=\"submit\" class=\"secondary\" data-action=\"{a}\">{label}</button></form>",
+                a = escape(a),
+                label = escape(&action_label(a)),
+            )
+        })
+        .collect();
+    let badge = format!("<span class=\"state state-{state}\" data-state=\"{state}\">{}</span>", escape(&state_label(&state)));
+    let pending = match connection.state {
+        ConnectionState::Callable => String::new(),
+        ConnectionState::Authorized if session.settings.hide_resource_settings => {
+            "<p class=\"lead\">Waiting for the app to finish setting this up.</p>".to_owned()
         }
-        (Some(_), None) => ("<span class=\"state state-available\" data-state=\"available\">Not connected</span>".to_owned(), action),
-        (None, _) => (String::new(), action),
+        ConnectionState::Authorized => choose_form(connector, connection, fields),
+        _ => connect,
     };
-    format!(
-        "<li class=\"connector\" data-name=\"{}\" data-uid=\"{uid}\">{badge}<div class=\"body\"><span class=\"name\">{name}</span>{state_badge}{action}</div></li>",
-        escape(&connector.name().to_lowercase())
-    )
+    (badge, format!("{pending}<div class=\"actions\">{actions}</div>"))
 }
