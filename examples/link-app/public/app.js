@@ -4,7 +4,8 @@ const { Latchkey } = await import(`${latchkeyUrl}/connect/sdk.js`);
 const status = document.getElementById("status");
 window.latchkeyEvents = [];
 
-document.getElementById("connect").addEventListener("click", async () => {
+const connect = document.getElementById("connect");
+connect.addEventListener("click", async () => {
   status.textContent = "Opening…";
   const response = await fetch("/api/link-token", { method: "POST" });
   const { link_token } = await response.json();
@@ -27,3 +28,6 @@ document.getElementById("connect").addEventListener("click", async () => {
     },
   });
 });
+// The button stays disabled until the SDK has loaded: a click before then would be lost, since the
+// page's load event does not wait for the SDK's dynamic import.
+connect.disabled = false;
