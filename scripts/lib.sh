@@ -82,3 +82,17 @@ start_moto() {
   export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
   log "moto_server (DynamoDB, KMS) on $LATCHKEY_TEST_MOTO_ENDPOINT"
 }
+
+# wrk, the load generator of the benchmark harness (Debian's package).
+ensure_wrk() {
+  if command -v wrk >/dev/null 2>&1; then return; fi
+  log "installing Debian's wrk"
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends wrk >/dev/null
+}
+
+# The cargo-lambda packages of every function.
+function_packages() {
+  for dir in "$ROOT"/functions/*/; do printf -- '-p latchkey-%s ' "$(basename "$dir")"; done
+}

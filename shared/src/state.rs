@@ -3,7 +3,7 @@
 //! On Lambda, `main` builds it during init (clients, configuration, the provider HTTP client) and
 //! every invocation borrows it; locally the server builds it over the embedded adapters.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, KeyringConfig, StoreConfig};
@@ -30,8 +30,9 @@ pub struct AppState {
     pub caches: Arc<Caches>,
     /// Where webhook deliveries wait.
     pub outbox: Outbox,
-    /// The HTTP client webhooks are sent with (no redirects, short timeout).
-    pub webhook_http: reqwest::Client,
+    /// The HTTP client webhooks are sent with, built on first use: only the functions that deliver
+    /// webhooks pay for loading the trusted roots a second time.
+    webhook_http: Arc<OnceLock<reqwest::Client>>,
 }
 
 /// Why the state could not be built.
@@ -85,21 +86,32 @@ impl AppState {
             }
             Outbox::sqs(aws_sdk_sqs::Client::from_conf(builder.build()), url)
         });
+        // The store's first call waits on the network while the provider client loads its trusted
+        // roots and the catalog is parsed: init pays for the longer of the two, not their sum.
+        let warming = tokio::spawn(warm_store(store.clone()));
+        let _ = crate::catalog::providers();
         let mut state = Self::from_parts(config, store, provider, clock);
         if let Some(queue) = queue {
             state.outbox = queue;
         }
+        let _ = warming.await;
         Ok(state)
+    }
+
+    /// The HTTP client webhooks are sent with (no redirects, short timeout).
+    pub fn webhook_http(&self) -> &reqwest::Client {
+        self.webhook_http.get_or_init(|| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(std::time::Duration::from_secs(5))
+                .build()
+                .expect("the TLS backend initialises")
+        })
     }
 
     /// Wires already-built ports (tests and benchmarks wrap them to count calls).
     pub fn from_parts(config: Config, store: Arc<dyn ItemStore>, provider: Arc<dyn KeyProvider>, clock: Arc<dyn Clock>) -> Self {
         let keyring = Keyring::new(provider, config.key_cache);
-        let webhook_http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(5))
-            .build()
-            .expect("the TLS backend initialises");
         Self {
             config: Arc::new(config),
             store,
@@ -108,7 +120,7 @@ impl AppState {
             provider: ProviderClient::new(RetryPolicy::default()),
             caches: Arc::new(Caches::default()),
             outbox: Outbox::sweep_only(),
-            webhook_http,
+            webhook_http: Arc::new(OnceLock::new()),
         }
     }
 
@@ -117,6 +129,20 @@ impl AppState {
     pub fn with_webhook_worker(mut self) -> Self {
         self.outbox = Outbox::start_worker(&self);
         self
+    }
+}
+
+/// Opens the store's connection (DNS, TCP, TLS, AWS credentials) during init with one read of a
+/// key no record uses, so the first request starts on a warm connection. It gives up after a second
+/// (an unreachable endpoint would otherwise hold init through the SDK's retries) and a failure is
+/// only logged: the store may be back by the time a request needs it, and that request will say
+/// so if not.
+async fn warm_store(store: Arc<dyn ItemStore>) {
+    let probe = crate::store::Key::new("WARMUP", "WARMUP");
+    match tokio::time::timeout(std::time::Duration::from_secs(1), store.get(&probe)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "the store did not answer during init"),
+        Err(_) => tracing::warn!("the store did not answer within a second during init"),
     }
 }
 

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-use crate::helpers::{workspace_root, TestApp};
+use crate::helpers::{free_port, workspace_root, TestApp};
 use crate::link_helpers as link;
 use crate::provider::Provider;
 
@@ -41,10 +41,6 @@ impl Drop for ExampleApp {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Runs the Playwright driver for `scenario`; returns what the page showed.

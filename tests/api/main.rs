@@ -7,6 +7,8 @@ mod connections_api;
 mod counting;
 mod helpers;
 mod keyring;
+mod lambda_emulator;
+mod lambdas;
 mod link_flow;
 mod link_helpers;
 mod local_server;

@@ -79,7 +79,7 @@ pub async fn list(state: &AppState, caller: &SecretKeyLookup, consumer_id: &str,
         .map(|s| s.record)
         .filter(|c| c.usable_by(&caller.project_id, &caller.environment) && !c.auth_mode.is_machine())
         .collect();
-    let prefix = format!("{}{}#", Connection::SK_PREFIX, caller.environment);
+    let prefix = Connection::consumer_prefix(&caller.environment, consumer_id);
     let connections: Vec<Connection> = Stored::<Connection>::query(state.store.as_ref(), &Project::partition_of(&caller.project_id), &prefix)
         .await?
         .into_iter()

@@ -131,7 +131,7 @@ async fn attempt(state: &AppState, key: &Key) -> Option<DeliveryStatus> {
     let now = state.clock.now();
     let signature = sign(&secret, now.0, &stored.record.body);
     let result = state
-        .webhook_http
+        .webhook_http()
         .post(&stored.record.url)
         .header("content-type", "application/json")
         .header("latchkey-event-id", &stored.record.event_id)

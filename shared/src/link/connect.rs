@@ -88,7 +88,7 @@ pub async fn load_page(state: &AppState, params: &PageParams) -> Result<ConnectP
 
 /// The consumer's connections in the link's environment.
 async fn consumer_connections(state: &AppState, link: &LinkToken) -> Result<Vec<crate::model::Connection>, LinkError> {
-    let prefix = format!("{}{}#", crate::model::Connection::SK_PREFIX, link.environment);
+    let prefix = crate::model::Connection::consumer_prefix(&link.environment, &link.end_user.id);
     let partition = Project::partition_of(&link.project_id);
     Ok(Stored::<crate::model::Connection>::query(state.store.as_ref(), &partition, &prefix)
         .await?

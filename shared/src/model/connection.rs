@@ -155,8 +155,15 @@ impl Connection {
     ) -> Key {
         Key::new(
             Project::partition_of(project_id),
-            format!("{}{environment}#{connector}#{}", Self::SK_PREFIX, subject.key_segment(installation_id)),
+            format!("{}{environment}#{}#{connector}", Self::SK_PREFIX, subject.key_segment(installation_id)),
         )
+    }
+
+    /// The sort-key prefix of one end user's connections in an environment. The subject comes
+    /// before the connector in the key so that listing a consumer's connections reads only theirs,
+    /// however many other consumers the environment has.
+    pub fn consumer_prefix(environment: &EnvironmentName, consumer_id: &str) -> String {
+        format!("{}{environment}#{}#", Self::SK_PREFIX, Subject::user(consumer_id).key_segment(None))
     }
 
     /// The key of the index record that maps a connection id to its natural key.
@@ -190,5 +197,25 @@ pub struct ConnectionIdIndex {
 impl Record for ConnectionIdIndex {
     fn key(&self) -> Key {
         Connection::id_key(&self.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_consumer_prefix_covers_their_connections_and_no_one_elses() {
+        let project = ProjectId::generate();
+        let production = EnvironmentName::parse("production").unwrap();
+        let connector = ConnectorUid::parse("keys/acme").unwrap();
+        let key = |user: &str| Connection::key_of(&project, &production, &connector, &Subject::user(user), None).sk;
+        let prefix = Connection::consumer_prefix(&production, "user-1");
+        assert!(key("user-1").starts_with(&prefix));
+        for other in ["user-10", "user-1#x", "user", "USER-1"] {
+            assert!(!key(other).starts_with(&prefix), "{other}");
+        }
+        let staging = EnvironmentName::parse("staging").unwrap();
+        assert!(!Connection::key_of(&project, &staging, &connector, &Subject::user("user-1"), None).sk.starts_with(&prefix));
     }
 }

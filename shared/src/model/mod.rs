@@ -10,7 +10,7 @@
 //! | secret key, by hash (auth)  | `SECRET_KEY#{sha256(key)}` | `SECRET_KEY`            | no      |
 //! | secret key, in its project  | `PROJECT#{project_id}`     | `SECRET_KEY#{key_id}`   | no      |
 //! | connector (with its links)  | `CONNECTORS`               | `CONNECTOR#{uid}`       | no      |
-//! | connection                  | `PROJECT#{project_id}`     | `CONNECTION#{env}#{connector}#{subject}` | no |
+//! | connection                  | `PROJECT#{project_id}`     | `CONNECTION#{env}#{subject}#{connector}` | no |
 //! | connection id → natural key | `CONNECTION_ID#{id}`       | `CONNECTION_ID`         | no      |
 //! | issuer trust (OIDC callers) | `TRUSTED_ISSUER#{sha256(iss)}` | `PROJECT#{project_id}` | no |
 //! | link token                  | `LINK_TOKEN#{sha256}`      | `LINK_TOKEN`            | 4 h     |
@@ -24,8 +24,9 @@
 //!   project partition lets operators list and revoke keys by id without ever storing the key.
 //! - A connector carries its project links, so the token path reads one item to learn both the
 //!   client and whether this project environment may use it.
-//! - A connection sits at its natural key (environment, connector, subject), so the token path
-//!   reads it in one `GetItem`; its public id is resolved through the id index.
+//! - A connection sits at its natural key (environment, subject, connector), so the token path
+//!   reads it in one `GetItem`, and one consumer's connections are one prefix `Query` that reads
+//!   no other consumer's; its public id is resolved through the id index.
 //! - One-time and short-lived tokens (link, state, public) are stored under their SHA-256 and
 //!   consumed with `take`, so each works once however many requests race for it.
 //! - Secrets inside records (client secrets, credentials) are [`crate::keyring::Sealed`] values

@@ -4,6 +4,7 @@
 //! redirect would resend credentials), bounds every call with timeouts, and retries 5xx and 429
 //! answers with exponential backoff, honouring a short `Retry-After`.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -55,23 +56,33 @@ pub enum ProviderError {
 }
 
 /// The provider HTTP client.
+///
+/// Its connection pool is built once per instance, on the first provider call rather than during
+/// init: building it loads the system's trusted roots (a few milliseconds of file reads), and most
+/// requests (a warm token, a link token) never call a provider, while the one that does is about to
+/// wait on the network anyway. Provider hosts are unknown until then, so there is nothing to warm.
 #[derive(Debug, Clone)]
 pub struct ProviderClient {
-    http: reqwest::Client,
+    http: Arc<OnceLock<reqwest::Client>>,
     retry: RetryPolicy,
 }
 
 impl ProviderClient {
     /// A client with a 5 s connect and 10 s total timeout.
     pub fn new(retry: RetryPolicy) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(10))
-            .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the TLS backend initialises");
-        Self { http, retry }
+        Self { http: Arc::new(OnceLock::new()), retry }
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(Duration::from_secs(5))
+                .timeout(Duration::from_secs(10))
+                .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .expect("the TLS backend initialises")
+        })
     }
 
     /// POSTs a form, with HTTP basic client authentication when `basic` is given.
@@ -102,7 +113,7 @@ impl ProviderClient {
     ) -> Result<ProviderResponse, ProviderError> {
         let mut attempt = 0;
         loop {
-            let mut request = self.http.post(url).header(reqwest::header::ACCEPT, "application/json").body(body.clone());
+            let mut request = self.http().post(url).header(reqwest::header::ACCEPT, "application/json").body(body.clone());
             for (name, value) in headers {
                 request = request.header(*name, *value);
             }
@@ -149,7 +160,7 @@ impl ProviderClient {
     }
 
     async fn get(&self, url: &str, authorization: Option<&SecretString>) -> Result<serde_json::Value, ProviderError> {
-        let mut request = self.http.get(url).header(reqwest::header::ACCEPT, "application/json");
+        let mut request = self.http().get(url).header(reqwest::header::ACCEPT, "application/json");
         if let Some(authorization) = authorization {
             let mut value = reqwest::header::HeaderValue::from_str(authorization.expose())
                 .map_err(|_| ProviderError::Unreachable("invalid authorization header".into()))?;

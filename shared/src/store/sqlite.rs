@@ -1,9 +1,11 @@
 //! The embedded adapter of the item store: one SQLite file (or memory), for the local server.
 //!
 //! Each port operation is one SQL statement, so its condition and its write are atomic the same
-//! way DynamoDB's are; `take` is `DELETE ... RETURNING`. The connection sits behind a mutex and
-//! calls run on tokio's blocking pool; several processes may share one file (WAL mode, with a busy
-//! timeout), which is how the local server and the CLI coexist.
+//! way DynamoDB's are; `take` is `DELETE ... RETURNING`. A file has two connections: writes run on
+//! tokio's blocking pool (a write may wait for another process's lock, up to the busy timeout),
+//! reads run in place on their own connection (under WAL a read never waits for a writer, and a
+//! few microseconds of page-cache read cost less than a hand-off to another thread). Several
+//! processes may share one file, which is how the local server and the CLI coexist.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -29,7 +31,10 @@ CREATE TABLE IF NOT EXISTS items (
 /// The item store on an embedded SQLite database.
 #[derive(Clone)]
 pub struct SqliteStore {
-    connection: Arc<Mutex<Connection>>,
+    /// Reads, in place.
+    reader: Arc<Mutex<Connection>>,
+    /// Writes, on the blocking pool (the same connection as `reader` in memory).
+    writer: Arc<Mutex<Connection>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -42,31 +47,43 @@ impl std::fmt::Debug for SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
-        let connection = Connection::open(path).map_err(sql_error)?;
-        connection
+        let writer = Connection::open(path).map_err(sql_error)?;
+        writer
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
             .map_err(sql_error)?;
-        Self::with_connection(connection, clock)
+        let writer = Self::prepared(writer)?;
+        let reader = Connection::open(path).map_err(sql_error)?;
+        reader.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql_error)?;
+        Ok(Self { reader: Arc::new(Mutex::new(reader)), writer: Arc::new(Mutex::new(writer)), clock })
     }
 
-    /// A private in-memory database, gone when the store is dropped.
+    /// A private in-memory database, gone when the store is dropped. A second connection would
+    /// open a second database, so reads and writes share one.
     pub fn in_memory(clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
-        Self::with_connection(Connection::open_in_memory().map_err(sql_error)?, clock)
+        let connection = Arc::new(Mutex::new(Self::prepared(Connection::open_in_memory().map_err(sql_error)?)?));
+        Ok(Self { reader: connection.clone(), writer: connection, clock })
     }
 
-    fn with_connection(connection: Connection, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+    fn prepared(connection: Connection) -> Result<Connection, StoreError> {
         connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql_error)?;
         connection.execute_batch(SCHEMA).map_err(sql_error)?;
-        Ok(Self { connection: Arc::new(Mutex::new(connection)), clock })
+        Ok(connection)
     }
 
-    /// Runs `work` on the blocking pool with the connection and the current time.
+    /// Runs the read `work` in place on the reading connection.
+    fn read<T>(&self, work: impl FnOnce(&Connection, i64) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let connection = self.reader.lock().map_err(|_| StoreError::Unavailable("store lock poisoned".into()))?;
+        work(&connection, self.clock.now().0)
+    }
+
+    /// Runs the write `work` on the blocking pool with the connection and the current time: a write
+    /// may wait for another process's lock (up to the busy timeout).
     async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection, i64) -> Result<T, StoreError> + Send + 'static,
     {
-        let connection = Arc::clone(&self.connection);
+        let connection = Arc::clone(&self.writer);
         let now = self.clock.now().0;
         tokio::task::spawn_blocking(move || {
             let connection = connection.lock().map_err(|_| StoreError::Unavailable("store lock poisoned".into()))?;
@@ -80,32 +97,28 @@ impl SqliteStore {
 #[async_trait]
 impl ItemStore for SqliteStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        let key = key.clone();
-        self.run(move |db, now| {
-            db.query_row(
+        self.read(|db, now| {
+            db.prepare_cached(
                 "SELECT pk, sk, version, expires_at, attrs FROM items
                  WHERE pk = ?1 AND sk = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
-                params![key.pk, key.sk, now],
-                decode,
             )
-            .optional()
+            .and_then(|mut statement| statement.query_row(params![key.pk, key.sk, now], decode).optional())
             .map_err(sql_error)?
             .transpose()
         })
-        .await
     }
 
     async fn put_if_absent(&self, item: &Item) -> Result<(), StoreError> {
         let (key, expires_at, attrs) = encode(item)?;
         let changed = self
             .run(move |db, now| {
-                db.execute(
+                db.prepare_cached(
                     "INSERT INTO items (pk, sk, version, expires_at, attrs) VALUES (?1, ?2, 1, ?3, ?4)
                      ON CONFLICT (pk, sk) DO UPDATE
                         SET version = 1, expires_at = excluded.expires_at, attrs = excluded.attrs
                         WHERE items.expires_at IS NOT NULL AND items.expires_at <= ?5",
-                    params![key.pk, key.sk, expires_at, attrs, now],
-                )
+                    )
+                .and_then(|mut statement| statement.execute(params![key.pk, key.sk, expires_at, attrs, now]))
                 .map_err(sql_error)
             })
             .await?;
@@ -117,11 +130,11 @@ impl ItemStore for SqliteStore {
         let expected = item.version as i64;
         let changed = self
             .run(move |db, now| {
-                db.execute(
+                db.prepare_cached(
                     "UPDATE items SET version = ?3 + 1, expires_at = ?4, attrs = ?5
                      WHERE pk = ?1 AND sk = ?2 AND version = ?3 AND (expires_at IS NULL OR expires_at > ?6)",
-                    params![key.pk, key.sk, expected, expires_at, attrs, now],
-                )
+                    )
+                .and_then(|mut statement| statement.execute(params![key.pk, key.sk, expected, expires_at, attrs, now]))
                 .map_err(sql_error)
             })
             .await?;
@@ -133,10 +146,10 @@ impl ItemStore for SqliteStore {
         let (key, expires_at, attrs) = encode(item)?;
         let version = item.version as i64;
         self.run(move |db, _| {
-            db.execute(
+            db.prepare_cached(
                 "INSERT OR REPLACE INTO items (pk, sk, version, expires_at, attrs) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![key.pk, key.sk, version, expires_at, attrs],
-            )
+                )
+            .and_then(|mut statement| statement.execute(params![key.pk, key.sk, version, expires_at, attrs]))
             .map_err(sql_error)
         })
         .await
@@ -148,14 +161,14 @@ impl ItemStore for SqliteStore {
         let changed = self
             .run(move |db, now| {
                 match condition {
-                    DeleteCondition::Exists => db.execute(
+                    DeleteCondition::Exists => db.prepare_cached(
                         "DELETE FROM items WHERE pk = ?1 AND sk = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
-                        params![key.pk, key.sk, now],
-                    ),
-                    DeleteCondition::Version(version) => db.execute(
+                        )
+                    .and_then(|mut statement| statement.execute(params![key.pk, key.sk, now])),
+                    DeleteCondition::Version(version) => db.prepare_cached(
                         "DELETE FROM items WHERE pk = ?1 AND sk = ?2 AND version = ?3",
-                        params![key.pk, key.sk, version as i64],
-                    ),
+                        )
+                    .and_then(|mut statement| statement.execute(params![key.pk, key.sk, version as i64])),
                 }
                 .map_err(sql_error)
             })
@@ -166,13 +179,11 @@ impl ItemStore for SqliteStore {
     async fn take(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let key = key.clone();
         self.run(move |db, now| {
-            db.query_row(
+            db.prepare_cached(
                 "DELETE FROM items WHERE pk = ?1 AND sk = ?2 AND (expires_at IS NULL OR expires_at > ?3)
                  RETURNING pk, sk, version, expires_at, attrs",
-                params![key.pk, key.sk, now],
-                decode,
             )
-            .optional()
+            .and_then(|mut statement| statement.query_row(params![key.pk, key.sk, now], decode).optional())
             .map_err(sql_error)?
             .transpose()
         })
@@ -180,8 +191,7 @@ impl ItemStore for SqliteStore {
     }
 
     async fn query(&self, pk: &str, sk_prefix: &str) -> Result<Vec<Item>, StoreError> {
-        let (pk, prefix) = (pk.to_owned(), sk_prefix.to_owned());
-        self.run(move |db, now| {
+        self.read(|db, now| {
             let mut statement = db
                 .prepare_cached(
                     "SELECT pk, sk, version, expires_at, attrs FROM items
@@ -189,10 +199,9 @@ impl ItemStore for SqliteStore {
                      ORDER BY sk",
                 )
                 .map_err(sql_error)?;
-            let rows = statement.query_map(params![pk, prefix, now], decode).map_err(sql_error)?;
+            let rows = statement.query_map(params![pk, sk_prefix, now], decode).map_err(sql_error)?;
             rows.map(|row| row.map_err(sql_error)?).collect()
         })
-        .await
     }
 }
 

@@ -1,0 +1,24 @@
+//! Latchkey's benchmark harness (`bash bench/run.sh` writes BENCHMARKS.md).
+//!
+//! - [`runtime_api`]: a Lambda Runtime API on loopback that times init and each invocation.
+//! - [`fixtures`]: moto behind a relay that counts AWS calls and connections, a provider token
+//!   endpoint that counts grants, and the records the measured requests use.
+//! - [`events`]: the API Gateway HTTP API events the functions are invoked with.
+//! - [`measure`]: one run of a measurement: a function under the runtime API, a zip, a wrk load.
+//! - [`sections`]: init times, backend calls, memory and durations, each over repeated runs.
+//! - [`load`]: warm issue-token on the local server against a hyper hello-world, under wrk.
+//! - [`micro`]: the criterion micro-benchmarks, read back from criterion's files.
+//! - [`machine`]: the facts of the machine the figures come from.
+//! - [`report`]: medians, ranges, the cost model with its prices, and Markdown.
+//!
+//! The tests use [`fixtures::CountingRelay`] too, to count what a real Lambda asks of AWS.
+
+pub mod events;
+pub mod fixtures;
+pub mod load;
+pub mod machine;
+pub mod measure;
+pub mod micro;
+pub mod report;
+pub mod runtime_api;
+pub mod sections;

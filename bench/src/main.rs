@@ -1,0 +1,102 @@
+//! `latchkey-bench`: runs every measurement and writes BENCHMARKS.md. `bash bench/run.sh` builds
+//! what it needs, starts moto_server and runs it; see `bench/README.md`.
+//!
+//!   latchkey-bench --moto http://127.0.0.1:PORT [--runs 5] [--out BENCHMARKS.md]
+//!                  [--only init,calls,load,throughput,micro]
+
+use std::path::PathBuf;
+
+use latchkey_bench::fixtures::{self, CountingRelay, TokenEndpoint};
+use latchkey_bench::load::{self, LoadShape};
+use latchkey_bench::measure::Error;
+use latchkey_bench::report::{per_million, Markdown, Stat, Usage, PRICES};
+use latchkey_bench::sections::{self, Bench};
+use latchkey_bench::{machine, micro};
+
+/// Invocations per function per run in the memory and duration section.
+const INVOCATIONS: usize = 1000;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+    let moto = flag("--moto").ok_or("--moto URL is required (bench/run.sh starts moto_server)")?;
+    let runs: usize = flag("--runs").map(|r| r.parse()).transpose()?.unwrap_or(5);
+    let out = PathBuf::from(flag("--out").unwrap_or_else(|| "BENCHMARKS.md".into()));
+    let only = flag("--only");
+    let wanted = |section: &str| only.as_deref().is_none_or(|o| o.split(',').any(|s| s == section));
+    let root = std::env::current_dir()?;
+    let scratch = tempdir()?;
+
+    let relay = CountingRelay::start(&moto).await?;
+    let provider = TokenEndpoint::start().await?;
+    let env = fixtures::aws_world(&moto, &relay).await?;
+    let state = fixtures::state_for(&env).await?;
+    let arranged = fixtures::arrange(&state, &provider.url).await?;
+    let bench = Bench { lambda_dir: sections::lambda_dir(&root)?, runs, env, relay, provider, state, arranged, scratch: scratch.clone() };
+
+    let mut md = Markdown::default();
+    md.0.push_str("# Benchmarks\n\nWritten by `bash bench/run.sh` (the harness in `bench/`); every figure is the median of repeated runs with the minimum and maximum in brackets. Nothing here is asserted by the tests; the call counts are, in `tests/api/lambdas.rs`.\n");
+    machine::section(&mut md);
+    if wanted("init") {
+        eprintln!("== init times");
+        sections::init_times(&bench, &mut md).await?;
+    }
+    let calls = if wanted("calls") {
+        eprintln!("== backend calls");
+        Some(sections::backend_calls(&bench, &mut md).await?)
+    } else {
+        None
+    };
+    let loaded = if wanted("load") {
+        eprintln!("== memory and durations under load");
+        let loaded = sections::under_load(&bench, INVOCATIONS).await?;
+        sections::memory_and_sizes(&bench, &loaded, INVOCATIONS, &mut md)?;
+        loaded
+    } else {
+        Vec::new()
+    };
+    if wanted("throughput") {
+        eprintln!("== throughput");
+        load::compare(&bench.lambda_dir, &scratch, &LoadShape { seconds: 5, connections: 32, runs }, &mut md).await?;
+    }
+    if wanted("micro") {
+        eprintln!("== micro-benchmarks");
+        micro::section(&root.join("target/criterion"), &mut md)?;
+    }
+    if let (Some(calls), Some(issue)) = (calls, loaded.iter().find(|l| l.function == "latchkey-issue-token")) {
+        cost_section(&mut md, &calls, Stat::of(&issue.p50_ms).median, issue.log_bytes_per_request);
+    }
+    std::fs::write(&out, md.0)?;
+    eprintln!("wrote {}", out.display());
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(())
+}
+
+fn cost_section(md: &mut Markdown, calls: &sections::WarmCalls, p50_ms: f64, log_bytes: f64) {
+    let usage = Usage { billed_ms: p50_ms.ceil().max(1.0), memory_mb: 256.0, reads: calls.reads, kms_calls: calls.kms, log_bytes };
+    let cost = per_million(&usage);
+    md.heading(2, "Cost per million warm token issuances");
+    md.para(&format!(
+        "From the counted calls and the measured median duration of a warm issue-token invocation (rounded up to the \
+         billed millisecond; this machine's core is faster than the share of one a 256 MB function gets, so read the \
+         duration line as a floor), at us-east-1 list prices: Lambda ${}/million requests and ${}/GB-s on arm64, API \
+         Gateway HTTP API ${}/million, DynamoDB on-demand ${}/million read units, KMS ${}/10,000 calls, CloudWatch Logs \
+         ${}/GB ingested. Prices as published by AWS and used here on 2026-11-23; free tiers ignored.",
+        PRICES.lambda_per_million_requests,
+        PRICES.lambda_arm64_per_gb_second,
+        PRICES.http_api_per_million_requests,
+        PRICES.dynamodb_per_million_read_units,
+        PRICES.kms_per_10k_requests,
+        PRICES.logs_per_gb_ingested
+    ));
+    let mut rows: Vec<Vec<String>> = cost.lines.iter().map(|(line, dollars)| vec![line.clone(), format!("${dollars:.4}")]).collect();
+    rows.push(vec!["**total**".into(), format!("**${:.2}**", cost.total())]);
+    md.table(&["line", "per million"], &rows);
+}
+
+fn tempdir() -> Result<PathBuf, Error> {
+    let dir = std::env::temp_dir().join(latchkey::secret::random_id("latchkey-bench"));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

@@ -1,0 +1,266 @@
+//! Each section of BENCHMARKS.md: what it measures, over repeated runs, and how it reads.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use crate::events::http_api_event;
+use crate::fixtures::{self, Arranged, CountingRelay, TokenEndpoint, APP_ORIGIN};
+use crate::measure::{self, Error, Running};
+use crate::report::{quantile, Markdown, Stat};
+
+/// Every function. Those that write run last under load: moto's Query and Scan walk the whole
+/// table (DynamoDB's read only the partition), so the thousands of link tokens the create-link-token
+/// run writes would otherwise slow the functions that list, as they would not on AWS.
+pub const FUNCTIONS: [&str; 9] = [
+    "latchkey-issue-token",
+    "latchkey-connect-page",
+    "latchkey-connections-api",
+    "latchkey-oauth-callback",
+    "latchkey-exchange-public-token",
+    "latchkey-scheduled-sweep",
+    "latchkey-webhook-delivery",
+    "latchkey-create-session",
+    "latchkey-create-link-token",
+];
+
+/// Where the bootstraps are, and the shared arrangements.
+pub struct Bench {
+    pub lambda_dir: PathBuf,
+    pub runs: usize,
+    pub env: Vec<(String, String)>,
+    pub relay: CountingRelay,
+    pub provider: TokenEndpoint,
+    pub state: latchkey::AppState,
+    pub arranged: Arranged,
+    pub scratch: PathBuf,
+}
+
+
+impl Bench {
+    pub fn bootstrap(&self, name: &str) -> PathBuf {
+        self.lambda_dir.join(name).join("bootstrap")
+    }
+
+    async fn start(&self, name: &str, env: &[(String, String)]) -> Result<Running, Error> {
+        let log = self.scratch.join(format!("{name}.log"));
+        Running::start(&self.bootstrap(name), env, log).await
+    }
+
+    /// The API Gateway event a function is loaded with: its most frequent request.
+    pub fn typical_event(&self, function: &str) -> Value {
+        let project_key = self.arranged.project_key.as_str();
+        let bearer = format!("Bearer {project_key}");
+        let user_bearer = format!("Bearer {}", self.arranged.user_key);
+        let with = |auth: &str| vec![("authorization", auth.to_owned()), ("content-type", "application/json".to_owned())];
+        let event = |method: &str, target: &str, headers: Vec<(&str, String)>, body: Option<Value>| {
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            http_api_event(method, target, "latchkey.example.test", &headers, body.map(|b| b.to_string()).as_deref())
+        };
+        match function {
+            "latchkey-create-link-token" => event("POST", "/v1/link/token", with(&bearer), Some(json!({"end_user": {"id": "user-1"}}))),
+            "latchkey-exchange-public-token" => event("POST", "/v1/link/exchange", with(&bearer), Some(json!({"public_token": "pt_unknown"}))),
+            "latchkey-create-session" => event("POST", "/v1/sessions", with(&bearer), Some(json!({"consumer_id": "user-1", "redirect_uri": format!("{APP_ORIGIN}/done")}))),
+            "latchkey-issue-token" => event("POST", "/v1/token/keys%2Facme", with(&user_bearer), Some(json!({"subject": {"type": "user", "id": "user-1"}}))),
+            "latchkey-oauth-callback" => event("GET", "/v1/oauth/callback?state=unknown&code=abc", Vec::new(), None),
+            "latchkey-connect-page" => event("GET", "/v1/providers", Vec::new(), None),
+            "latchkey-connections-api" => event("GET", "/v1/connections", vec![("authorization", bearer.clone()), ("x-latchkey-consumer-id", "user-1".into())], None),
+            "latchkey-scheduled-sweep" => json!({"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}}),
+            _ => json!({"Records": []}),
+        }
+    }
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Init time of each function against the hello-world baseline, configured as on AWS and, to
+/// separate Latchkey's own work from the AWS SDK's and the network's, on the embedded store.
+pub async fn init_times(bench: &Bench, md: &mut Markdown) -> Result<(), Error> {
+    let hello = Stat::of(&init_runs(bench, "hello-lambda", &[]).await?);
+    let embedded = vec![("LATCHKEY_DATA_DIR".to_owned(), bench.scratch.join("embedded").display().to_string())];
+    let mut rows = vec![vec!["hello-world `lambda_runtime`".to_owned(), hello.show(2), "1.0".into(), hello.show(2), "1.0".into()]];
+    for function in FUNCTIONS {
+        let aws = Stat::of(&init_runs(bench, function, &bench.env).await?);
+        let local = Stat::of(&init_runs(bench, function, &embedded).await?);
+        rows.push(vec![
+            format!("`{function}`"),
+            aws.show(2),
+            format!("{:.1}", aws.median / hello.median),
+            local.show(2),
+            format!("{:.1}", local.median / hello.median),
+        ]);
+    }
+    md.heading(2, "Init time");
+    md.para(&format!(
+        "From process start to the function's first poll of the runtime API, over {} starts each. *On AWS* is the \
+         deployed configuration (DynamoDB and KMS, here moto_server on loopback behind the counting relay): init \
+         builds the AWS clients and opens the store connection with one read, so it includes the AWS SDK loading its \
+         trusted roots and one round trip to moto. *Embedded* is the same binary on the SQLite store and a local key: \
+         Latchkey's own init. Goal: at most 3x the hello-world baseline.",
+        bench.runs
+    ));
+    md.table(&["function", "on AWS: ms", "ratio", "embedded: ms", "ratio"], &rows);
+    Ok(())
+}
+
+async fn init_runs(bench: &Bench, function: &str, env: &[(String, String)]) -> Result<Vec<f64>, Error> {
+    let mut times = Vec::new();
+    for _ in 0..bench.runs {
+        let mut running = bench.start(function, env).await?;
+        times.push(ms(running.initialised().await?));
+    }
+    Ok(times)
+}
+
+/// Backend calls of the issue-token function: init, the first request, warm requests, refreshes.
+pub async fn backend_calls(bench: &Bench, md: &mut Markdown) -> Result<WarmCalls, Error> {
+    let function = "latchkey-issue-token";
+    bench.relay.take();
+    let mut running = bench.start(function, &bench.env).await?;
+    running.initialised().await?;
+    let init = bench.relay.take();
+    let event = bench.typical_event(function);
+    let (first_output, _) = running.invoke(&event).await?;
+    check_status(&first_output, 200)?;
+    let first = bench.relay.take();
+    let mut warm_counts = Vec::new();
+    for _ in 0..bench.runs {
+        let (output, _) = running.invoke(&event).await?;
+        check_status(&output, 200)?;
+        warm_counts.push(bench.relay.take());
+    }
+    let mut refresh_counts = Vec::new();
+    let mut grants = Vec::new();
+    for run in 0..bench.runs {
+        let user = format!("refresh-{run}-{}", latchkey::secret::random_id("u"));
+        let key = fixtures::expired_oauth_connection(&bench.state, &bench.arranged, &user).await?;
+        let body = json!({"subject": {"type": "user", "id": user}}).to_string();
+        let auth = format!("Bearer {key}");
+        let refresh = http_api_event("POST", "/v1/token/oauth%2Facme", "latchkey.example.test", &[("authorization", &auth), ("content-type", "application/json")], Some(&body));
+        bench.relay.take();
+        let before = bench.provider.grants();
+        let (output, _) = running.invoke(&refresh).await?;
+        check_status(&output, 200)?;
+        refresh_counts.push(bench.relay.take());
+        grants.push(bench.provider.grants() - before);
+    }
+    let show = |calls: &std::collections::BTreeMap<String, u64>| {
+        if calls.is_empty() { "none".to_owned() } else { calls.iter().map(|(k, v)| format!("{k} ×{v}")).collect::<Vec<_>>().join(", ") }
+    };
+    let total = |calls: &std::collections::BTreeMap<String, u64>| calls.values().sum::<u64>();
+    let warm = &warm_counts[0];
+    let same_warm = warm_counts.iter().all(|c| c == warm);
+    let refresh = &refresh_counts[0];
+    let same_refresh = refresh_counts.iter().all(|c| c == refresh) && grants.iter().all(|g| *g == 1);
+    md.heading(2, "Backend calls per request");
+    md.para(&format!(
+        "Counted by a relay in front of moto_server that tallies each AWS call by operation, for the issue-token \
+         function running as a Lambda. Warm: the token is still valid and the instance has served a request before. \
+         Refresh: the connection's access token is due, so the function leases the connection, calls the provider and \
+         writes the new tokens. {} warm requests and {} refreshes were counted; {}. For comparison, Nango's warm \
+         path makes about 9 backend round trips.",
+        bench.runs,
+        bench.runs,
+        if same_warm && same_refresh { "every run counted the same" } else { "runs differed: see below" }
+    ));
+    let rows = vec![
+        vec!["init".into(), show(&init), total(&init).to_string(), "0".into()],
+        vec!["first request (cold key cache)".into(), show(&first), total(&first).to_string(), "0".into()],
+        vec!["warm request".into(), show(warm), total(warm).to_string(), "0".into()],
+        vec!["refresh".into(), show(refresh), total(refresh).to_string(), grants[0].to_string()],
+    ];
+    md.table(&["request", "AWS calls", "total", "provider calls"], &rows);
+    if !(same_warm && same_refresh) {
+        md.para(&format!("Warm runs: {warm_counts:?}. Refresh runs: {refresh_counts:?}, grants {grants:?}."));
+    }
+    Ok(WarmCalls { reads: warm.get("GetItem").copied().unwrap_or(0) as f64, kms: warm.iter().filter(|(k, _)| k.as_str() == "Decrypt" || k.as_str() == "GenerateDataKey").map(|(_, v)| *v).sum::<u64>() as f64 })
+}
+
+/// What the cost model takes from the call counts of a warm request.
+pub struct WarmCalls {
+    pub reads: f64,
+    pub kms: f64,
+}
+
+fn check_status(output: &Value, expected: u64) -> Result<(), Error> {
+    match output["statusCode"].as_u64() {
+        Some(status) if status == expected => Ok(()),
+        _ => Err(format!("expected {expected}, the function answered {output}").into()),
+    }
+}
+
+/// Per function: peak memory and invocation durations under a stream of its typical request.
+pub struct Loaded {
+    pub function: &'static str,
+    pub peak_mb: Vec<f64>,
+    pub p50_ms: Vec<f64>,
+    pub p99_ms: Vec<f64>,
+    pub log_bytes_per_request: f64,
+}
+
+/// Runs each function `invocations` times with its typical event, `bench.runs` times over.
+pub async fn under_load(bench: &Bench, invocations: usize) -> Result<Vec<Loaded>, Error> {
+    let mut all = Vec::new();
+    for function in FUNCTIONS {
+        let event = bench.typical_event(function);
+        let mut loaded = Loaded { function, peak_mb: Vec::new(), p50_ms: Vec::new(), p99_ms: Vec::new(), log_bytes_per_request: 0.0 };
+        for _ in 0..bench.runs {
+            let mut running = bench.start(function, &bench.env).await?;
+            running.initialised().await?;
+            running.invoke(&event).await?;
+            let logged_before = running.logged_bytes();
+            let mut durations = Vec::with_capacity(invocations);
+            for _ in 0..invocations {
+                durations.push(ms(running.invoke(&event).await?.1));
+            }
+            loaded.peak_mb.push(running.peak_rss()? as f64 / 1_048_576.0);
+            loaded.p50_ms.push(quantile(&durations, 0.5));
+            loaded.p99_ms.push(quantile(&durations, 0.99));
+            loaded.log_bytes_per_request = (running.logged_bytes() - logged_before) as f64 / invocations as f64;
+        }
+        all.push(loaded);
+    }
+    Ok(all)
+}
+
+/// Memory, durations and zip sizes, one table.
+pub fn memory_and_sizes(bench: &Bench, loaded: &[Loaded], invocations: usize, md: &mut Markdown) -> Result<(), Error> {
+    let mut rows = Vec::new();
+    for l in loaded {
+        let zip = measure::zip_size(&bench.bootstrap(l.function))? as f64 / 1_048_576.0;
+        let raw = std::fs::metadata(bench.bootstrap(l.function))?.len() as f64 / 1_048_576.0;
+        rows.push(vec![
+            format!("`{}`", l.function),
+            Stat::of(&l.peak_mb).show(1),
+            Stat::of(&l.p50_ms).show(2),
+            Stat::of(&l.p99_ms).show(2),
+            format!("{zip:.1}"),
+            format!("{raw:.1}"),
+        ]);
+    }
+    md.heading(2, "Memory, warm duration and package size");
+    md.para(&format!(
+        "Each function served {invocations} invocations of its most frequent request in a row (the events are listed in \
+         `bench/src/sections.rs`), {} times over; peak memory is the process's `VmHWM` after the run, duration is from \
+         the runtime API handing out the event to receiving the response (what Lambda bills). The zip is the bootstrap \
+         deflated as Lambda receives it. Durations include moto_server's answer time (a few milliseconds per call from \
+         Python); those of the functions that list (connections-api, the sweep) are mostly moto's, whose Query and Scan \
+         walk the whole table where DynamoDB reads only the partition. Goals: at most 40 MB of memory and 8 MB zipped.",
+        bench.runs
+    ));
+    md.table(&["function", "peak memory MB", "p50 ms", "p99 ms", "zip MB", "bootstrap MB"], &rows);
+    Ok(())
+}
+
+/// Where the bootstraps `cargo lambda build` wrote, checked.
+pub fn lambda_dir(root: &Path) -> Result<PathBuf, Error> {
+    let dir = root.join("target/lambda");
+    for name in FUNCTIONS.iter().copied().chain(["hello-lambda", "hello-hyper", "latchkey"]) {
+        if !dir.join(name).join("bootstrap").exists() {
+            return Err(format!("{}/{name}/bootstrap is missing: run `bash bench/run.sh`, which builds it", dir.display()).into());
+        }
+    }
+    Ok(dir)
+}
