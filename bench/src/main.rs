@@ -67,6 +67,12 @@ async fn main() -> Result<(), Error> {
     if let (Some(calls), Some(issue)) = (calls, loaded.iter().find(|l| l.function == "latchkey-issue-token")) {
         cost_section(&mut md, &calls, Stat::of(&issue.p50_ms).median, issue.log_bytes_per_request);
     }
+    // What earlier runs showed and what was changed because of it: written by hand, kept beside
+    // the harness, carried into every report.
+    if let Ok(history) = std::fs::read_to_string(root.join("bench/changes.md")) {
+        md.0.push('\n');
+        md.0.push_str(&history);
+    }
     std::fs::write(&out, md.0)?;
     eprintln!("wrote {}", out.display());
     let _ = std::fs::remove_dir_all(&scratch);

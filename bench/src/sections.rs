@@ -138,7 +138,11 @@ pub async fn backend_calls(bench: &Bench, md: &mut Markdown) -> Result<WarmCalls
         let key = fixtures::expired_oauth_connection(&bench.state, &bench.arranged, &user).await?;
         let body = json!({"subject": {"type": "user", "id": user}}).to_string();
         let auth = format!("Bearer {key}");
-        let refresh = http_api_event("POST", "/v1/token/oauth%2Facme", "latchkey.example.test", &[("authorization", &auth), ("content-type", "application/json")], Some(&body));
+        let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+        let refresh = http_api_event("POST", "/v1/token/oauth%2Facme", "latchkey.example.test", &headers, Some(&body));
+        // The new key's first use reads it from the store; a request for another connector (which
+        // this user lacks) caches it, so the count below is the refresh's alone.
+        running.invoke(&http_api_event("POST", "/v1/token/keys%2Facme", "latchkey.example.test", &headers, Some(&body))).await?;
         bench.relay.take();
         let before = bench.provider.grants();
         let (output, _) = running.invoke(&refresh).await?;
@@ -152,24 +156,26 @@ pub async fn backend_calls(bench: &Bench, md: &mut Markdown) -> Result<WarmCalls
     let total = |calls: &std::collections::BTreeMap<String, u64>| calls.values().sum::<u64>();
     let warm = &warm_counts[0];
     let same_warm = warm_counts.iter().all(|c| c == warm);
-    let refresh = &refresh_counts[0];
-    let same_refresh = refresh_counts.iter().all(|c| c == refresh) && grants.iter().all(|g| *g == 1);
+    let (first_refresh, refresh) = (&refresh_counts[0], &refresh_counts[refresh_counts.len() - 1]);
+    let same_refresh = refresh_counts[1..].iter().all(|c| c == refresh) && grants.iter().all(|g| *g == 1);
     md.heading(2, "Backend calls per request");
     md.para(&format!(
         "Counted by a relay in front of moto_server that tallies each AWS call by operation, for the issue-token \
          function running as a Lambda. Warm: the token is still valid and the instance has served a request before. \
-         Refresh: the connection's access token is due, so the function leases the connection, calls the provider and \
-         writes the new tokens. {} warm requests and {} refreshes were counted; {}. For comparison, Nango's warm \
-         path makes about 9 backend round trips.",
+         Refresh: the connection's access token is due, so the function reads the connection, leases it (a \
+         conditional write), calls the provider and writes the new tokens; the instance's first refresh also unwraps \
+         and generates data keys once (KMS). {} warm requests and {} refreshes were counted; {}. For comparison, \
+         Nango's warm path makes about 9 backend round trips.",
         bench.runs,
         bench.runs,
-        if same_warm && same_refresh { "every run counted the same" } else { "runs differed: see below" }
+        if same_warm && same_refresh { "every run after the first refresh counted the same" } else { "runs differed: see below" }
     ));
     let rows = vec![
         vec!["init".into(), show(&init), total(&init).to_string(), "0".into()],
         vec!["first request (cold key cache)".into(), show(&first), total(&first).to_string(), "0".into()],
         vec!["warm request".into(), show(warm), total(warm).to_string(), "0".into()],
-        vec!["refresh".into(), show(refresh), total(refresh).to_string(), grants[0].to_string()],
+        vec!["refresh, the instance's first".into(), show(first_refresh), total(first_refresh).to_string(), grants[0].to_string()],
+        vec!["refresh".into(), show(refresh), total(refresh).to_string(), grants[grants.len() - 1].to_string()],
     ];
     md.table(&["request", "AWS calls", "total", "provider calls"], &rows);
     if !(same_warm && same_refresh) {
