@@ -27,9 +27,9 @@ pub async fn compare(lambda_dir: &Path, scratch: &Path, shape: &LoadShape, md: &
     };
     let body = json!({"subject": {"type": "user", "id": "user-1"}}).to_string();
     let script = measure::wrk_script(scratch, &arranged.user_key, &body)?;
-    let (mut latchkey, latchkey_url) = measure::start_server(&lambda_dir.join("latchkey/bootstrap"), &["--json", "serve", "--bind", "127.0.0.1:0"], &env)?;
-    let (mut hello, hello_url) = measure::start_server(&lambda_dir.join("hello-hyper/bootstrap"), &["127.0.0.1:0"], &[])?;
-    let token_url = format!("{latchkey_url}/v1/token/keys%2Facme");
+    let latchkey = measure::start_server(&lambda_dir.join("latchkey/bootstrap"), &["--json", "serve", "--bind", "127.0.0.1:0"], &env)?;
+    let hello = measure::start_server(&lambda_dir.join("hello-hyper/bootstrap"), &["127.0.0.1:0"], &[])?;
+    let (token_url, hello_url) = (format!("{}/v1/token/keys%2Facme", latchkey.url), hello.url.clone());
     let probe = reqwest::Client::new().post(&token_url).bearer_auth(&arranged.user_key).header("content-type", "application/json").body(body.clone()).send().await?;
     if probe.status() != 200 {
         return Err(format!("issue-token answered {} on the local server", probe.status()).into());
@@ -40,8 +40,7 @@ pub async fn compare(lambda_dir: &Path, scratch: &Path, shape: &LoadShape, md: &
         ours.push(measure::wrk(&token_url, &script, shape.seconds, shape.connections)?);
         baseline.push(measure::wrk(&hello_url, &script, shape.seconds, shape.connections)?);
     }
-    let _ = (latchkey.kill(), hello.kill());
-    let _ = (latchkey.wait(), hello.wait());
+    drop((latchkey, hello));
     if let Some(bad) = ours.iter().find(|l| l.non_2xx > 0) {
         return Err(format!("{} issue-token responses were not 2xx under load", bad.non_2xx).into());
     }

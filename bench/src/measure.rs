@@ -155,7 +155,23 @@ pub fn wrk_script(dir: &Path, bearer: &str, body: &str) -> Result<PathBuf, Error
 }
 
 /// Starts a server binary that prints `{"listening": URL}` first; answers it and the URL.
-pub fn start_server(program: &Path, args: &[&str], env: &[(String, String)]) -> Result<(Child, String), Error> {
+/// A server process printing a `{"listening": URL}` banner; killed when dropped, so a failed run
+/// leaves nothing behind.
+pub struct Server {
+    child: Child,
+    /// Its base URL.
+    pub url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `program` with `args` and waits for its banner.
+pub fn start_server(program: &Path, args: &[&str], env: &[(String, String)]) -> Result<Server, Error> {
     use std::io::BufRead;
     let mut child = Command::new(program)
         .args(args)
@@ -164,12 +180,14 @@ pub fn start_server(program: &Path, args: &[&str], env: &[(String, String)]) -> 
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()?;
-    let mut stdout = std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?);
+    let stdout = child.stdout.take();
+    let mut server = Server { child, url: String::new() };
+    let mut stdout = std::io::BufReader::new(stdout.ok_or("no stdout")?);
     let mut line = String::new();
     stdout.read_line(&mut line)?;
     // The rest of its output (request logs) is drained so the server never blocks on a full pipe.
     std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let banner: Value = serde_json::from_str(&line).map_err(|_| format!("{} printed {line:?}", program.display()))?;
-    let url = banner["listening"].as_str().ok_or("no listening URL")?.to_owned();
-    Ok((child, url))
+    server.url = banner["listening"].as_str().ok_or("no listening URL")?.to_owned();
+    Ok(server)
 }

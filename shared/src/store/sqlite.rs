@@ -1,13 +1,15 @@
 //! The embedded adapter of the item store: one SQLite file (or memory), for the local server.
 //!
 //! Each port operation is one SQL statement, so its condition and its write are atomic the same
-//! way DynamoDB's are; `take` is `DELETE ... RETURNING`. A file has two connections: writes run on
-//! tokio's blocking pool (a write may wait for another process's lock, up to the busy timeout),
-//! reads run in place on their own connection (under WAL a read never waits for a writer, and a
-//! few microseconds of page-cache read cost less than a hand-off to another thread). Several
-//! processes may share one file, which is how the local server and the CLI coexist.
+//! way DynamoDB's are; `take` is `DELETE ... RETURNING`. A file has one writing connection and a
+//! few reading ones: writes run on tokio's blocking pool (a write may wait for another process's
+//! lock, up to the busy timeout), reads run in place on whichever reader is free (under WAL a read
+//! never waits for a writer, a few microseconds of page-cache read cost less than a hand-off to
+//! another thread, and one reader per core keeps the runtime's workers from queueing on one lock).
+//! Several processes may share one file, which is how the local server and the CLI coexist.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -31,9 +33,11 @@ CREATE TABLE IF NOT EXISTS items (
 /// The item store on an embedded SQLite database.
 #[derive(Clone)]
 pub struct SqliteStore {
-    /// Reads, in place.
-    reader: Arc<Mutex<Connection>>,
-    /// Writes, on the blocking pool (the same connection as `reader` in memory).
+    /// Reads, in place, on the first free one.
+    readers: Arc<[Mutex<Connection>]>,
+    /// Where the next read starts looking for a free reader.
+    next_reader: Arc<AtomicUsize>,
+    /// Writes, on the blocking pool (in memory, the only connection: readers go through it too).
     writer: Arc<Mutex<Connection>>,
     clock: Arc<dyn Clock>,
 }
@@ -52,16 +56,22 @@ impl SqliteStore {
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
             .map_err(sql_error)?;
         let writer = Self::prepared(writer)?;
-        let reader = Connection::open(path).map_err(sql_error)?;
-        reader.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql_error)?;
-        Ok(Self { reader: Arc::new(Mutex::new(reader)), writer: Arc::new(Mutex::new(writer)), clock })
+        let count = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+        let readers = (0..count)
+            .map(|_| {
+                let reader = Connection::open(path).map_err(sql_error)?;
+                reader.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql_error)?;
+                Ok(Mutex::new(reader))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Self { readers: readers.into(), next_reader: Arc::default(), writer: Arc::new(Mutex::new(writer)), clock })
     }
 
     /// A private in-memory database, gone when the store is dropped. A second connection would
     /// open a second database, so reads and writes share one.
     pub fn in_memory(clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         let connection = Arc::new(Mutex::new(Self::prepared(Connection::open_in_memory().map_err(sql_error)?)?));
-        Ok(Self { reader: connection.clone(), writer: connection, clock })
+        Ok(Self { readers: Arc::new([]), next_reader: Arc::default(), writer: connection, clock })
     }
 
     fn prepared(connection: Connection) -> Result<Connection, StoreError> {
@@ -72,8 +82,19 @@ impl SqliteStore {
 
     /// Runs the read `work` in place on the reading connection.
     fn read<T>(&self, work: impl FnOnce(&Connection, i64) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let connection = self.reader.lock().map_err(|_| StoreError::Unavailable("store lock poisoned".into()))?;
-        work(&connection, self.clock.now().0)
+        let poisoned = |_| StoreError::Unavailable("store lock poisoned".into());
+        let now = self.clock.now().0;
+        if self.readers.is_empty() {
+            return work(&*self.writer.lock().map_err(poisoned)?, now);
+        }
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let count = self.readers.len();
+        let free = (0..count).find_map(|i| self.readers[(start + i) % count].try_lock().ok());
+        let connection = match free {
+            Some(connection) => connection,
+            None => self.readers[start % count].lock().map_err(poisoned)?,
+        };
+        work(&connection, now)
     }
 
     /// Runs the write `work` on the blocking pool with the connection and the current time: a write
