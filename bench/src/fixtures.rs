@@ -117,11 +117,9 @@ impl TokenEndpoint {
         let (url, _) = serve(move |_request| {
             let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
             async move {
-                let body = json!({"access_token": format!("refreshed-{n}"), "token_type": "Bearer", "expires_in": 3600, "refresh_token": format!("rotated-{n}")});
-                hyper::Response::builder()
-                    .header("content-type", "application/json")
-                    .body(Full::new(Bytes::from(body.to_string())))
-                    .expect("a token response")
+                let body =
+                    json!({"access_token": format!("refreshed-{n}"), "token_type": "Bearer", "expires_in": 3600, "refresh_token": format!("rotated-{n}")});
+                hyper::Response::builder().header("content-type", "application/json").body(Full::new(Bytes::from(body.to_string()))).expect("a token response")
             }
         })
         .await?;

@@ -30,7 +30,8 @@ pub async fn compare(lambda_dir: &Path, scratch: &Path, shape: &LoadShape, md: &
     let latchkey = measure::start_server(&lambda_dir.join("latchkey/bootstrap"), &["--json", "serve", "--bind", "127.0.0.1:0"], &env)?;
     let hello = measure::start_server(&lambda_dir.join("hello-hyper/bootstrap"), &["127.0.0.1:0"], &[])?;
     let (token_url, hello_url) = (format!("{}/v1/token/keys%2Facme", latchkey.url), hello.url.clone());
-    let probe = reqwest::Client::new().post(&token_url).bearer_auth(&arranged.user_key).header("content-type", "application/json").body(body.clone()).send().await?;
+    let probe =
+        reqwest::Client::new().post(&token_url).bearer_auth(&arranged.user_key).header("content-type", "application/json").body(body.clone()).send().await?;
     if probe.status() != 200 {
         return Err(format!("issue-token answered {} on the local server", probe.status()).into());
     }

@@ -33,7 +33,10 @@ pub fn section(md: &mut Markdown) {
         &["", ""],
         &[
             vec!["date".into(), command("date", &["-u", "+%Y-%m-%d %H:%M UTC"])],
-            vec!["CPU".into(), format!("{} ({} logical cores)", cpuinfo_field("model name"), std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0))],
+            vec![
+                "CPU".into(),
+                format!("{} ({} logical cores)", cpuinfo_field("model name"), std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)),
+            ],
             vec!["memory".into(), memory],
             vec!["kernel".into(), command("uname", &["-sr"])],
             vec!["rustc".into(), command("rustc", &["--version"])],

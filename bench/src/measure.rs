@@ -113,11 +113,7 @@ pub struct Load {
 
 /// Runs wrk against `url` with `script` (method, headers, body) for `seconds`.
 pub fn wrk(url: &str, script: &Path, seconds: u32, connections: u32) -> Result<Load, Error> {
-    let output = Command::new("wrk")
-        .args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "-s"])
-        .arg(script)
-        .arg(url)
-        .output()?;
+    let output = Command::new("wrk").args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "-s"]).arg(script).arg(url).output()?;
     let text = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
         return Err(format!("wrk failed: {text} {}", String::from_utf8_lossy(&output.stderr)).into());

@@ -9,15 +9,8 @@ use crate::measure::Error;
 use crate::report::{Markdown, Stat};
 
 /// The benchmark ids, as `bench/benches/core.rs` names them.
-pub const IDS: [&str; 7] = [
-    "seal_token",
-    "open_token",
-    "decode_connection_item",
-    "verify_jwt",
-    "verify_jwt_signature_only",
-    "mint_link_token",
-    "mint_link_token_random_only",
-];
+pub const IDS: [&str; 7] =
+    ["seal_token", "open_token", "decode_connection_item", "verify_jwt", "verify_jwt_signature_only", "mint_link_token", "mint_link_token_random_only"];
 
 /// One benchmark's figures in microseconds.
 fn read(dir: &Path, id: &str) -> Result<Stat, Error> {

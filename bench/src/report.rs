@@ -89,7 +89,10 @@ pub fn per_million(usage: &Usage) -> Cost {
         lines: vec![
             ("API Gateway HTTP API requests".into(), p.http_api_per_million_requests),
             ("Lambda requests".into(), p.lambda_per_million_requests),
-            (format!("Lambda duration ({:.0} ms billed at {:.0} MB, arm64)", usage.billed_ms, usage.memory_mb), gb_seconds * p.lambda_arm64_per_gb_second * 1e6),
+            (
+                format!("Lambda duration ({:.0} ms billed at {:.0} MB, arm64)", usage.billed_ms, usage.memory_mb),
+                gb_seconds * p.lambda_arm64_per_gb_second * 1e6,
+            ),
             (format!("DynamoDB reads ({} per request)", usage.reads), usage.reads * p.dynamodb_per_million_read_units),
             (format!("KMS calls ({} per request)", usage.kms_calls), usage.kms_calls * p.kms_per_10k_requests * 100.0),
             (format!("CloudWatch Logs ({:.0} bytes per request)", usage.log_bytes), usage.log_bytes * 1e6 / 1e9 * p.logs_per_gb_ingested),

@@ -36,7 +36,6 @@ pub struct Bench {
     pub scratch: PathBuf,
 }
 
-
 impl Bench {
     pub fn bootstrap(&self, name: &str) -> PathBuf {
         self.lambda_dir.join(name).join("bootstrap")
@@ -60,11 +59,15 @@ impl Bench {
         match function {
             "latchkey-create-link-token" => event("POST", "/v1/link/token", with(&bearer), Some(json!({"end_user": {"id": "user-1"}}))),
             "latchkey-exchange-public-token" => event("POST", "/v1/link/exchange", with(&bearer), Some(json!({"public_token": "pt_unknown"}))),
-            "latchkey-create-session" => event("POST", "/v1/sessions", with(&bearer), Some(json!({"consumer_id": "user-1", "redirect_uri": format!("{APP_ORIGIN}/done")}))),
+            "latchkey-create-session" => {
+                event("POST", "/v1/sessions", with(&bearer), Some(json!({"consumer_id": "user-1", "redirect_uri": format!("{APP_ORIGIN}/done")})))
+            }
             "latchkey-issue-token" => event("POST", "/v1/token/keys%2Facme", with(&user_bearer), Some(json!({"subject": {"type": "user", "id": "user-1"}}))),
             "latchkey-oauth-callback" => event("GET", "/v1/oauth/callback?state=unknown&code=abc", Vec::new(), None),
             "latchkey-connect-page" => event("GET", "/v1/providers", Vec::new(), None),
-            "latchkey-connections-api" => event("GET", "/v1/connections", vec![("authorization", bearer.clone()), ("x-latchkey-consumer-id", "user-1".into())], None),
+            "latchkey-connections-api" => {
+                event("GET", "/v1/connections", vec![("authorization", bearer.clone()), ("x-latchkey-consumer-id", "user-1".into())], None)
+            }
             "latchkey-scheduled-sweep" => json!({"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}}),
             _ => json!({"Records": []}),
         }
@@ -151,7 +154,11 @@ pub async fn backend_calls(bench: &Bench, md: &mut Markdown) -> Result<WarmCalls
         grants.push(bench.provider.grants() - before);
     }
     let show = |calls: &std::collections::BTreeMap<String, u64>| {
-        if calls.is_empty() { "none".to_owned() } else { calls.iter().map(|(k, v)| format!("{k} ×{v}")).collect::<Vec<_>>().join(", ") }
+        if calls.is_empty() {
+            "none".to_owned()
+        } else {
+            calls.iter().map(|(k, v)| format!("{k} ×{v}")).collect::<Vec<_>>().join(", ")
+        }
     };
     let total = |calls: &std::collections::BTreeMap<String, u64>| calls.values().sum::<u64>();
     let warm = &warm_counts[0];
@@ -181,7 +188,10 @@ pub async fn backend_calls(bench: &Bench, md: &mut Markdown) -> Result<WarmCalls
     if !(same_warm && same_refresh) {
         md.para(&format!("Warm runs: {warm_counts:?}. Refresh runs: {refresh_counts:?}, grants {grants:?}."));
     }
-    Ok(WarmCalls { reads: warm.get("GetItem").copied().unwrap_or(0) as f64, kms: warm.iter().filter(|(k, _)| k.as_str() == "Decrypt" || k.as_str() == "GenerateDataKey").map(|(_, v)| *v).sum::<u64>() as f64 })
+    Ok(WarmCalls {
+        reads: warm.get("GetItem").copied().unwrap_or(0) as f64,
+        kms: warm.iter().filter(|(k, _)| k.as_str() == "Decrypt" || k.as_str() == "GenerateDataKey").map(|(_, v)| *v).sum::<u64>() as f64,
+    })
 }
 
 /// What the cost model takes from the call counts of a warm request.

@@ -10,8 +10,8 @@ use latchkey::state::StartupError;
 use latchkey::{AppState, SecretString};
 
 use crate::args::{
-    AuthModeArg, Backend, Cli, Command, ConnectionsCommand, ConnectorsCommand, KeysCommand, OAuthArgs, ProjectsCommand, SecretSource,
-    TableCommand, TokenAuthArg, WebhooksCommand,
+    AuthModeArg, Backend, Cli, Command, ConnectionsCommand, ConnectorsCommand, KeysCommand, OAuthArgs, ProjectsCommand, SecretSource, TableCommand,
+    TokenAuthArg, WebhooksCommand,
 };
 use crate::output::Printer;
 
@@ -108,11 +108,7 @@ async fn create_table(config: Config, print: &Printer) -> Result<(), CliError> {
         return Err(CliError::Usage("`table create` needs --store dynamodb and --table".into()));
     };
     let aws = latchkey::state::aws_sdk_config().await;
-    let store = latchkey::store::DynamoStore::new(
-        latchkey::state::dynamodb_client(&aws, endpoint.as_deref()),
-        table,
-        Arc::new(latchkey::SystemClock),
-    );
+    let store = latchkey::store::DynamoStore::new(latchkey::state::dynamodb_client(&aws, endpoint.as_deref()), table, Arc::new(latchkey::SystemClock));
     store.create_table().await.map_err(|e| CliError::Admin(e.into()))?;
     print.message(&format!("table {table} is ready"), serde_json::json!({"table": table}));
     Ok(())
@@ -191,8 +187,7 @@ async fn connectors(state: &AppState, command: ConnectorsCommand, print: &Printe
         ConnectorsCommand::List => print.connectors(&admin::list_connectors(state).await?),
         ConnectorsCommand::Update { uid, name, client_id, secret, scopes, clear_scopes } => {
             let default_scopes = if clear_scopes { Some(Vec::new()) } else { Some(scopes).filter(|s| !s.is_empty()) };
-            let changes =
-                ConnectorChanges { display_name: name, oauth: None, client_id, client_secret: read_secret(&secret)?, default_scopes };
+            let changes = ConnectorChanges { display_name: name, oauth: None, client_id, client_secret: read_secret(&secret)?, default_scopes };
             print.connectors(std::slice::from_ref(&admin::update_connector(state, &uid, changes).await?));
         }
         ConnectorsCommand::Delete { uid } => {
@@ -220,9 +215,7 @@ fn oauth_endpoints(args: OAuthArgs) -> Result<Option<OAuthEndpoints>, CliError> 
     };
     let mut authorize_params = std::collections::BTreeMap::new();
     for pair in args.authorize_params {
-        let (name, value) = pair
-            .split_once('=')
-            .ok_or_else(|| CliError::Usage(format!("--authorize-param must look like name=value, not {pair:?}")))?;
+        let (name, value) = pair.split_once('=').ok_or_else(|| CliError::Usage(format!("--authorize-param must look like name=value, not {pair:?}")))?;
         authorize_params.insert(name.to_owned(), value.to_owned());
     }
     Ok(Some(OAuthEndpoints {
@@ -252,8 +245,7 @@ async fn webhooks(state: &AppState, command: WebhooksCommand, print: &Printer) -
         }
         WebhooksCommand::List { project } => {
             let project = admin::project(state, &project_id(&project)?).await?.record;
-            let hooks: Vec<serde_json::Value> =
-                project.webhooks.iter().map(|w| serde_json::json!({"id": w.id, "url": w.url, "events": w.events})).collect();
+            let hooks: Vec<serde_json::Value> = project.webhooks.iter().map(|w| serde_json::json!({"id": w.id, "url": w.url, "events": w.events})).collect();
             let text = hooks.iter().map(|h| format!("{}  {}", h["id"].as_str().unwrap_or_default(), h["url"].as_str().unwrap_or_default())).collect::<Vec<_>>();
             print.message(&text.join("\n"), serde_json::Value::Array(hooks));
         }
@@ -265,11 +257,13 @@ async fn webhooks(state: &AppState, command: WebhooksCommand, print: &Printer) -
             let deliveries = admin::list_deliveries(state, &project_id(&project)?).await?;
             let rows: Vec<serde_json::Value> = deliveries
                 .iter()
-                .map(|d| serde_json::json!({
-                    "event_id": d.event_id, "event": d.event, "webhook_id": d.webhook_id, "status": d.status,
-                    "attempts": d.attempts, "last_status": d.last_status, "last_error": d.last_error,
-                    "created_at": d.created_at.to_rfc3339(),
-                }))
+                .map(|d| {
+                    serde_json::json!({
+                        "event_id": d.event_id, "event": d.event, "webhook_id": d.webhook_id, "status": d.status,
+                        "attempts": d.attempts, "last_status": d.last_status, "last_error": d.last_error,
+                        "created_at": d.created_at.to_rfc3339(),
+                    })
+                })
                 .collect();
             let text = rows.iter().map(|r| format!("{}  {}  {}  attempts={}", r["event_id"], r["event"], r["status"], r["attempts"])).collect::<Vec<_>>();
             print.message(&text.join("\n"), serde_json::Value::Array(rows));
@@ -286,9 +280,7 @@ fn read_secret(source: &SecretSource) -> Result<Option<SecretString>, CliError> 
         return Ok(Some(secret));
     }
     match &source.client_secret_env {
-        Some(name) => std::env::var(name)
-            .map(|v| Some(SecretString::new(v)))
-            .map_err(|_| CliError::Usage(format!("environment variable {name} is not set"))),
+        Some(name) => std::env::var(name).map(|v| Some(SecretString::new(v))).map_err(|_| CliError::Usage(format!("environment variable {name} is not set"))),
         None => Ok(None),
     }
 }
@@ -305,9 +297,7 @@ pub mod serve {
 
     /// Binds, prepares the demo project if there are no projects, prints what to try, and serves.
     pub async fn run(state: AppState, bind: &str, print: &Printer) -> Result<(), CliError> {
-        let listener = tokio::net::TcpListener::bind(bind)
-            .await
-            .map_err(|e| CliError::Usage(format!("cannot listen on {bind}: {e}")))?;
+        let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| CliError::Usage(format!("cannot listen on {bind}: {e}")))?;
         let address = listener.local_addr().map_err(|e| CliError::Io(e.to_string()))?;
         let base = state.config.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
         let mut banner = serde_json::json!({"listening": base, "openapi": format!("{base}/v1/openapi.json")});

@@ -32,7 +32,10 @@ impl Printer {
             lines.push(format!("  OpenAPI document: {}", value["openapi"].as_str().unwrap_or_default()));
             if let Some(project) = value["demo_project"].as_str() {
                 lines.push(format!("  Demo project:     {project} (environment development)"));
-                lines.push(format!("  Demo secret key:  {} (shown once; `latchkey keys create` makes more)", value["demo_secret_key"].as_str().unwrap_or_default()));
+                lines.push(format!(
+                    "  Demo secret key:  {} (shown once; `latchkey keys create` makes more)",
+                    value["demo_secret_key"].as_str().unwrap_or_default()
+                ));
             }
             lines.join("\n")
         });
@@ -41,10 +44,7 @@ impl Printer {
     /// Catalog providers.
     pub fn providers(&self, providers: &[&latchkey::catalog::ProviderEntry]) {
         let value = Value::Array(
-            providers
-                .iter()
-                .map(|p| json!({"id": p.id, "name": p.name, "category": p.category, "auth_mode": p.auth_mode, "docs_url": p.docs_url}))
-                .collect(),
+            providers.iter().map(|p| json!({"id": p.id, "name": p.name, "category": p.category, "auth_mode": p.auth_mode, "docs_url": p.docs_url})).collect(),
         );
         self.emit(&value, || {
             table(providers.iter().map(|p| vec![p.id.clone(), p.name.clone(), p.category.clone(), p.auth_mode.clone()]), &["ID", "NAME", "CATEGORY", "AUTH"])
@@ -55,10 +55,13 @@ impl Printer {
     pub fn projects(&self, projects: &[Project]) {
         let value = json!(projects);
         self.emit(&value, || {
-            table(projects.iter().map(|p| {
-                let environments: Vec<&str> = p.environments.iter().map(|e| e.as_str()).collect();
-                vec![p.id.to_string(), p.name.clone(), environments.join(","), p.allowed_origins.join(",")]
-            }), &["ID", "NAME", "ENVIRONMENTS", "ALLOWED ORIGINS"])
+            table(
+                projects.iter().map(|p| {
+                    let environments: Vec<&str> = p.environments.iter().map(|e| e.as_str()).collect();
+                    vec![p.id.to_string(), p.name.clone(), environments.join(","), p.allowed_origins.join(",")]
+                }),
+                &["ID", "NAME", "ENVIRONMENTS", "ALLOWED ORIGINS"],
+            )
         });
     }
 
@@ -84,12 +87,13 @@ impl Printer {
     /// Secret keys (ids and hints).
     pub fn secret_keys(&self, keys: &[SecretKey]) {
         let value = Value::Array(
-            keys.iter()
-                .map(|k| json!({"key_id": k.key_id, "environment": k.environment, "hint": k.hint, "created_at": k.created_at.to_rfc3339()}))
-                .collect(),
+            keys.iter().map(|k| json!({"key_id": k.key_id, "environment": k.environment, "hint": k.hint, "created_at": k.created_at.to_rfc3339()})).collect(),
         );
         self.emit(&value, || {
-            table(keys.iter().map(|k| vec![k.key_id.clone(), k.environment.to_string(), k.hint.clone(), k.created_at.to_rfc3339()]), &["KEY ID", "ENVIRONMENT", "HINT", "CREATED"])
+            table(
+                keys.iter().map(|k| vec![k.key_id.clone(), k.environment.to_string(), k.hint.clone(), k.created_at.to_rfc3339()]),
+                &["KEY ID", "ENVIRONMENT", "HINT", "CREATED"],
+            )
         });
     }
 
@@ -109,10 +113,14 @@ impl Printer {
         self.emit(&value, || {
             table(
                 connectors.iter().map(|c| {
-                    let links: Vec<String> = c.links.iter().map(|l| {
-                        let envs: Vec<&str> = l.environments.iter().map(|e| e.as_str()).collect();
-                        format!("{}:{}", l.project_id, envs.join("+"))
-                    }).collect();
+                    let links: Vec<String> = c
+                        .links
+                        .iter()
+                        .map(|l| {
+                            let envs: Vec<&str> = l.environments.iter().map(|e| e.as_str()).collect();
+                            format!("{}:{}", l.project_id, envs.join("+"))
+                        })
+                        .collect();
                     vec![c.uid.to_string(), c.client_id.clone().unwrap_or_default(), c.default_scopes.join(" "), links.join(",")]
                 }),
                 &["UID", "CLIENT ID", "DEFAULT SCOPES", "LINKS"],
@@ -151,9 +159,7 @@ fn table(rows: impl Iterator<Item = Vec<String>>, header: &[&str]) -> String {
     let rows: Vec<Vec<String>> = std::iter::once(header.iter().map(|h| h.to_string()).collect()).chain(rows).collect();
     let widths: Vec<usize> = (0..header.len()).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
     rows.iter()
-        .map(|row| {
-            row.iter().enumerate().map(|(i, cell)| format!("{cell:<width$}", width = widths[i])).collect::<Vec<_>>().join("  ").trim_end().to_owned()
-        })
+        .map(|row| row.iter().enumerate().map(|(i, cell)| format!("{cell:<width$}", width = widths[i])).collect::<Vec<_>>().join("  ").trim_end().to_owned())
         .collect::<Vec<_>>()
         .join("\n")
 }

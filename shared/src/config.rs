@@ -84,9 +84,7 @@ impl Config {
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let data_dir = PathBuf::from(var("LATCHKEY_DATA_DIR").unwrap_or_else(|| ".latchkey".into()));
         let store = match var("LATCHKEY_STORE").as_deref().unwrap_or("sqlite") {
-            "sqlite" => StoreConfig::Sqlite {
-                path: var("LATCHKEY_SQLITE_PATH").map(PathBuf::from).unwrap_or_else(|| data_dir.join("latchkey.sqlite3")),
-            },
+            "sqlite" => StoreConfig::Sqlite { path: var("LATCHKEY_SQLITE_PATH").map(PathBuf::from).unwrap_or_else(|| data_dir.join("latchkey.sqlite3")) },
             "dynamodb" => StoreConfig::Dynamo {
                 table: var("LATCHKEY_TABLE").ok_or_else(|| ConfigError("LATCHKEY_TABLE is required when LATCHKEY_STORE=dynamodb".into()))?,
                 endpoint: var("LATCHKEY_DYNAMODB_ENDPOINT"),

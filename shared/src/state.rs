@@ -7,11 +7,11 @@ use std::sync::{Arc, OnceLock};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, KeyringConfig, StoreConfig};
+use crate::events::Outbox;
 use crate::keyring::{KeyProvider, Keyring, KmsKeyProvider, LocalKeyProvider};
 use crate::oauth::{ProviderClient, RetryPolicy};
-use crate::events::Outbox;
-use crate::token::cache::Caches;
 use crate::store::{DynamoStore, ItemStore, SqliteStore};
+use crate::token::cache::Caches;
 
 /// The ports every handler works over.
 #[derive(Debug, Clone)]
@@ -57,15 +57,13 @@ impl AppState {
 
     /// Builds the state `config` describes, on `clock`.
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartupError> {
-        let needs_aws = matches!(config.store, StoreConfig::Dynamo { .. })
-            || matches!(config.keyring, KeyringConfig::Kms { .. })
-            || config.webhook_queue_url.is_some();
+        let needs_aws =
+            matches!(config.store, StoreConfig::Dynamo { .. }) || matches!(config.keyring, KeyringConfig::Kms { .. }) || config.webhook_queue_url.is_some();
         let aws = if needs_aws { Some(aws_sdk_config().await) } else { None };
         let store: Arc<dyn ItemStore> = match &config.store {
             StoreConfig::Sqlite { path } => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(parent)
-                        .map_err(|e| ConfigError(format!("cannot create {}: {e}", parent.display())))?;
+                    std::fs::create_dir_all(parent).map_err(|e| ConfigError(format!("cannot create {}: {e}", parent.display())))?;
                 }
                 Arc::new(SqliteStore::open(path, clock.clone())?)
             }
@@ -77,7 +75,9 @@ impl AppState {
         let provider: Arc<dyn KeyProvider> = match &config.keyring {
             KeyringConfig::Local { key: Some(key), .. } => Arc::new(LocalKeyProvider::from_base64(key.expose())?),
             KeyringConfig::Local { key_file, key: None } => Arc::new(LocalKeyProvider::load_or_create(key_file)?),
-            KeyringConfig::Kms { key_id, endpoint } => Arc::new(KmsKeyProvider::new(kms_client(aws.as_ref().expect("loaded above"), endpoint.as_deref()), key_id)),
+            KeyringConfig::Kms { key_id, endpoint } => {
+                Arc::new(KmsKeyProvider::new(kms_client(aws.as_ref().expect("loaded above"), endpoint.as_deref()), key_id))
+            }
         };
         let queue = config.webhook_queue_url.clone().map(|url| {
             let mut builder = aws_sdk_sqs::config::Builder::from(aws.as_ref().expect("loaded above"));

@@ -5,8 +5,7 @@
 
 /// Installs the global subscriber, filtered by `RUST_LOG` (default `info`). Safe to call twice.
 pub fn init() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     let _ = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
         // Lambda adds its own timestamp; the request id comes from the runtime's span.

@@ -164,9 +164,15 @@ async fn a_person_uses_a_session_in_chromium() {
     let redirect = example.url.clone();
     let shown = tokio::task::spawn_blocking(move || {
         let mut command = Command::new("node");
-        command
-            .current_dir(workspace_root().join("tests/e2e"))
-            .args(["session-browser.mjs", "--session", &overview, "--isolated", &isolated, "--redirect", &redirect]);
+        command.current_dir(workspace_root().join("tests/e2e")).args([
+            "session-browser.mjs",
+            "--session",
+            &overview,
+            "--isolated",
+            &isolated,
+            "--redirect",
+            &redirect,
+        ]);
         if let Some(dir) = &shots {
             command.args(["--screenshots", dir]);
         }

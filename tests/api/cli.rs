@@ -53,14 +53,34 @@ async fn operators_manage_projects_keys_and_connectors_over_the_embedded_store()
     let created = json(&latchkey(
         d,
         &[
-            "--json", "connectors", "create", "--uid", "slack/acme-slack", "--name", "Acme Slack", "--client-id", "cid-1",
-            "--client-secret-stdin", "--scope", "chat:write", "--authorize-url", "https://slack.com/oauth/v2/authorize",
-            "--token-url", "https://slack.com/api/oauth.v2.access", "--scope-separator", ",",
+            "--json",
+            "connectors",
+            "create",
+            "--uid",
+            "slack/acme-slack",
+            "--name",
+            "Acme Slack",
+            "--client-id",
+            "cid-1",
+            "--client-secret-stdin",
+            "--scope",
+            "chat:write",
+            "--authorize-url",
+            "https://slack.com/oauth/v2/authorize",
+            "--token-url",
+            "https://slack.com/api/oauth.v2.access",
+            "--scope-separator",
+            ",",
         ],
         &[],
         Some("client-secret-that-must-not-leak\n"),
     ));
-    let linked = json(&latchkey(d, &["--json", "connectors", "link", "--uid", "slack/acme-slack", "--project", &project_id, "--environment", "production", "--environment", "preview"], &[], None));
+    let linked = json(&latchkey(
+        d,
+        &["--json", "connectors", "link", "--uid", "slack/acme-slack", "--project", &project_id, "--environment", "production", "--environment", "preview"],
+        &[],
+        None,
+    ));
 
     // Assert
     assert!(secret.starts_with("lk_sk_") && secret.len() >= 6 + 32, "{secret}");
@@ -114,7 +134,10 @@ fn bad_input_gets_a_clear_message_a_non_zero_exit_and_changes_nothing() {
         (vec!["connectors", "create", "--uid", "no-slash"], "invalid connector uid"),
         (vec!["connectors", "create", "--uid", "slack/x", "--auth-mode", "api-key", "--scope", "two words"], "invalid scope"),
         (vec!["connectors", "create", "--uid", "acme/x", "--client-id", "c"], "needs its authorize and token URLs"),
-        (vec!["connectors", "create", "--uid", "slack/x", "--client-id", "c", "--authorize-url", "http://evil.example/a", "--token-url", "https://x.test/t"], "must be an https URL"),
+        (
+            vec!["connectors", "create", "--uid", "slack/x", "--client-id", "c", "--authorize-url", "http://evil.example/a", "--token-url", "https://x.test/t"],
+            "must be an https URL",
+        ),
         (vec!["connectors", "create", "--uid", "slack/x", "--authorize-url", "https://x.test/a"], "give both"),
         (vec!["connectors", "link", "--uid", "slack/none", "--project", &project_id, "--environment", "production"], "not found"),
         (vec!["connectors", "create", "--uid", "slack/x", "--auth-mode", "api-key", "--client-secret-env", "LATCHKEY_TEST_UNSET_VARIABLE"], "is not set"),
@@ -157,11 +180,33 @@ fn the_catalog_is_listed_and_names_a_connectors_defaults() {
 fn every_subcommand_has_help() {
     let dir = tempfile::tempdir().unwrap();
     let commands: &[&[&str]] = &[
-        &[], &["serve"], &["projects"], &["projects", "create"], &["projects", "list"], &["keys"], &["keys", "create"],
-        &["keys", "list"], &["keys", "revoke"], &["connectors"], &["connectors", "create"], &["connectors", "list"],
-        &["connectors", "update"], &["connectors", "delete"], &["connectors", "link"], &["connectors", "unlink"],
-        &["connections"], &["connections", "list"], &["table"], &["table", "create"], &["providers"], &["webhooks"],
-        &["webhooks", "add"], &["webhooks", "list"], &["webhooks", "remove"], &["webhooks", "deliveries"], &["projects", "trust-issuer"],
+        &[],
+        &["serve"],
+        &["projects"],
+        &["projects", "create"],
+        &["projects", "list"],
+        &["keys"],
+        &["keys", "create"],
+        &["keys", "list"],
+        &["keys", "revoke"],
+        &["connectors"],
+        &["connectors", "create"],
+        &["connectors", "list"],
+        &["connectors", "update"],
+        &["connectors", "delete"],
+        &["connectors", "link"],
+        &["connectors", "unlink"],
+        &["connections"],
+        &["connections", "list"],
+        &["table"],
+        &["table", "create"],
+        &["providers"],
+        &["webhooks"],
+        &["webhooks", "add"],
+        &["webhooks", "list"],
+        &["webhooks", "remove"],
+        &["webhooks", "deliveries"],
+        &["projects", "trust-issuer"],
     ];
     for command in commands {
         let mut args = command.to_vec();
@@ -194,8 +239,19 @@ async fn the_cli_runs_against_dynamodb_and_kms() {
     let created = json(&latchkey(
         dir.path(),
         &[
-            "--json", "connectors", "create", "--uid", "github/acme", "--client-id", "cid", "--client-secret-env", "GH_SECRET",
-            "--authorize-url", "https://github.com/login/oauth/authorize", "--token-url", "https://github.com/login/oauth/access_token",
+            "--json",
+            "connectors",
+            "create",
+            "--uid",
+            "github/acme",
+            "--client-id",
+            "cid",
+            "--client-secret-env",
+            "GH_SECRET",
+            "--authorize-url",
+            "https://github.com/login/oauth/authorize",
+            "--token-url",
+            "https://github.com/login/oauth/access_token",
         ],
         &[env.as_slice(), &[("GH_SECRET", "gh-secret-value")]].concat(),
         None,

@@ -183,7 +183,9 @@ impl Receiver {
                 let text = String::from_utf8_lossy(&raw).into_owned();
                 let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
                 let header = |name: &str| {
-                    head.lines().find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_owned())).unwrap_or_default()
+                    head.lines()
+                        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_owned()))
+                        .unwrap_or_default()
                 };
                 log.lock().unwrap().push((header("latchkey-event-id"), header("latchkey-signature"), body.to_owned()));
                 seen += 1;
@@ -242,9 +244,8 @@ async fn on_aws_webhooks_travel_through_sqs_to_the_delivery_function() {
     connect(&app, &project.secret_key, "user-1").await;
     let receiver = Receiver::start(1).await;
     latchkey::admin::add_webhook(&app.state, &project.project_id, &receiver.url, &["connection.updated".into()]).await.unwrap();
-    let sqs = aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::config::Builder::from(&crate::helpers::aws().await).endpoint_url(crate::helpers::moto_endpoint()).build(),
-    );
+    let sqs =
+        aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(&crate::helpers::aws().await).endpoint_url(crate::helpers::moto_endpoint()).build());
     let queue_url = sqs.create_queue().queue_name(crate::helpers::unique("hooks")).send().await.unwrap().queue_url.unwrap();
     let mut on_aws = app.state.clone();
     on_aws.outbox = latchkey::events::Outbox::sqs(sqs.clone(), queue_url.clone());

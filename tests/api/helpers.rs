@@ -5,15 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use latchkey::config::{Config, KeyringConfig, StoreConfig};
-use latchkey::keyring::{CachePolicy, KeyProvider, Keyring, KmsKeyProvider, LocalKeyProvider, DataKey};
+use latchkey::keyring::{CachePolicy, DataKey, KeyProvider, Keyring, KmsKeyProvider, LocalKeyProvider};
 use latchkey::store::{DynamoStore, SqliteStore};
 use latchkey::{AppState, Clock, ManualClock};
 
 /// The DynamoDB/KMS-API server (moto_server) the test command started on loopback.
 pub fn moto_endpoint() -> String {
-    std::env::var("LATCHKEY_TEST_MOTO_ENDPOINT").expect(
-        "LATCHKEY_TEST_MOTO_ENDPOINT is not set: run the tests with `bash scripts/test.sh`, which starts moto_server",
-    )
+    std::env::var("LATCHKEY_TEST_MOTO_ENDPOINT")
+        .expect("LATCHKEY_TEST_MOTO_ENDPOINT is not set: run the tests with `bash scripts/test.sh`, which starts moto_server")
 }
 
 /// A name no other test uses.
@@ -134,11 +133,7 @@ impl TestApp {
         let base = format!("http://{}", listener.local_addr().expect("address"));
         tokio::spawn(latchkey::http::server::serve(state.clone(), listener));
         // A hung request fails its test with a timeout instead of stalling the run.
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .expect("client");
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(std::time::Duration::from_secs(30)).build().expect("client");
         TestApp { base, state, clock, http, dir, table, store_counts: counts, kms }
     }
 

@@ -39,17 +39,17 @@ impl Drop for Emulator {
 /// The `cargo-lambda` the test command installed into .tools/venv, or the one on PATH.
 fn cargo_lambda() -> PathBuf {
     let local = workspace_root().join(".tools/venv/bin/cargo-lambda");
-    if local.exists() { local } else { PathBuf::from("cargo-lambda") }
+    if local.exists() {
+        local
+    } else {
+        PathBuf::from("cargo-lambda")
+    }
 }
 
 /// The bootstrap `cargo lambda build --release` wrote for `function`.
 pub fn bootstrap(function: &str) -> PathBuf {
     let path = workspace_root().join("target/lambda").join(function).join("bootstrap");
-    assert!(
-        path.exists(),
-        "{} is missing: `bash scripts/test.sh` builds every function with `cargo lambda build --release` before the tests",
-        path.display()
-    );
+    assert!(path.exists(), "{} is missing: `bash scripts/test.sh` builds every function with `cargo lambda build --release` before the tests", path.display());
     path
 }
 

@@ -100,8 +100,16 @@ async fn every_function_answers_api_gateway_events_as_the_local_server_does() {
         (Function::CreateLinkToken, Call::post("/v1/link/token", json!({"end_user": {}})).bearer(key), Alike::Exactly),
         (Function::CreateLinkToken, Call::post("/v1/link/token", json!({"end_user": {"id": "u"}})), Alike::Exactly),
         (Function::ExchangePublicToken, Call::post("/v1/link/exchange", json!({"public_token": "pt_unknown"})).bearer(key), Alike::Exactly),
-        (Function::CreateSession, Call::post("/v1/sessions", json!({"consumer_id": "user-1", "redirect_uri": format!("{APP_ORIGIN}/done")})).bearer(key), Alike::InShape),
-        (Function::CreateSession, Call::post("/v1/sessions", json!({"consumer_id": "u", "redirect_uri": "https://evil.example/done"})).bearer(key), Alike::Exactly),
+        (
+            Function::CreateSession,
+            Call::post("/v1/sessions", json!({"consumer_id": "user-1", "redirect_uri": format!("{APP_ORIGIN}/done")})).bearer(key),
+            Alike::InShape,
+        ),
+        (
+            Function::CreateSession,
+            Call::post("/v1/sessions", json!({"consumer_id": "u", "redirect_uri": "https://evil.example/done"})).bearer(key),
+            Alike::Exactly,
+        ),
         (Function::IssueToken, Call::post("/v1/token/keys%2Facme", token_body.clone()).bearer(user_key.expose()), Alike::Exactly),
         (Function::IssueToken, Call::post("/v1/token/keys%2Fnope", token_body.clone()).bearer(user_key.expose()), Alike::Exactly),
         (Function::IssueToken, Call::post("/v1/token/keys%2Facme", token_body).bearer("sk_wrong"), Alike::Exactly),
@@ -152,7 +160,6 @@ async fn init_opens_the_store_connection_and_warm_requests_read_once_and_never_c
     let call = Call::post("/v1/token/keys%2Facme", json!({"subject": {"type": "user", "id": "user-9"}})).bearer(user_key.expose());
     let first = emulator.invoke(function, &call.event(&host)).await;
     let (first_dynamo, first_kms) = (dynamo.take(), kms.take());
-
 
     // Act: twenty warm requests, one after another.
     let mut statuses = Vec::new();

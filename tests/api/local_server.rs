@@ -15,10 +15,7 @@ use crate::helpers::{self, TestApp};
 
 /// The path of a route template with its parameters filled in.
 fn concrete(path: &str) -> String {
-    path.replace("{connector}", "slack%2Facme-slack")
-        .replace("{unified_api}", "crm")
-        .replace("{service_id}", "salesforce")
-        .replace("{connection_id}", "conn_1")
+    path.replace("{connector}", "slack%2Facme-slack").replace("{unified_api}", "crm").replace("{service_id}", "salesforce").replace("{connection_id}", "conn_1")
 }
 
 #[tokio::test]

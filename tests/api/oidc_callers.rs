@@ -30,7 +30,8 @@ impl Issuer {
     }
 
     async fn sign(&self, claims: Value, kid: &str, alg: &str) -> String {
-        let response = reqwest::Client::new().post(format!("{}/sign", self.issuer)).json(&json!({"claims": claims, "kid": kid, "alg": alg})).send().await.unwrap();
+        let response =
+            reqwest::Client::new().post(format!("{}/sign", self.issuer)).json(&json!({"claims": claims, "kid": kid, "alg": alg})).send().await.unwrap();
         response.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
     }
 
@@ -80,14 +81,8 @@ fn claims(issuer: &Issuer, overrides: Value) -> Value {
 }
 
 async fn ask(app: &TestApp, jwt: &str) -> (u16, Value) {
-    let response = app
-        .http
-        .post(app.url("/v1/token/keys%2Facme"))
-        .bearer_auth(jwt)
-        .json(&json!({"subject": {"type": "user", "id": "user-1"}}))
-        .send()
-        .await
-        .unwrap();
+    let response =
+        app.http.post(app.url("/v1/token/keys%2Facme")).bearer_auth(jwt).json(&json!({"subject": {"type": "user", "id": "user-1"}})).send().await.unwrap();
     (response.status().as_u16(), response.json().await.unwrap())
 }
 

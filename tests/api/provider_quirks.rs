@@ -153,9 +153,7 @@ async fn the_catalog_is_listed_by_the_api_and_groups_the_connect_page() {
     assert!(crm["data"].as_array().unwrap().iter().any(|p| p["id"] == "salesforce" && p["docs_url"].as_str().unwrap().starts_with("https://")));
 
     // A catalog connector (HubSpot, crm) and an API-key one of no catalog provider ("other").
-    latchkey::admin::create_catalog_connector(&app.state, "hubspot/acme", "hubspot", Some("cid".into()), Some(SecretString::new("s")), vec![])
-        .await
-        .unwrap();
+    latchkey::admin::create_catalog_connector(&app.state, "hubspot/acme", "hubspot", Some("cid".into()), Some(SecretString::new("s")), vec![]).await.unwrap();
     latchkey::admin::link_connector(&app.state, "hubspot/acme", &project.project_id, &["production".into()]).await.unwrap();
     let custom = NewConnector {
         uid: "keys/acme".into(),

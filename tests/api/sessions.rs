@@ -15,9 +15,7 @@ async fn arrange() -> (TestApp, Provider, link::Linked) {
     let provider = Provider::start(&[&app.url("/v1/oauth/callback")]);
     let project = link::project(&app, "Acme").await;
     link::connector(&app, &provider, "latchkey-auto", "auto-secret", &project.project_id).await;
-    latchkey::admin::create_catalog_connector(&app.state, "hubspot/acme", "hubspot", Some("cid".into()), Some(SecretString::new("s")), vec![])
-        .await
-        .unwrap();
+    latchkey::admin::create_catalog_connector(&app.state, "hubspot/acme", "hubspot", Some("cid".into()), Some(SecretString::new("s")), vec![]).await.unwrap();
     latchkey::admin::link_connector(&app.state, "hubspot/acme", &project.project_id, &["production".into()]).await.unwrap();
     (app, provider, project)
 }

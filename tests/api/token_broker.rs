@@ -349,11 +349,9 @@ async fn two_hundred_requests_from_four_processes_refresh_an_expired_token_once(
     let client = reqwest::Client::new();
 
     // Act: 50 concurrent requests at each process.
-    let requests = instances.iter().flat_map(|instance| {
-        (0..50).map(|_| {
-            client.post(format!("{}{URL}", instance.base)).bearer_auth(&c.access_token).json(&user("user-1")).send()
-        })
-    });
+    let requests = instances
+        .iter()
+        .flat_map(|instance| (0..50).map(|_| client.post(format!("{}{URL}", instance.base)).bearer_auth(&c.access_token).json(&user("user-1")).send()));
     let responses = futures::future::join_all(requests).await;
     let mut tokens = std::collections::HashSet::new();
     for response in responses {

@@ -13,8 +13,5 @@ async fn main() -> Result<(), Error> {
     latchkey::telemetry::init();
     let state = AppState::build(Config::from_env()?).await?;
     let state = &state;
-    run(service_fn(move |request: Request| async move {
-        Ok::<_, Error>(handle_function(state, Function::ConnectionsApi, request).await)
-    }))
-    .await
+    run(service_fn(move |request: Request| async move { Ok::<_, Error>(handle_function(state, Function::ConnectionsApi, request).await) })).await
 }

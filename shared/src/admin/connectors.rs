@@ -1,7 +1,9 @@
 //! Creating, listing, updating and deleting connectors, and linking them to project environments.
 
 use super::{project, AdminError};
-use crate::model::{AuthMode, ConnectionField, Connector, PostAuthorization, ConnectorUid, EnvironmentName, OAuthEndpoints, ProjectId, ProjectLink, Record, Stored};
+use crate::model::{
+    AuthMode, ConnectionField, Connector, ConnectorUid, EnvironmentName, OAuthEndpoints, PostAuthorization, ProjectId, ProjectLink, Record, Stored,
+};
 use crate::secret::SecretString;
 use crate::state::AppState;
 use crate::store::{DeleteCondition, StoreError};
@@ -63,9 +65,7 @@ fn check_endpoint(name: &str, raw: &str) -> Result<(), AdminError> {
 
 fn check_fields(fields: &[ConnectionField]) -> Result<(), AdminError> {
     for (i, field) in fields.iter().enumerate() {
-        let name_ok = !field.name.is_empty()
-            && field.name.len() <= 32
-            && field.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        let name_ok = !field.name.is_empty() && field.name.len() <= 32 && field.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !name_ok {
             return Err(AdminError::Invalid(format!("field name {:?} must be 1 to 32 of a-z, 0-9 and _", field.name)));
         }
@@ -124,9 +124,7 @@ fn check_secret(secret: &SecretString) -> Result<(), AdminError> {
 
 /// Reads a connector that must exist.
 pub async fn connector(state: &AppState, uid: &ConnectorUid) -> Result<Stored<Connector>, AdminError> {
-    Stored::<Connector>::get(state.store.as_ref(), &Connector::key_of(uid))
-        .await?
-        .ok_or_else(|| AdminError::NotFound(format!("connector {uid}")))
+    Stored::<Connector>::get(state.store.as_ref(), &Connector::key_of(uid)).await?.ok_or_else(|| AdminError::NotFound(format!("connector {uid}")))
 }
 
 /// A provider's response quirks, usually from the catalog.
@@ -154,11 +152,7 @@ impl Quirks {
                 _ => None,
             }
         });
-        Self {
-            token_response: entry.token_response.clone().unwrap_or_default(),
-            metadata_paths: entry.metadata.clone(),
-            post_authorization,
-        }
+        Self { token_response: entry.token_response.clone().unwrap_or_default(), metadata_paths: entry.metadata.clone(), post_authorization }
     }
 }
 
@@ -314,12 +308,7 @@ pub async fn delete_connector(state: &AppState, uid: &str) -> Result<Connector, 
 }
 
 /// Lets `project_id` use the connector in `environments` (replacing any earlier link of that project).
-pub async fn link_connector(
-    state: &AppState,
-    uid: &str,
-    project_id: &ProjectId,
-    environments: &[String],
-) -> Result<Connector, AdminError> {
+pub async fn link_connector(state: &AppState, uid: &str, project_id: &ProjectId, environments: &[String]) -> Result<Connector, AdminError> {
     let uid = ConnectorUid::parse(uid)?;
     if environments.is_empty() {
         return Err(AdminError::Invalid("name at least one environment to link".into()));

@@ -14,11 +14,7 @@ pub async fn discover(state: &AppState, url: &str) -> Result<OAuthEndpoints, Adm
     if !(parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback)) {
         return Err(AdminError::Invalid("the discovery URL must be https (http only on loopback)".into()));
     }
-    let document = state
-        .provider
-        .get_json(url)
-        .await
-        .map_err(|e| AdminError::Invalid(format!("could not read the discovery document: {e}")))?;
+    let document = state.provider.get_json(url).await.map_err(|e| AdminError::Invalid(format!("could not read the discovery document: {e}")))?;
     let text = |name: &str| document.get(name).and_then(Value::as_str).map(str::to_owned);
     let list = |name: &str| -> Vec<String> {
         document.get(name).and_then(Value::as_array).into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect()

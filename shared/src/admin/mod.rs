@@ -10,13 +10,13 @@ mod secret_keys;
 mod webhooks;
 
 pub use connectors::{
-    connector, create_catalog_connector, create_connector, create_connector_with, delete_connector, link_connector, list_connectors, unlink_connector, update_connector,
-    ConnectorChanges, NewConnector, Quirks,
+    connector, create_catalog_connector, create_connector, create_connector_with, delete_connector, link_connector, list_connectors, unlink_connector,
+    update_connector, ConnectorChanges, NewConnector, Quirks,
 };
 pub use discovery::discover;
 pub use projects::{create_project, list_projects, parse_origin, trust_issuer, NewProject, OIDC_ALGORITHMS};
-pub use webhooks::{add_webhook, list_deliveries, remove_webhook};
 pub use secret_keys::{create_secret_key, create_user_secret_key, list_secret_keys, revoke_secret_key};
+pub use webhooks::{add_webhook, list_deliveries, remove_webhook};
 
 use crate::model::{Connection, InvalidName, Project, ProjectId, RecordError, Stored};
 use crate::state::AppState;
@@ -52,9 +52,7 @@ impl From<crate::store::StoreError> for AdminError {
 
 /// Reads a project that must exist.
 pub async fn project(state: &AppState, id: &ProjectId) -> Result<Stored<Project>, AdminError> {
-    Stored::<Project>::get(state.store.as_ref(), &Project::key_of(id))
-        .await?
-        .ok_or_else(|| AdminError::NotFound(format!("project {id}")))
+    Stored::<Project>::get(state.store.as_ref(), &Project::key_of(id)).await?.ok_or_else(|| AdminError::NotFound(format!("project {id}")))
 }
 
 /// Every connection of a project, oldest id first.

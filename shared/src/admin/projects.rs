@@ -33,11 +33,8 @@ pub async fn create_project(state: &AppState, new: NewProject) -> Result<Project
     if name.is_empty() || name.len() > 100 {
         return Err(AdminError::Invalid("project name must be 1 to 100 characters".into()));
     }
-    let raw_environments: Vec<String> = if new.environments.is_empty() {
-        DEFAULT_ENVIRONMENTS.iter().map(|e| e.to_string()).collect()
-    } else {
-        new.environments
-    };
+    let raw_environments: Vec<String> =
+        if new.environments.is_empty() { DEFAULT_ENVIRONMENTS.iter().map(|e| e.to_string()).collect() } else { new.environments };
     let mut environments = Vec::new();
     for raw in &raw_environments {
         let environment = EnvironmentName::parse(raw)?;
@@ -89,11 +86,7 @@ pub const OIDC_ALGORITHMS: [&str; 6] = ["RS256", "RS384", "RS512", "PS256", "ES2
 
 /// Lets `issuer`'s tokens (audience `audience`, keys at `jwks_url`) call the token broker for the
 /// project; the environment comes from `environment_claim`.
-pub async fn trust_issuer(
-    state: &AppState,
-    project_id: &ProjectId,
-    trust: TrustedIssuer,
-) -> Result<Project, AdminError> {
+pub async fn trust_issuer(state: &AppState, project_id: &ProjectId, trust: TrustedIssuer) -> Result<Project, AdminError> {
     let issuer = url::Url::parse(&trust.issuer).map_err(|_| AdminError::Invalid("the issuer must be a URL".into()))?;
     if !matches!(issuer.scheme(), "https" | "http") || trust.issuer.len() > 512 {
         return Err(AdminError::Invalid("the issuer must be an http(s) URL".into()));
@@ -115,11 +108,7 @@ pub async fn trust_issuer(
     let mut stored = super::project(state, project_id).await?;
     stored.record.trusted_issuers.retain(|t| t.issuer != trust.issuer);
     stored.record.trusted_issuers.push(trust.clone());
-    let index = IssuerTrust {
-        issuer_hash: crate::SecretString::new(trust.issuer.clone()).sha256_hex(),
-        project_id: project_id.clone(),
-        trust,
-    };
+    let index = IssuerTrust { issuer_hash: crate::SecretString::new(trust.issuer.clone()).sha256_hex(), project_id: project_id.clone(), trust };
     state.store.put(&index.to_item()?).await?;
     stored.save(state.store.as_ref()).await?;
     Ok(stored.record)

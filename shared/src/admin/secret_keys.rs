@@ -8,11 +8,7 @@ use crate::state::AppState;
 use crate::store::DeleteCondition;
 
 /// Mints a key for a project environment: the listed record and the key, shown once.
-pub async fn create_secret_key(
-    state: &AppState,
-    project_id: &ProjectId,
-    environment: &str,
-) -> Result<(SecretKey, SecretString), AdminError> {
+pub async fn create_secret_key(state: &AppState, project_id: &ProjectId, environment: &str) -> Result<(SecretKey, SecretString), AdminError> {
     create_user_secret_key(state, project_id, environment, None).await
 }
 

@@ -13,10 +13,8 @@ pub async fn add_webhook(state: &AppState, project_id: &ProjectId, url: &str, ev
     if !(parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback)) || !parsed.username().is_empty() {
         return Err(AdminError::Invalid("a webhook URL must be https (http only on loopback), without credentials".into()));
     }
-    let events = events
-        .iter()
-        .map(|e| EventType::parse(e).ok_or_else(|| AdminError::Invalid(format!("unknown event {e:?}"))))
-        .collect::<Result<Vec<_>, _>>()?;
+    let events =
+        events.iter().map(|e| EventType::parse(e).ok_or_else(|| AdminError::Invalid(format!("unknown event {e:?}")))).collect::<Result<Vec<_>, _>>()?;
     let mut stored = project(state, project_id).await?;
     if stored.record.webhooks.len() >= 10 {
         return Err(AdminError::Invalid("a project has at most 10 webhooks".into()));

@@ -115,11 +115,7 @@ impl ProviderEntry {
             requires_iss: self.sends_iss,
             scope_separator: self.scope_separator.clone(),
             pkce: self.pkce,
-            token_auth: if self.token_auth == "client_secret_post" {
-                TokenAuthMethod::ClientSecretPost
-            } else {
-                TokenAuthMethod::ClientSecretBasic
-            },
+            token_auth: if self.token_auth == "client_secret_post" { TokenAuthMethod::ClientSecretPost } else { TokenAuthMethod::ClientSecretBasic },
             authorize_params: self.authorize_params.clone(),
             default_token_lifetime_secs: self.default_token_lifetime_secs.unwrap_or(DEFAULT_TOKEN_LIFETIME_SECS),
             refresh_buffer_secs: self.refresh_buffer_secs,

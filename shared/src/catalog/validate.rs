@@ -6,9 +6,26 @@ use super::ProviderEntry;
 
 /// The unified-API categories.
 pub const CATEGORIES: [&str; 20] = [
-    "crm", "accounting", "ticketing", "hris", "ats", "file-storage", "communication", "developer-tools", "project-management",
-    "marketing", "e-signature", "scheduling", "design", "social", "sales-engagement", "data-warehouse", "payments", "commerce",
-    "productivity", "video",
+    "crm",
+    "accounting",
+    "ticketing",
+    "hris",
+    "ats",
+    "file-storage",
+    "communication",
+    "developer-tools",
+    "project-management",
+    "marketing",
+    "e-signature",
+    "scheduling",
+    "design",
+    "social",
+    "sales-engagement",
+    "data-warehouse",
+    "payments",
+    "commerce",
+    "productivity",
+    "video",
 ];
 
 /// One problem with one entry.

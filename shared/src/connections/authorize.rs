@@ -31,13 +31,7 @@ pub struct AuthorizeClaims {
 }
 
 /// The authorize URL for `consumer_id` at `connector`, valid for an hour.
-pub async fn authorize_link(
-    state: &AppState,
-    caller: &SecretKeyLookup,
-    consumer_id: &str,
-    connector: &Connector,
-    base: &str,
-) -> Result<String, LinkError> {
+pub async fn authorize_link(state: &AppState, caller: &SecretKeyLookup, consumer_id: &str, connector: &Connector, base: &str) -> Result<String, LinkError> {
     let claims = AuthorizeClaims {
         iss: jwt::ISSUER.into(),
         aud: AUTHORIZE_AUDIENCE.into(),

@@ -69,9 +69,7 @@ async fn revoke(state: &AppState, connection: &Connection, connector: &Connector
 pub async fn disconnect_connection(state: &AppState, caller: &SecretKeyLookup, id: &str) -> Result<(), LinkError> {
     let (connection, connector) = find(state, caller, id).await?;
     let revoked = revoke(state, &connection, &connector).await;
-    let mut stored = crate::model::Stored::<Connection>::get(state.store.as_ref(), &connection.key())
-        .await?
-        .ok_or(LinkError::ConnectionNotFound)?;
+    let mut stored = crate::model::Stored::<Connection>::get(state.store.as_ref(), &connection.key()).await?.ok_or(LinkError::ConnectionNotFound)?;
     stored.record.credentials = None;
     stored.record.token_expires_at = None;
     stored.record.state = crate::model::ConnectionState::Added;

@@ -47,8 +47,7 @@ pub fn form_body<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> 
 
 /// The query string as `T`.
 pub fn query<T: DeserializeOwned>(request: &Request) -> Result<T, ApiError> {
-    serde_urlencoded::from_str(request.uri().query().unwrap_or_default())
-        .map_err(|_| ApiError::InvalidRequest("the query string is malformed".into()))
+    serde_urlencoded::from_str(request.uri().query().unwrap_or_default()).map_err(|_| ApiError::InvalidRequest("the query string is malformed".into()))
 }
 
 /// The bearer credential of the `Authorization` header.

@@ -52,12 +52,8 @@ impl KeyProvider for KmsKeyProvider {
             .await
             .map_err(kms_error)?;
         let plaintext = output.plaintext.ok_or_else(|| KeyringError::Unavailable("KMS returned no plaintext key".into()))?;
-        let key = DataKey::from_slice(plaintext.as_ref())
-            .ok_or_else(|| KeyringError::Unavailable("KMS returned a data key of the wrong size".into()))?;
-        let wrapped = output
-            .ciphertext_blob
-            .ok_or_else(|| KeyringError::Unavailable("KMS returned no wrapped key".into()))?
-            .into_inner();
+        let key = DataKey::from_slice(plaintext.as_ref()).ok_or_else(|| KeyringError::Unavailable("KMS returned a data key of the wrong size".into()))?;
+        let wrapped = output.ciphertext_blob.ok_or_else(|| KeyringError::Unavailable("KMS returned no wrapped key".into()))?.into_inner();
         Ok((key, wrapped))
     }
 
@@ -81,10 +77,6 @@ fn kms_error<E: ProvideErrorMetadata>(error: E) -> KeyringError {
     match error.code() {
         // KMS says "InvalidCiphertextException" for a wrong encryption context or a foreign blob.
         Some("InvalidCiphertextException") | Some("IncorrectKeyException") => KeyringError::OpenFailed,
-        code => KeyringError::Unavailable(format!(
-            "{}: {}",
-            code.unwrap_or("kms_error"),
-            error.message().unwrap_or("the KMS call failed")
-        )),
+        code => KeyringError::Unavailable(format!("{}: {}", code.unwrap_or("kms_error"), error.message().unwrap_or("the KMS call failed"))),
     }
 }

@@ -31,14 +31,8 @@ impl LocalKeyProvider {
 
     /// Reads a base64 master key (as given in `LATCHKEY_MASTER_KEY`).
     pub fn from_base64(encoded: &str) -> Result<Self, KeyringError> {
-        let bytes = Zeroizing::new(
-            STANDARD
-                .decode(encoded.trim())
-                .map_err(|_| KeyringError::Unavailable("the master key is not valid base64".into()))?,
-        );
-        DataKey::from_slice(&bytes)
-            .map(Self::new)
-            .ok_or_else(|| KeyringError::Unavailable("the master key must be 32 bytes".into()))
+        let bytes = Zeroizing::new(STANDARD.decode(encoded.trim()).map_err(|_| KeyringError::Unavailable("the master key is not valid base64".into()))?);
+        DataKey::from_slice(&bytes).map(Self::new).ok_or_else(|| KeyringError::Unavailable("the master key must be 32 bytes".into()))
     }
 
     /// Reads the master key file at `path`, creating it (mode 0600, 32 random bytes) if it is missing.
@@ -101,12 +95,8 @@ impl KeyProvider for LocalKeyProvider {
         }
         let (nonce, sealed) = wrapped.split_at(NONCE_LEN);
         let aad = context_bytes(context);
-        let plaintext = Zeroizing::new(
-            self.master
-                .cipher()
-                .decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: &aad })
-                .map_err(|_| KeyringError::OpenFailed)?,
-        );
+        let plaintext =
+            Zeroizing::new(self.master.cipher().decrypt(Nonce::from_slice(nonce), Payload { msg: sealed, aad: &aad }).map_err(|_| KeyringError::OpenFailed)?);
         DataKey::from_slice(&plaintext).ok_or(KeyringError::OpenFailed)
     }
 }

@@ -137,12 +137,7 @@ impl Sealed {
         if parts.next() != Some(SEALED_PREFIX) {
             return Err(KeyringError::Malformed);
         }
-        let mut next = || {
-            parts
-                .next()
-                .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
-                .ok_or(KeyringError::Malformed)
-        };
+        let mut next = || parts.next().and_then(|p| URL_SAFE_NO_PAD.decode(p).ok()).ok_or(KeyringError::Malformed);
         let (wrapped, nonce, ciphertext) = (next()?, next()?, next()?);
         if nonce.len() != NONCE_LEN {
             return Err(KeyringError::Malformed);
@@ -183,16 +178,8 @@ impl Keyring {
         };
         let nonce = random_bytes(NONCE_LEN);
         let aad = binding.associated_data();
-        let ciphertext = data_key
-            .cipher()
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: &aad })
-            .map_err(|_| KeyringError::Malformed)?;
-        Ok(Sealed(format!(
-            "{SEALED_PREFIX}.{}.{}.{}",
-            URL_SAFE_NO_PAD.encode(&wrapped),
-            URL_SAFE_NO_PAD.encode(&nonce),
-            URL_SAFE_NO_PAD.encode(&ciphertext)
-        )))
+        let ciphertext = data_key.cipher().encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: &aad }).map_err(|_| KeyringError::Malformed)?;
+        Ok(Sealed(format!("{SEALED_PREFIX}.{}.{}.{}", URL_SAFE_NO_PAD.encode(&wrapped), URL_SAFE_NO_PAD.encode(&nonce), URL_SAFE_NO_PAD.encode(&ciphertext))))
     }
 
     /// Decrypts `sealed`; fails with `OpenFailed` unless it was sealed for exactly `binding`.

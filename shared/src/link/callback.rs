@@ -92,13 +92,7 @@ async fn take_flow(state: &AppState, raw_state: &str) -> Result<OAuthFlow, LinkE
     Ok(Stored::<OAuthFlow>::from_item(item)?.record)
 }
 
-async fn finish(
-    state: &AppState,
-    flow: &OAuthFlow,
-    link: &LinkToken,
-    params: &CallbackParams,
-    browser_binding: Option<&str>,
-) -> Result<Connected, LinkError> {
+async fn finish(state: &AppState, flow: &OAuthFlow, link: &LinkToken, params: &CallbackParams, browser_binding: Option<&str>) -> Result<Connected, LinkError> {
     let bound = browser_binding.is_some_and(|b| SecretString::new(b.to_owned()).sha256_hex() == flow.browser_hash);
     if !bound {
         return Err(LinkError::StateMismatch);

@@ -198,9 +198,7 @@ pub async fn act(state: &AppState, page: &ConnectPage, connector: &str, action: 
     match action {
         Action::Delete => crate::connections::delete_connection(state, &caller, &connection.id).await.map(|_| ()),
         Action::Disconnect => crate::connections::disconnect_connection(state, &caller, &connection.id).await,
-        Action::Configure(choice) => {
-            crate::link::post_authorization::configure(state, &connection.id, &page.link.project_id, &choice).await.map(|_| ())
-        }
+        Action::Configure(choice) => crate::link::post_authorization::configure(state, &connection.id, &page.link.project_id, &choice).await.map(|_| ()),
         Action::Reauthorize => Ok(()),
     }
 }
@@ -343,9 +341,7 @@ pub async fn submit_key(state: &AppState, page: &ConnectPage, form: KeyForm) -> 
     let connector = page.connector(&form.connector)?.clone();
     let present = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty() && s.len() <= 4096).map(str::to_owned);
     let credentials = match connector.auth_mode {
-        AuthMode::ApiKey => {
-            Credentials::api_key(present(&form.api_key).ok_or_else(|| LinkError::InvalidRequest("Enter the API key.".into()))?)
-        }
+        AuthMode::ApiKey => Credentials::api_key(present(&form.api_key).ok_or_else(|| LinkError::InvalidRequest("Enter the API key.".into()))?),
         AuthMode::Basic => Credentials::basic(
             present(&form.username).ok_or_else(|| LinkError::InvalidRequest("Enter the username.".into()))?,
             present(&form.password).ok_or_else(|| LinkError::InvalidRequest("Enter the password.".into()))?,

@@ -4,11 +4,9 @@ use serde_json::{Map, Value};
 
 use super::LinkError;
 use crate::clock::Timestamp;
-use crate::model::link::mint_token;
-use crate::model::{
-    Connection, ConnectionIdIndex, ConnectionState, Connector, LinkToken, PublicToken, Record, Stored, Subject,
-};
 use crate::events::{self, EventType};
+use crate::model::link::mint_token;
+use crate::model::{Connection, ConnectionIdIndex, ConnectionState, Connector, LinkToken, PublicToken, Record, Stored, Subject};
 use crate::oauth::Credentials;
 use crate::secret::{random_id, SecretString};
 use crate::state::AppState;

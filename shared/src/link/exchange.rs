@@ -32,9 +32,8 @@ pub async fn exchange_public_token(state: &AppState, caller: &SecretKeyLookup, r
     }
     let taken = state.store.take(&key).await?.ok_or(LinkError::PublicTokenInvalid)?;
     let public = Stored::<PublicToken>::from_item(taken)?.record;
-    let index = Stored::<ConnectionIdIndex>::get(state.store.as_ref(), &Connection::id_key(&public.connection_id))
-        .await?
-        .ok_or(LinkError::ConnectionNotFound)?;
+    let index =
+        Stored::<ConnectionIdIndex>::get(state.store.as_ref(), &Connection::id_key(&public.connection_id)).await?.ok_or(LinkError::ConnectionNotFound)?;
     let access_token = mint_token(ConnectionAccessToken::PREFIX);
     let record = ConnectionAccessToken {
         hash: access_token.sha256_hex(),

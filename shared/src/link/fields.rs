@@ -18,10 +18,7 @@ pub fn collect(fields: &[ConnectionField], given: &BTreeMap<String, String>) -> 
             return Err(LinkError::InvalidRequest(format!("Enter the {}.", field.label)));
         }
         if !acceptable(&value) {
-            return Err(LinkError::InvalidRequest(format!(
-                "The {} may only contain letters, digits, dots, hyphens and underscores.",
-                field.label
-            )));
+            return Err(LinkError::InvalidRequest(format!("The {} may only contain letters, digits, dots, hyphens and underscores.", field.label)));
         }
         values.insert(field.name.clone(), value);
     }
@@ -29,10 +26,7 @@ pub fn collect(fields: &[ConnectionField], given: &BTreeMap<String, String>) -> 
 }
 
 fn acceptable(value: &str) -> bool {
-    value.len() <= 100
-        && !value.starts_with('.')
-        && !value.contains("..")
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    value.len() <= 100 && !value.starts_with('.') && !value.contains("..") && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// `template` with every `{name}` replaced by its value; a placeholder without a value is an error.

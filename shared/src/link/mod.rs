@@ -150,8 +150,16 @@ impl LinkError {
 fn is_oauth_error_code(code: &str) -> bool {
     matches!(
         code,
-        "access_denied" | "invalid_scope" | "server_error" | "temporarily_unavailable" | "unauthorized_client" | "invalid_request"
-            | "unsupported_response_type" | "consent_required" | "login_required" | "interaction_required"
+        "access_denied"
+            | "invalid_scope"
+            | "server_error"
+            | "temporarily_unavailable"
+            | "unauthorized_client"
+            | "invalid_request"
+            | "unsupported_response_type"
+            | "consent_required"
+            | "login_required"
+            | "interaction_required"
     )
 }
 

@@ -32,9 +32,11 @@ pub async fn complete(state: &AppState, connector: &Connector, tokens: &mut Toke
             };
             let list = get(state, url, &bearer).await?;
             let items = list.as_array().cloned().unwrap_or_default();
-            let first = items.first().and_then(|i| i.get(id_key)).cloned().ok_or_else(|| {
-                LinkError::InvalidRequest("The account has no organisation or site this app can use.".into())
-            })?;
+            let first = items
+                .first()
+                .and_then(|i| i.get(id_key))
+                .cloned()
+                .ok_or_else(|| LinkError::InvalidRequest("The account has no organisation or site this app can use.".into()))?;
             // One choice is no choice; several wait for the consumer (`authorized` until then).
             if items.len() == 1 {
                 tokens.extra.insert(field.clone(), first);
@@ -91,14 +93,9 @@ pub fn choice_of(connector: &Connector) -> Option<(&str, &'static str)> {
 /// Completes the additional configuration step: `value` must be one of the offered ids.
 pub async fn configure(state: &AppState, connection_id: &str, project: &crate::model::ProjectId, value: &str) -> Result<crate::model::Connection, LinkError> {
     use crate::model::{Connection, ConnectionState, Record, Stored};
-    let connection = super::token::resolve_connection(state, connection_id)
-        .await?
-        .filter(|c| &c.project_id == project)
-        .ok_or(LinkError::ConnectionNotFound)?;
-    let connector = Stored::<Connector>::get(state.store.as_ref(), &Connector::key_of(&connection.connector))
-        .await?
-        .ok_or(LinkError::ConnectorNotAllowed)?
-        .record;
+    let connection = super::token::resolve_connection(state, connection_id).await?.filter(|c| &c.project_id == project).ok_or(LinkError::ConnectionNotFound)?;
+    let connector =
+        Stored::<Connector>::get(state.store.as_ref(), &Connector::key_of(&connection.connector)).await?.ok_or(LinkError::ConnectorNotAllowed)?.record;
     let (field, list) = choice_of(&connector).ok_or_else(|| LinkError::InvalidRequest("this connection has nothing to configure".into()))?;
     let offered = connection.metadata.get(list).and_then(Value::as_array).cloned().unwrap_or_default();
     let chosen = offered.iter().find_map(|o| o.get("id").filter(|id| id.as_str() == Some(value)).cloned());

@@ -6,9 +6,7 @@ use super::allowlist::allowed_redirect_url;
 use super::LinkError;
 use crate::admin;
 use crate::model::link::mint_token;
-use crate::model::{
-    Connection, ConnectionIdIndex, Connector, ConnectorUid, EndUser, LinkToken, Project, Record, SecretKeyLookup, Stored, Subject,
-};
+use crate::model::{Connection, ConnectionIdIndex, Connector, ConnectorUid, EndUser, LinkToken, Project, Record, SecretKeyLookup, Stored, Subject};
 use crate::secret::SecretString;
 use crate::state::AppState;
 
@@ -154,12 +152,8 @@ pub async fn find_link_token(state: &AppState, raw: &str) -> Result<LinkToken, L
     let stored = Stored::<LinkToken>::get(state.store.as_ref(), &LinkToken::key_of(&hash)).await?;
     // The store hides expired items; the record's own expiry is checked too, in case its item
     // expiry and record disagree.
-    stored
-        .map(|s| s.record)
-        .filter(|link| link.valid_until > state.clock.now())
-        .ok_or(LinkError::LinkTokenInvalid)
+    stored.map(|s| s.record).filter(|link| link.valid_until > state.clock.now()).ok_or(LinkError::LinkTokenInvalid)
 }
-
 
 /// The link record a session token stands for, made on its first use: the page, its forms and the
 /// callback then treat a session exactly like a link token (stored under the token's hash).

@@ -146,17 +146,8 @@ impl Connection {
     pub const SK_PREFIX: &'static str = "CONNECTION#";
 
     /// The natural key of the connection of `subject` at `connector` in a project environment.
-    pub fn key_of(
-        project_id: &ProjectId,
-        environment: &EnvironmentName,
-        connector: &ConnectorUid,
-        subject: &Subject,
-        installation_id: Option<&str>,
-    ) -> Key {
-        Key::new(
-            Project::partition_of(project_id),
-            format!("{}{environment}#{}#{connector}", Self::SK_PREFIX, subject.key_segment(installation_id)),
-        )
+    pub fn key_of(project_id: &ProjectId, environment: &EnvironmentName, connector: &ConnectorUid, subject: &Subject, installation_id: Option<&str>) -> Key {
+        Key::new(Project::partition_of(project_id), format!("{}{environment}#{}#{connector}", Self::SK_PREFIX, subject.key_segment(installation_id)))
     }
 
     /// The sort-key prefix of one end user's connections in an environment. The subject comes

@@ -41,7 +41,10 @@ mod record;
 pub(crate) mod secret_key;
 
 pub use connection::{Connection, ConnectionIdIndex, ConnectionState, EndUser, RefreshLease, Subject, SubjectType};
-pub use connector::{AuthMode, ConnectionField, Connector, PostAuthorization, OAuthEndpoints, ProjectLink, TokenAuthMethod, DEFAULT_REFRESH_BUFFER_SECS, DEFAULT_TOKEN_LIFETIME_SECS};
+pub use connector::{
+    AuthMode, ConnectionField, Connector, OAuthEndpoints, PostAuthorization, ProjectLink, TokenAuthMethod, DEFAULT_REFRESH_BUFFER_SECS,
+    DEFAULT_TOKEN_LIFETIME_SECS,
+};
 pub use link::{ConnectMode, ConnectionAccessToken, LinkToken, OAuthFlow, PublicToken};
 pub use names::{ConnectorUid, EnvironmentName, InvalidName, ProjectId};
 pub use project::{IssuerTrust, Project, TrustedIssuer, DEFAULT_ENVIRONMENTS};

@@ -86,12 +86,7 @@ impl ProviderClient {
     }
 
     /// POSTs a form, with HTTP basic client authentication when `basic` is given.
-    pub async fn post_form(
-        &self,
-        url: &str,
-        form: &[(&str, &str)],
-        basic: Option<(&str, &SecretString)>,
-    ) -> Result<ProviderResponse, ProviderError> {
+    pub async fn post_form(&self, url: &str, form: &[(&str, &str)], basic: Option<(&str, &SecretString)>) -> Result<ProviderResponse, ProviderError> {
         let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
         let authorization = basic.map(|(id, secret)| {
             // RFC 6749 2.3.1: both parts are form-urlencoded before base64.
@@ -125,11 +120,7 @@ impl ProviderClient {
             }
             let response = request.send().await.map_err(|e| ProviderError::Unreachable(describe(&e)))?;
             let status = response.status().as_u16();
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok());
+            let retry_after = response.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
             let retryable = status >= 500 || status == 429;
             if retryable && attempt < self.retry.retries {
                 let backoff = self.retry.base_delay * 2u32.pow(attempt);
@@ -167,10 +158,7 @@ impl ProviderClient {
             value.set_sensitive(true);
             request = request.header(reqwest::header::AUTHORIZATION, value);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| ProviderError::Unreachable(describe(&e)))?;
+        let response = request.send().await.map_err(|e| ProviderError::Unreachable(describe(&e)))?;
         let status = response.status().as_u16();
         if status != 200 {
             return Err(ProviderError::Unavailable { status, retry_after: None });

@@ -68,13 +68,7 @@ pub fn at_path<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
 }
 
 /// Parses a token endpoint's answer in the RFC 6749 shape.
-pub fn parse_token_response(
-    status: u16,
-    body: &[u8],
-    now: Timestamp,
-    default_lifetime_secs: i64,
-    scope_separator: &str,
-) -> Result<TokenSet, TokenError> {
+pub fn parse_token_response(status: u16, body: &[u8], now: Timestamp, default_lifetime_secs: i64, scope_separator: &str) -> Result<TokenSet, TokenError> {
     let mapping = crate::catalog::TokenMapping::default();
     let empty = std::collections::BTreeMap::new();
     let shape = ResponseShape { mapping: &mapping, metadata: &empty, query: &empty };
@@ -90,14 +84,10 @@ pub fn parse_shaped_token_response(
     scope_separator: &str,
     shape: ResponseShape<'_>,
 ) -> Result<TokenSet, TokenError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|_| TokenError::Malformed(format!("HTTP {status} with a body that is not JSON")))?;
+    let value: Value = serde_json::from_slice(body).map_err(|_| TokenError::Malformed(format!("HTTP {status} with a body that is not JSON")))?;
     let object = value.as_object().ok_or_else(|| TokenError::Malformed("not a JSON object".into()))?;
     if let Some(error) = object.get("error").and_then(Value::as_str) {
-        return Err(TokenError::Refused {
-            error: error.to_owned(),
-            description: object.get("error_description").and_then(Value::as_str).map(str::to_owned),
-        });
+        return Err(TokenError::Refused { error: error.to_owned(), description: object.get("error_description").and_then(Value::as_str).map(str::to_owned) });
     }
     if !(200..300).contains(&status) {
         return Err(TokenError::Malformed(format!("HTTP {status} without an OAuth error")));
@@ -113,9 +103,9 @@ pub fn parse_shaped_token_response(
         _ => None,
     }
     .filter(|secs| *secs > 0);
-    let scopes = path(&shape.mapping.scope).and_then(Value::as_str).map(|s| {
-        s.split(|c: char| scope_separator.contains(c) || c == ' ').filter(|p| !p.is_empty()).map(str::to_owned).collect()
-    });
+    let scopes = path(&shape.mapping.scope)
+        .and_then(Value::as_str)
+        .map(|s| s.split(|c: char| scope_separator.contains(c) || c == ' ').filter(|p| !p.is_empty()).map(str::to_owned).collect());
     let extra: Map<String, Value> = if shape.metadata.is_empty() {
         // No declared metadata: keep the top-level fields that cannot be secrets.
         object
@@ -190,18 +180,10 @@ impl Credentials {
     pub fn from_tokens(tokens: &TokenSet, previous: Option<&Credentials>) -> Self {
         Credentials {
             access_token: Some(tokens.access_token.expose().to_owned()),
-            refresh_token: tokens
-                .refresh_token
-                .as_ref()
-                .map(|t| t.expose().to_owned())
-                .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
+            refresh_token: tokens.refresh_token.as_ref().map(|t| t.expose().to_owned()).or_else(|| previous.and_then(|p| p.refresh_token.clone())),
             id_token: tokens.id_token.as_ref().map(|t| t.expose().to_owned()),
             token_type: Some(tokens.token_type.clone()),
-            user_access_token: tokens
-                .user_access_token
-                .as_ref()
-                .map(|t| t.expose().to_owned())
-                .or_else(|| previous.and_then(|p| p.user_access_token.clone())),
+            user_access_token: tokens.user_access_token.as_ref().map(|t| t.expose().to_owned()).or_else(|| previous.and_then(|p| p.user_access_token.clone())),
             api_key: None,
             username: None,
             password: None,

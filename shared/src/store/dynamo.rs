@@ -11,8 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
-    ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use serde_json::{Map, Value};
@@ -50,19 +49,10 @@ impl DynamoStore {
     /// the stack owns the table). Succeeds if the table already exists.
     pub async fn create_table(&self) -> Result<(), StoreError> {
         let attribute = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(|e| StoreError::Codec(e.to_string()))
+            AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().map_err(|e| StoreError::Codec(e.to_string()))
         };
-        let key = |name: &str, kind: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build()
-                .map_err(|e| StoreError::Codec(e.to_string()))
-        };
+        let key =
+            |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(|e| StoreError::Codec(e.to_string()));
         let created = self
             .client
             .create_table()
@@ -79,18 +69,8 @@ impl DynamoStore {
             Err(e) if e.code() == Some("ResourceInUseException") => return Ok(()),
             Err(e) => return Err(unavailable(e)),
         }
-        let ttl = TimeToLiveSpecification::builder()
-            .attribute_name("expires_at")
-            .enabled(true)
-            .build()
-            .map_err(|e| StoreError::Codec(e.to_string()))?;
-        self.client
-            .update_time_to_live()
-            .table_name(&self.table)
-            .time_to_live_specification(ttl)
-            .send()
-            .await
-            .map_err(unavailable)?;
+        let ttl = TimeToLiveSpecification::builder().attribute_name("expires_at").enabled(true).build().map_err(|e| StoreError::Codec(e.to_string()))?;
+        self.client.update_time_to_live().table_name(&self.table).time_to_live_specification(ttl).send().await.map_err(unavailable)?;
         Ok(())
     }
 
@@ -98,12 +78,7 @@ impl DynamoStore {
         AttributeValue::N(self.clock.now().0.to_string())
     }
 
-    async fn put_with_condition(
-        &self,
-        attributes: AttributeMap,
-        condition: Option<&str>,
-        values: Vec<(&str, AttributeValue)>,
-    ) -> Result<(), StoreError> {
+    async fn put_with_condition(&self, attributes: AttributeMap, condition: Option<&str>, values: Vec<(&str, AttributeValue)>) -> Result<(), StoreError> {
         let mut request = self.client.put_item().table_name(&self.table).set_item(Some(attributes));
         if let Some(condition) = condition {
             request = request.condition_expression(condition);
@@ -118,15 +93,8 @@ impl DynamoStore {
 #[async_trait]
 impl ItemStore for DynamoStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_attributes(key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
+        let output =
+            self.client.get_item().table_name(&self.table).set_key(Some(key_attributes(key))).consistent_read(true).send().await.map_err(unavailable)?;
         let now = self.clock.now();
         match output.item {
             Some(attributes) => Ok(Some(decode(attributes)?).filter(|item| !item.is_expired(now))),
@@ -143,10 +111,7 @@ impl ItemStore for DynamoStore {
         let next = item.version + 1;
         let attributes = encode(item, next)?;
         let condition = "version = :expected AND (attribute_not_exists(expires_at) OR expires_at > :now)";
-        let values = vec![
-            (":expected", AttributeValue::N(item.version.to_string())),
-            (":now", self.now_value()),
-        ];
+        let values = vec![(":expected", AttributeValue::N(item.version.to_string())), (":now", self.now_value())];
         self.put_with_condition(attributes, Some(condition), values).await?;
         Ok(next)
     }
@@ -159,12 +124,10 @@ impl ItemStore for DynamoStore {
     async fn delete_if(&self, key: &Key, condition: DeleteCondition) -> Result<(), StoreError> {
         let request = self.client.delete_item().table_name(&self.table).set_key(Some(key_attributes(key)));
         let request = match condition {
-            DeleteCondition::Exists => request
-                .condition_expression(LIVE)
-                .expression_attribute_values(":now", self.now_value()),
-            DeleteCondition::Version(version) => request
-                .condition_expression("version = :expected")
-                .expression_attribute_values(":expected", AttributeValue::N(version.to_string())),
+            DeleteCondition::Exists => request.condition_expression(LIVE).expression_attribute_values(":now", self.now_value()),
+            DeleteCondition::Version(version) => {
+                request.condition_expression("version = :expected").expression_attribute_values(":expected", AttributeValue::N(version.to_string()))
+            }
         };
         request.send().await.map(|_| ()).map_err(condition_or_unavailable)
     }
@@ -222,16 +185,12 @@ impl ItemStore for DynamoStore {
 }
 
 fn key_attributes(key: &Key) -> AttributeMap {
-    HashMap::from([
-        ("pk".to_owned(), AttributeValue::S(key.pk.clone())),
-        ("sk".to_owned(), AttributeValue::S(key.sk.clone())),
-    ])
+    HashMap::from([("pk".to_owned(), AttributeValue::S(key.pk.clone())), ("sk".to_owned(), AttributeValue::S(key.sk.clone()))])
 }
 
 fn encode(item: &Item, version: u64) -> Result<AttributeMap, StoreError> {
     check_attrs(&item.attrs)?;
-    let mut attributes: AttributeMap =
-        serde_dynamo::to_item(&item.attrs).map_err(|e| StoreError::Codec(e.to_string()))?;
+    let mut attributes: AttributeMap = serde_dynamo::to_item(&item.attrs).map_err(|e| StoreError::Codec(e.to_string()))?;
     attributes.extend(key_attributes(&item.key));
     attributes.insert("version".to_owned(), AttributeValue::N(version.to_string()));
     if let Some(at) = item.expires_at {
@@ -246,28 +205,21 @@ fn decode(mut attributes: AttributeMap) -> Result<Item, StoreError> {
         _ => Err(StoreError::Codec(format!("item has no string `{name}`"))),
     };
     let number = |value: Option<AttributeValue>, name: &str| match value {
-        Some(AttributeValue::N(n)) => {
-            n.parse::<i64>().map(Some).map_err(|_| StoreError::Codec(format!("`{name}` is not an integer")))
-        }
+        Some(AttributeValue::N(n)) => n.parse::<i64>().map(Some).map_err(|_| StoreError::Codec(format!("`{name}` is not an integer"))),
         None => Ok(None),
         Some(_) => Err(StoreError::Codec(format!("`{name}` is not a number"))),
     };
     let key = Key::new(string(attributes.remove("pk"), "pk")?, string(attributes.remove("sk"), "sk")?);
     let version = number(attributes.remove("version"), "version")?.unwrap_or(1) as u64;
     let expires_at = number(attributes.remove("expires_at"), "expires_at")?.map(Timestamp);
-    let attrs: Map<String, Value> =
-        serde_dynamo::from_item(attributes).map_err(|e| StoreError::Codec(e.to_string()))?;
+    let attrs: Map<String, Value> = serde_dynamo::from_item(attributes).map_err(|e| StoreError::Codec(e.to_string()))?;
     Ok(Item { key, version, expires_at, attrs })
 }
 
 fn unavailable<E: ProvideErrorMetadata + std::fmt::Debug>(error: E) -> StoreError {
     // The SDK's Display for dispatch failures is terse ("dispatch failure"); the code and message
     // say what went wrong without including any request data.
-    StoreError::Unavailable(format!(
-        "{}: {}",
-        error.code().unwrap_or("dynamodb_error"),
-        error.message().unwrap_or("the DynamoDB call failed")
-    ))
+    StoreError::Unavailable(format!("{}: {}", error.code().unwrap_or("dynamodb_error"), error.message().unwrap_or("the DynamoDB call failed")))
 }
 
 fn condition_or_unavailable<E: ProvideErrorMetadata + std::fmt::Debug>(error: E) -> StoreError {

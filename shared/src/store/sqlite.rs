@@ -52,9 +52,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
         let writer = Connection::open(path).map_err(sql_error)?;
-        writer
-            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
-            .map_err(sql_error)?;
+        writer.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;").map_err(sql_error)?;
         let writer = Self::prepared(writer)?;
         let count = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
         let readers = (0..count)
@@ -138,7 +136,7 @@ impl ItemStore for SqliteStore {
                      ON CONFLICT (pk, sk) DO UPDATE
                         SET version = 1, expires_at = excluded.expires_at, attrs = excluded.attrs
                         WHERE items.expires_at IS NOT NULL AND items.expires_at <= ?5",
-                    )
+                )
                 .and_then(|mut statement| statement.execute(params![key.pk, key.sk, expires_at, attrs, now]))
                 .map_err(sql_error)
             })
@@ -154,7 +152,7 @@ impl ItemStore for SqliteStore {
                 db.prepare_cached(
                     "UPDATE items SET version = ?3 + 1, expires_at = ?4, attrs = ?5
                      WHERE pk = ?1 AND sk = ?2 AND version = ?3 AND (expires_at IS NULL OR expires_at > ?6)",
-                    )
+                )
                 .and_then(|mut statement| statement.execute(params![key.pk, key.sk, expected, expires_at, attrs, now]))
                 .map_err(sql_error)
             })
@@ -167,11 +165,9 @@ impl ItemStore for SqliteStore {
         let (key, expires_at, attrs) = encode(item)?;
         let version = item.version as i64;
         self.run(move |db, _| {
-            db.prepare_cached(
-                "INSERT OR REPLACE INTO items (pk, sk, version, expires_at, attrs) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-            .and_then(|mut statement| statement.execute(params![key.pk, key.sk, version, expires_at, attrs]))
-            .map_err(sql_error)
+            db.prepare_cached("INSERT OR REPLACE INTO items (pk, sk, version, expires_at, attrs) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .and_then(|mut statement| statement.execute(params![key.pk, key.sk, version, expires_at, attrs]))
+                .map_err(sql_error)
         })
         .await
         .map(|_| ())
@@ -182,14 +178,12 @@ impl ItemStore for SqliteStore {
         let changed = self
             .run(move |db, now| {
                 match condition {
-                    DeleteCondition::Exists => db.prepare_cached(
-                        "DELETE FROM items WHERE pk = ?1 AND sk = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
-                        )
-                    .and_then(|mut statement| statement.execute(params![key.pk, key.sk, now])),
-                    DeleteCondition::Version(version) => db.prepare_cached(
-                        "DELETE FROM items WHERE pk = ?1 AND sk = ?2 AND version = ?3",
-                        )
-                    .and_then(|mut statement| statement.execute(params![key.pk, key.sk, version as i64])),
+                    DeleteCondition::Exists => db
+                        .prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2 AND (expires_at IS NULL OR expires_at > ?3)")
+                        .and_then(|mut statement| statement.execute(params![key.pk, key.sk, now])),
+                    DeleteCondition::Version(version) => db
+                        .prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2 AND version = ?3")
+                        .and_then(|mut statement| statement.execute(params![key.pk, key.sk, version as i64])),
                 }
                 .map_err(sql_error)
             })
@@ -237,9 +231,7 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Item, StoreError>> {
     let version = row.get::<_, i64>(2)? as u64;
     let expires_at = row.get::<_, Option<i64>>(3)?.map(Timestamp);
     let attrs = row.get::<_, String>(4)?;
-    Ok(serde_json::from_str::<Map<String, Value>>(&attrs)
-        .map(|attrs| Item { key, version, expires_at, attrs })
-        .map_err(|e| StoreError::Codec(e.to_string())))
+    Ok(serde_json::from_str::<Map<String, Value>>(&attrs).map(|attrs| Item { key, version, expires_at, attrs }).map_err(|e| StoreError::Codec(e.to_string())))
 }
 
 fn expect_one(changed: usize) -> Result<(), StoreError> {

@@ -54,9 +54,7 @@ pub async fn authenticate(state: &AppState, presented: Option<SecretString>) -> 
     let caller = if raw.starts_with(crate::model::SECRET_KEY_PREFIX) {
         SecretKey::authenticate(state.store.as_ref(), &presented).await?.map(Caller::SecretKey)
     } else if raw.starts_with(ConnectionAccessToken::PREFIX) && raw.len() <= 128 {
-        Stored::<ConnectionAccessToken>::get(state.store.as_ref(), &ConnectionAccessToken::key_of(&hash))
-            .await?
-            .map(|s| Caller::Connection(s.record))
+        Stored::<ConnectionAccessToken>::get(state.store.as_ref(), &ConnectionAccessToken::key_of(&hash)).await?.map(|s| Caller::Connection(s.record))
     } else if raw.matches('.').count() == 2 {
         // OIDC tokens expire; they are verified every time rather than cached past their `exp`.
         return oidc::verify(state, raw).await;

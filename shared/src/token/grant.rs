@@ -106,7 +106,12 @@ fn unavailable(error: ProviderError) -> GrantFailure {
 }
 
 /// Calls the connector's token endpoint.
-pub async fn request(state: &AppState, connector: &Connector, grant: Grant<'_>, fields: &std::collections::BTreeMap<String, String>) -> Result<TokenSet, GrantFailure> {
+pub async fn request(
+    state: &AppState,
+    connector: &Connector,
+    grant: Grant<'_>,
+    fields: &std::collections::BTreeMap<String, String>,
+) -> Result<TokenSet, GrantFailure> {
     if let Grant::GithubInstallation(installation_id) = grant {
         return github_installation(state, connector, installation_id).await;
     }

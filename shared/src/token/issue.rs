@@ -141,9 +141,7 @@ fn subject(caller: &Caller, request: &TokenRequest) -> Result<Subject, TokenErro
 
 fn missing(uid: &ConnectorUid, subject: &Subject) -> TokenError {
     match (&subject.kind, &subject.id) {
-        (SubjectType::User, Some(user)) => {
-            TokenError::UserAuthorizationRequired { connector: uid.to_string(), user_id: user.clone(), connection_id: None }
-        }
+        (SubjectType::User, Some(user)) => TokenError::UserAuthorizationRequired { connector: uid.to_string(), user_id: user.clone(), connection_id: None },
         _ => TokenError::InstallationRequired { connector: uid.to_string() },
     }
 }
@@ -179,11 +177,8 @@ async fn install_machine_connection(
     };
     match state.store.put_if_absent(&connection.to_item()?).await {
         Ok(()) => {
-            let index = crate::model::ConnectionIdIndex {
-                id: connection.id.clone(),
-                project_id: connection.project_id.clone(),
-                connection_sk: connection.key().sk,
-            };
+            let index =
+                crate::model::ConnectionIdIndex { id: connection.id.clone(), project_id: connection.project_id.clone(), connection_sk: connection.key().sk };
             state.store.put(&index.to_item()?).await?;
         }
         Err(StoreError::ConditionFailed) => {}

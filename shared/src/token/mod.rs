@@ -133,9 +133,7 @@ impl From<TokenError> for ApiError {
             TokenError::ClientNotLinkedToProject(_) => (S::FORBIDDEN, "client_not_linked_to_project", None, None),
             TokenError::ClientNotEnabledForEnvironment(..) => (S::FORBIDDEN, "client_not_enabled_for_environment", None, None),
             TokenError::SubjectNotAllowed(_) => (S::FORBIDDEN, "subject_not_allowed", None, None),
-            TokenError::InstallationRequired { connector } => {
-                (S::CONFLICT, "connector_installation_required", Some(json!({"connector": connector})), None)
-            }
+            TokenError::InstallationRequired { connector } => (S::CONFLICT, "connector_installation_required", Some(json!({"connector": connector})), None),
             TokenError::UserAuthorizationRequired { connector, user_id, connection_id } => {
                 (S::CONFLICT, "user_authorization_required", Some(link_token_hint(connector, user_id, connection_id.as_deref())), None)
             }

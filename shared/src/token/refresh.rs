@@ -15,13 +15,13 @@ use std::time::Duration;
 use super::grant::{self, Grant, GrantFailure};
 use super::TokenError;
 use crate::clock::Timestamp;
-use crate::model::{AuthMode, Connection, ConnectionState, Connector, Record, RefreshLease, Stored, SubjectType};
 use crate::events::{self, EventType};
+use crate::model::{AuthMode, Connection, ConnectionState, Connector, Record, RefreshLease, Stored, SubjectType};
 use crate::oauth::Credentials;
-use serde_json::json;
 use crate::secret::random_id;
 use crate::state::AppState;
 use crate::store::StoreError;
+use serde_json::json;
 
 /// Longer than the provider client can take (3 attempts of at most 10 s, plus backoff).
 pub const LEASE_SECS: i64 = 60;
@@ -42,11 +42,7 @@ pub fn needs_refresh(connection: &Connection, connector: &Connector, now: Timest
 }
 
 /// The connection's credentials, refreshed first if they are about to expire.
-pub async fn fresh_credentials(
-    state: &AppState,
-    connector: &Connector,
-    stored: Stored<Connection>,
-) -> Result<(Connection, Credentials), TokenError> {
+pub async fn fresh_credentials(state: &AppState, connector: &Connector, stored: Stored<Connection>) -> Result<(Connection, Credentials), TokenError> {
     refresh_if(state, connector, stored, |connection, now| needs_refresh(connection, connector, now)).await
 }
 
@@ -102,9 +98,7 @@ async fn refresh_if(
 }
 
 async fn reread(state: &AppState, connection: &Connection) -> Result<Stored<Connection>, TokenError> {
-    Stored::<Connection>::get(state.store.as_ref(), &connection.key())
-        .await?
-        .ok_or_else(|| authorization_required(connection))
+    Stored::<Connection>::get(state.store.as_ref(), &connection.key()).await?.ok_or_else(|| authorization_required(connection))
 }
 
 /// What a caller is told when a connection is gone or dead.
@@ -127,11 +121,7 @@ async fn open(state: &AppState, connection: &Connection) -> Result<Credentials, 
 
 /// The connection's field values (subdomain, tenant) that its connector's URLs name.
 fn field_values(connection: &Connection, connector: &Connector) -> BTreeMap<String, String> {
-    connector
-        .fields
-        .iter()
-        .filter_map(|f| connection.metadata.get(&f.name).and_then(|v| v.as_str()).map(|v| (f.name.clone(), v.to_owned())))
-        .collect()
+    connector.fields.iter().filter_map(|f| connection.metadata.get(&f.name).and_then(|v| v.as_str()).map(|v| (f.name.clone(), v.to_owned()))).collect()
 }
 
 async fn refresh_under_lease(state: &AppState, connector: &Connector, held: Stored<Connection>) -> Result<(Connection, Credentials), TokenError> {
@@ -228,7 +218,12 @@ async fn on_refused(state: &AppState, connector: &Connector, mut held: Stored<Co
 
 /// The provider is down, rate limiting, or the connector cannot make the call: the lease is
 /// released, and a cooldown keeps the next requests from hammering the provider.
-async fn on_failure(state: &AppState, connector: &Connector, mut held: Stored<Connection>, failure: GrantFailure) -> Result<(Connection, Credentials), TokenError> {
+async fn on_failure(
+    state: &AppState,
+    connector: &Connector,
+    mut held: Stored<Connection>,
+    failure: GrantFailure,
+) -> Result<(Connection, Credentials), TokenError> {
     let now = state.clock.now();
     let error = match failure {
         GrantFailure::RateLimited { retry_after } => {
@@ -243,9 +238,7 @@ async fn on_failure(state: &AppState, connector: &Connector, mut held: Stored<Co
             held.record.refresh_retry_at = Some(now.plus_secs(wait));
             TokenError::UpstreamUnavailable { retry_after: wait as u64 }
         }
-        GrantFailure::Misconfigured(detail) => {
-            TokenError::Record(crate::model::RecordError::Corrupt(format!("connector {}: {detail}", connector.uid)))
-        }
+        GrantFailure::Misconfigured(detail) => TokenError::Record(crate::model::RecordError::Corrupt(format!("connector {}: {detail}", connector.uid))),
         GrantFailure::Keyring(e) => e.into(),
         GrantFailure::Refused(_) => unreachable!("handled by on_refused"),
     };

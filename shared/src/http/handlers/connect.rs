@@ -92,11 +92,8 @@ pub(super) async fn begin(
         .and_then(|u| u.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned()))
         .map(|s| crate::SecretString::new(s).sha256_hex())
         .unwrap_or_default();
-    let cookie = format!(
-        "{}={}; Path=/v1/oauth/callback; Max-Age=600; HttpOnly; SameSite=Lax{secure}",
-        flow_cookie_name(&state_hash),
-        started.browser_binding.expose()
-    );
+    let cookie =
+        format!("{}={}; Path=/v1/oauth/callback; Max-Age=600; HttpOnly; SameSite=Lax{secure}", flow_cookie_name(&state_hash), started.browser_binding.expose());
     http::Response::builder()
         .status(http::StatusCode::SEE_OTHER)
         .header(http::header::LOCATION, started.authorize_url)

@@ -12,10 +12,7 @@ use crate::state::AppState;
 
 fn consumer_of(request: &Request) -> Result<String, ApiError> {
     let header = request.headers().get("x-latchkey-consumer-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let query = request
-        .uri()
-        .query()
-        .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "consumer_id").map(|(_, v)| v.into_owned()));
+    let query = request.uri().query().and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "consumer_id").map(|(_, v)| v.into_owned()));
     Ok(connections::consumer(header.or(query).as_deref())?)
 }
 

@@ -11,10 +11,7 @@ use crate::state::AppState;
     params(("category" = Option<String>, Query, description = "Only this category (crm, accounting, ...)")),
     responses((status = 200, description = "The catalog")))]
 pub async fn list_providers(_state: &AppState, request: Request) -> Result<Response, ApiError> {
-    let category = request
-        .uri()
-        .query()
-        .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "category").map(|(_, v)| v.into_owned()));
+    let category = request.uri().query().and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "category").map(|(_, v)| v.into_owned()));
     let data: Vec<serde_json::Value> = crate::catalog::providers()
         .iter()
         .filter(|p| category.as_deref().is_none_or(|c| p.category == c))

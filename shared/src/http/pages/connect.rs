@@ -22,10 +22,7 @@ pub fn render_connect_page(page: &ConnectPage, link_token: &str) -> Response {
     };
     let back = navigation(page, link_token);
     let logo = theme.and_then(|t| t.logo.as_deref()).and_then(|l| url::Url::parse(l).ok());
-    let logo_html = logo
-        .as_ref()
-        .map(|l| format!("<img class=\"logo\" src=\"{}\" alt=\"\" height=\"32\">", escape(l.as_str())))
-        .unwrap_or_default();
+    let logo_html = logo.as_ref().map(|l| format!("<img class=\"logo\" src=\"{}\" alt=\"\" height=\"32\">", escape(l.as_str()))).unwrap_or_default();
     let body = format!(
         "<header>{close}{logo_html}<h1>{title}</h1><p class=\"lead\">Choose the service to connect. \
          You sign in at the service itself; this app never sees your password.</p>{back}</header>{list}\
@@ -165,10 +162,7 @@ fn hidden_fields(page: &ConnectPage, link_token: &str) -> String {
         ConnectMode::Page => "page",
     };
     let origin = page.origin.as_deref().map(|o| format!("<input type=\"hidden\" name=\"origin\" value=\"{}\">", escape(o))).unwrap_or_default();
-    format!(
-        "<input type=\"hidden\" name=\"link_token\" value=\"{}\"><input type=\"hidden\" name=\"mode\" value=\"{mode}\">{origin}",
-        escape(link_token)
-    )
+    format!("<input type=\"hidden\" name=\"link_token\" value=\"{}\"><input type=\"hidden\" name=\"mode\" value=\"{mode}\">{origin}", escape(link_token))
 }
 
 fn connector_item(page: &ConnectPage, connector: &Connector, hidden: &str) -> String {

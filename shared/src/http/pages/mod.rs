@@ -69,7 +69,12 @@ impl Page<'_> {
              <body><main class=\"card\">{body}</main>{script}</body></html>",
             title = escape(self.title),
             body = self.body,
-            accent = self.accent.as_deref().filter(|c| c.len() == 7 && c[1..].chars().all(|h| h.is_ascii_hexdigit())).map(|c| format!(":root{{--accent:{c}}}")).unwrap_or_default(),
+            accent = self
+                .accent
+                .as_deref()
+                .filter(|c| c.len() == 7 && c[1..].chars().all(|h| h.is_ascii_hexdigit()))
+                .map(|c| format!(":root{{--accent:{c}}}"))
+                .unwrap_or_default(),
         );
         let form_action = std::iter::once("'self'".to_owned()).chain(self.form_targets).collect::<Vec<_>>().join(" ");
         let frame_ancestors = self.frame_ancestor.clone().unwrap_or_else(|| "'none'".into());

@@ -49,10 +49,9 @@ pub fn render_result_page(status: http::StatusCode, target: &ResultTarget, messa
         }
     }
     let (title, text) = match &message {
-        ResultMessage::Success { metadata, .. } => (
-            "Connected",
-            format!("{} is connected. You can close this window.", metadata["connector"]["name"].as_str().unwrap_or("The account")),
-        ),
+        ResultMessage::Success { metadata, .. } => {
+            ("Connected", format!("{} is connected. You can close this window.", metadata["connector"]["name"].as_str().unwrap_or("The account")))
+        }
         ResultMessage::Exit { message, .. } => ("Not connected", message.clone()),
     };
     let code = match &message {
@@ -65,17 +64,15 @@ pub fn render_result_page(status: http::StatusCode, target: &ResultTarget, messa
         text = escape(&text),
         config = script_json(&json!({"mode": target.mode, "origin": target.origin, "message": message.to_json()})),
     );
-    Page { status, title, body, script: Some(SCRIPT), form_targets: Vec::new(), frame_ancestor: target.origin.clone(), accent: None, image_origin: None }.into_response()
+    Page { status, title, body, script: Some(SCRIPT), form_targets: Vec::new(), frame_ancestor: target.origin.clone(), accent: None, image_origin: None }
+        .into_response()
 }
 
 /// A page for a failure with nowhere to deliver it (the flow itself could not be identified).
 pub fn render_error_page(status: http::StatusCode, code: &str, message: &str) -> Response {
-    let body = format!(
-        "<h1>Something went wrong</h1><p class=\"lead\">{}</p><p class=\"code\">Error code: <code>{}</code></p>",
-        escape(message),
-        escape(code)
-    );
-    Page { status, title: "Something went wrong", body, script: None, form_targets: Vec::new(), frame_ancestor: None, accent: None, image_origin: None }.into_response()
+    let body = format!("<h1>Something went wrong</h1><p class=\"lead\">{}</p><p class=\"code\">Error code: <code>{}</code></p>", escape(message), escape(code));
+    Page { status, title: "Something went wrong", body, script: None, form_targets: Vec::new(), frame_ancestor: None, accent: None, image_origin: None }
+        .into_response()
 }
 
 fn redirect_with(redirect: &str, message: &ResultMessage) -> Response {
