@@ -42,6 +42,13 @@ ensure_nextest() {
   cargo install --locked cargo-nextest
 }
 
+# clippy and rustfmt: part of the toolchain's default profile; added if this toolchain lacks them.
+ensure_rust_components() {
+  if cargo clippy --version >/dev/null 2>&1 && cargo fmt --version >/dev/null 2>&1; then return; fi
+  log "adding clippy and rustfmt to the toolchain"
+  rustup component add clippy rustfmt
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of Latchkey on a fresh machine with the Rust toolchain:
-#   1. installs moto_server, cfn-lint and cargo-lambda into .tools/ (git-ignored);
-#   2. installs oidc-provider and playwright-core (npm) and Debian's chromium for the browser tests;
-#   3. lints template.yaml with cfn-lint and builds every Lambda with `cargo lambda build --release`
-#      (the Lambda tests run those bootstraps);
-#   4. starts moto_server (DynamoDB and KMS APIs) on 127.0.0.1 and stops it on exit;
-#   5. runs the workspace's tests with cargo nextest.
+#   1. installs moto_server, cfn-lint and cargo-lambda into .tools/ (git-ignored), oidc-provider and
+#      playwright-core and the SDKs' packages from npm, Debian's chromium, cargo-nextest;
+#   2. checks formatting (cargo fmt), lints template.yaml (cfn-lint) and the code (clippy, warnings
+#      are errors);
+#   3. builds every Lambda with `cargo lambda build` in the test profile, for the host's target,
+#      so the functions, the CLI and the tests compile the dependencies once;
+#   4. starts moto_server (DynamoDB, KMS, SQS APIs) on 127.0.0.1 and stops it on exit;
+#   5. runs the workspace's tests with cargo nextest (the Lambda tests run the bootstraps of step 3),
+#      then the SDKs' own tests against a local server (sdks/test.sh).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -15,24 +18,38 @@ ensure_python_tools
 ensure_node_packages
 ensure_chromium
 ensure_nextest
+ensure_rust_components
+log "SDK packages (npm workspaces, Python venv)"
+bash sdks/test.sh --install-only
+
+HOST=$(rustc -vV | sed -n 's/^host: //p')
+
+log "cargo fmt --check"
+cargo fmt --all --check
 
 log "cfn-lint template.yaml"
 "$VENV/bin/cfn-lint" template.yaml
 
-log "cargo lambda build --release (every function)"
-# The Lambda tests run these bootstraps under `cargo lambda watch`'s runtime API emulation.
+log "cargo lambda build (every function, test profile, $HOST)"
+# Plain cargo rather than zig: the same compiler flags as the tests, so nothing is built twice.
 # shellcheck disable=SC2046
-PATH="$VENV/bin:$PATH" cargo lambda build --release --x86-64 $(function_packages)
+PATH="$VENV/bin:$PATH" cargo lambda build --compiler cargo --target "$HOST" $(function_packages)
 for dir in functions/*/; do
   bootstrap=target/lambda/latchkey-$(basename "$dir")/bootstrap
   [ -x "$bootstrap" ] || { echo "missing $bootstrap" >&2; exit 1; }
   printf '  %-40s %s bytes\n' "$bootstrap" "$(stat -c %s "$bootstrap")"
 done
 
+log "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --target "$HOST" -- -D warnings
+
 start_moto
 
 log "cargo nextest run --workspace"
 # The CLI and server tests run the `latchkey` binary itself; `cargo test` alone would not rebuild it.
-cargo build --workspace --bins
-PATH="$VENV/bin:$PATH" cargo nextest run --workspace --no-fail-fast
+cargo build --workspace --bins --target "$HOST"
+PATH="$VENV/bin:$PATH" cargo nextest run --workspace --target "$HOST" --no-fail-fast
+
+log "SDK tests against a local server"
+LATCHKEY_BIN="target/$HOST/debug/latchkey" bash sdks/test.sh
 log "all tests passed"

@@ -27,14 +27,16 @@ use base64::Engine;
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use latchkey::admin::{self, NewProject};
-use latchkey::config::Config;
 use latchkey::keyring::{CachePolicy, DataKey, Keyring, LocalKeyProvider};
 use latchkey::link::token::{create_link_token, EndUserInput, LinkTokenRequest};
 use latchkey::model::link::mint_token;
-use latchkey::model::{Connection, ConnectionState, ConnectorUid, EndUser, EnvironmentName, LinkToken, ProjectId, Record, Stored, Subject, TrustedIssuer};
+use latchkey::model::{
+    Connection, ConnectionId, ConnectionState, ConnectorUid, ConsumerId, EndUser, EnvironmentName, LinkToken, ProjectId, Record, Stored, Subject, TrustedIssuer,
+};
 use latchkey::oauth::Credentials;
+use latchkey::settings::Settings;
 use latchkey::store::{Item, Key, SqliteStore};
-use latchkey::{AppState, SystemClock, Timestamp};
+use latchkey::{Ports, SystemClock, Timestamp};
 use serde_json::{json, Map, Value};
 use tokio::runtime::Runtime;
 
@@ -58,12 +60,16 @@ fn warm_keyring() -> Keyring {
 fn connection() -> Connection {
     let now = Timestamp(1_767_225_600);
     Connection {
-        id: "conn_8f3k2m9x1q4w7e5r".into(),
+        id: ConnectionId::parse("conn_8f3k2m9x1q4w7e5r").unwrap(),
         project_id: ProjectId::generate(),
         environment: EnvironmentName::parse("production").unwrap(),
         connector: ConnectorUid::parse("slack/acme-slack").unwrap(),
-        subject: Subject::user("user-4821"),
-        end_user: Some(EndUser { id: "user-4821".into(), email: Some("ada@example.com".into()), display_name: Some("Ada Lovelace".into()) }),
+        subject: Subject::user(ConsumerId::parse("user-4821").unwrap()),
+        end_user: Some(EndUser {
+            id: ConsumerId::parse("user-4821").unwrap(),
+            email: Some("ada@example.com".into()),
+            display_name: Some("Ada Lovelace".into()),
+        }),
         installation_id: None,
         state: ConnectionState::Callable,
         credentials: None,
@@ -129,11 +135,11 @@ fn bench_decode(c: &mut Criterion, rt: &Runtime) {
 }
 
 /// The embedded store and a local key on the wall clock: the local server's wiring.
-fn app_state() -> AppState {
+fn app_state() -> Ports {
     let clock = Arc::new(SystemClock);
     let store = Arc::new(SqliteStore::in_memory(clock.clone()).unwrap());
-    let config = Config::from_lookup(|_| None).unwrap();
-    AppState::from_parts(config, store, Arc::new(LocalKeyProvider::new(DataKey::generate())), clock)
+    let keyring = Keyring::new(Arc::new(LocalKeyProvider::new(DataKey::generate())), CachePolicy::default());
+    Ports::new(Settings::default(), store, keyring, clock)
 }
 
 /// Serves `body` on a loopback port for any request: the issuer's JWKS endpoint. Returns its URL.

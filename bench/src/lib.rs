@@ -3,7 +3,6 @@
 //! - [`runtime_api`]: a Lambda Runtime API on loopback that times init and each invocation.
 //! - [`fixtures`]: moto behind a relay that counts AWS calls and connections, a provider token
 //!   endpoint that counts grants, and the records the measured requests use.
-//! - [`events`]: the API Gateway HTTP API events the functions are invoked with.
 //! - [`measure`]: one run of a measurement: a function under the runtime API, a zip, a wrk load.
 //! - [`sections`]: init times, backend calls, memory and durations, each over repeated runs.
 //! - [`load`]: warm issue-token on the local server against a hyper hello-world, under wrk.
@@ -11,9 +10,8 @@
 //! - [`machine`]: the facts of the machine the figures come from.
 //! - [`report`]: medians, ranges, the cost model with its prices, and Markdown.
 //!
-//! The tests use [`fixtures::CountingRelay`] too, to count what a real Lambda asks of AWS.
+//! What the tests share with it (the counting relay, API Gateway events) is in `latchkey-test-support`.
 
-pub mod events;
 pub mod fixtures;
 pub mod load;
 pub mod machine;

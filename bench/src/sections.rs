@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::events::http_api_event;
 use crate::fixtures::{self, Arranged, CountingRelay, TokenEndpoint, APP_ORIGIN};
 use crate::measure::{self, Error, Running};
 use crate::report::{quantile, Markdown, Stat};
+use latchkey_test_support::events::http_api_event;
 
 /// Every function. Those that write run last under load: moto's Query and Scan walk the whole
 /// table (DynamoDB's read only the partition), so the thousands of link tokens the create-link-token
@@ -31,7 +31,7 @@ pub struct Bench {
     pub env: Vec<(String, String)>,
     pub relay: CountingRelay,
     pub provider: TokenEndpoint,
-    pub state: latchkey::AppState,
+    pub state: latchkey::Ports,
     pub arranged: Arranged,
     pub scratch: PathBuf,
 }

@@ -19,8 +19,8 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct Backend {
     /// Item store: sqlite (embedded) or dynamodb.
-    #[arg(long, global = true, env = "LATCHKEY_STORE")]
-    pub store: Option<String>,
+    #[arg(long, global = true, env = "LATCHKEY_STORE", value_enum)]
+    pub store: Option<StoreArg>,
     /// Folder for the embedded store and the local master key.
     #[arg(long, global = true, env = "LATCHKEY_DATA_DIR")]
     pub data_dir: Option<String>,
@@ -31,8 +31,8 @@ pub struct Backend {
     #[arg(long, global = true, env = "LATCHKEY_DYNAMODB_ENDPOINT")]
     pub dynamodb_endpoint: Option<String>,
     /// Keyring: local (master key file) or kms.
-    #[arg(long, global = true, env = "LATCHKEY_KEYRING")]
-    pub keyring: Option<String>,
+    #[arg(long, global = true, env = "LATCHKEY_KEYRING", value_enum)]
+    pub keyring: Option<KeyringArg>,
     /// KMS key id, ARN or alias.
     #[arg(long, global = true, env = "LATCHKEY_KMS_KEY_ID")]
     pub kms_key_id: Option<String>,
@@ -41,6 +41,46 @@ pub struct Backend {
     pub kms_endpoint: Option<String>,
 }
 
+/// Where items are kept (`--store`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StoreArg {
+    /// The embedded SQLite file under the data folder.
+    Sqlite,
+    /// A DynamoDB table.
+    Dynamodb,
+}
+
+impl StoreArg {
+    /// The value `LATCHKEY_STORE` takes.
+    pub fn as_env(self) -> &'static str {
+        match self {
+            StoreArg::Sqlite => "sqlite",
+            StoreArg::Dynamodb => "dynamodb",
+        }
+    }
+}
+
+/// Who wraps data keys (`--keyring`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyringArg {
+    /// A local master key file.
+    Local,
+    /// AWS KMS.
+    Kms,
+}
+
+impl KeyringArg {
+    /// The value `LATCHKEY_KEYRING` takes.
+    pub fn as_env(self) -> &'static str {
+        match self {
+            KeyringArg::Local => "local",
+            KeyringArg::Kms => "kms",
+        }
+    }
+}
+
+// A command line is parsed once per process: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run every handler on one local port, over the configured store and keyring.
@@ -78,7 +118,7 @@ pub enum Command {
 pub struct ServeArgs {
     /// Address to listen on (loopback by default).
     #[arg(long, env = "LATCHKEY_BIND", default_value = "127.0.0.1:8080")]
-    pub bind: String,
+    pub bind: std::net::SocketAddr,
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,6 +256,7 @@ pub struct OAuthArgs {
     pub default_token_lifetime: i64,
 }
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum ConnectorsCommand {
     /// Create a connector such as slack/acme-slack.

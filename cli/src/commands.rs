@@ -4,10 +4,9 @@ use std::io::Read;
 use std::sync::Arc;
 
 use latchkey::admin::{self, AdminError, ConnectorChanges, NewConnector, NewProject};
-use latchkey::config::{Config, ConfigError, StoreConfig};
-use latchkey::model::{AuthMode, ConnectionField, OAuthEndpoints, ProjectId, TokenAuthMethod};
-use latchkey::state::StartupError;
-use latchkey::{AppState, SecretString};
+use latchkey::model::{AuthMode, ConnectionField, FieldKind, OAuthEndpoints, ProjectId, TokenAuthMethod};
+use latchkey::{Ports, SecretString};
+use latchkey_bootstrap::{Config, ConfigError, StartupError, StoreConfig};
 
 use crate::args::{
     AuthModeArg, Backend, Cli, Command, ConnectionsCommand, ConnectorsCommand, KeysCommand, OAuthArgs, ProjectsCommand, SecretSource, TableCommand,
@@ -48,51 +47,52 @@ impl From<ConfigError> for CliError {
 
 /// Runs one command.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
-    let config = config(&cli.backend)?;
     let print = Printer { json: cli.json };
+    // Listing the catalog needs no store: it is data built into the binary.
+    if let Command::Providers { category } = &cli.command {
+        let providers: Vec<&latchkey::catalog::ProviderEntry> =
+            latchkey::catalog::providers().iter().filter(|p| category.as_deref().is_none_or(|c| p.category == c)).collect();
+        print.providers(&providers);
+        return Ok(());
+    }
+    let config = config(&cli.backend)?;
     if let Command::Table(TableCommand::Create) = &cli.command {
         return create_table(config, &print).await;
     }
-    let state = AppState::build(config).await?;
+    let ports = latchkey_bootstrap::build(config).await?;
     match cli.command {
-        Command::Serve(args) => crate::commands::serve::run(state, &args.bind, &print).await,
-        Command::Projects(command) => projects(&state, command, &print).await,
-        Command::Keys(command) => keys(&state, command, &print).await,
-        Command::Connectors(command) => connectors(&state, command, &print).await,
+        Command::Serve(args) => crate::commands::serve::run(ports, args.bind, &print).await,
+        Command::Projects(command) => projects(&ports, command, &print).await,
+        Command::Keys(command) => keys(&ports, command, &print).await,
+        Command::Connectors(command) => connectors(&ports, command, &print).await,
         Command::Connections(ConnectionsCommand::List { project }) => {
-            let connections = admin::list_connections(&state, &project_id(&project)?).await?;
+            let connections = admin::list_connections(&ports, &project_id(&project)?).await?;
             print.connections(&connections);
             Ok(())
         }
-        Command::Webhooks(command) => webhooks(&state, command, &print).await,
+        Command::Webhooks(command) => webhooks(&ports, command, &print).await,
         Command::Sweep => {
-            let report = latchkey::token::background::sweep(&state).await;
+            let report = latchkey::token::background::sweep(&ports).await;
             print.message(&format!("{report:?}"), serde_json::json!(report));
             Ok(())
         }
-        Command::Providers { category } => {
-            let providers: Vec<&latchkey::catalog::ProviderEntry> =
-                latchkey::catalog::providers().iter().filter(|p| category.as_deref().is_none_or(|c| p.category == c)).collect();
-            print.providers(&providers);
-            Ok(())
-        }
-        Command::Table(_) => unreachable!("handled before the state is built"),
+        Command::Providers { .. } | Command::Table(_) => unreachable!("handled before the ports are built"),
     }
 }
 
 fn config(backend: &Backend) -> Result<Config, ConfigError> {
     let overrides = [
-        ("LATCHKEY_STORE", &backend.store),
-        ("LATCHKEY_DATA_DIR", &backend.data_dir),
-        ("LATCHKEY_TABLE", &backend.table),
-        ("LATCHKEY_DYNAMODB_ENDPOINT", &backend.dynamodb_endpoint),
-        ("LATCHKEY_KEYRING", &backend.keyring),
-        ("LATCHKEY_KMS_KEY_ID", &backend.kms_key_id),
-        ("LATCHKEY_KMS_ENDPOINT", &backend.kms_endpoint),
+        ("LATCHKEY_STORE", backend.store.map(|s| s.as_env().to_owned())),
+        ("LATCHKEY_DATA_DIR", backend.data_dir.clone()),
+        ("LATCHKEY_TABLE", backend.table.clone()),
+        ("LATCHKEY_DYNAMODB_ENDPOINT", backend.dynamodb_endpoint.clone()),
+        ("LATCHKEY_KEYRING", backend.keyring.map(|k| k.as_env().to_owned())),
+        ("LATCHKEY_KMS_KEY_ID", backend.kms_key_id.clone()),
+        ("LATCHKEY_KMS_ENDPOINT", backend.kms_endpoint.clone()),
     ];
     Config::from_lookup(|name| {
         match overrides.iter().find(|(n, _)| *n == name) {
-            Some((_, value)) => (*value).clone(),
+            Some((_, value)) => value.clone(),
             None => std::env::var(name).ok(),
         }
         .filter(|v| !v.is_empty())
@@ -107,46 +107,46 @@ async fn create_table(config: Config, print: &Printer) -> Result<(), CliError> {
     let StoreConfig::Dynamo { table, endpoint } = &config.store else {
         return Err(CliError::Usage("`table create` needs --store dynamodb and --table".into()));
     };
-    let aws = latchkey::state::aws_sdk_config().await;
-    let store = latchkey::store::DynamoStore::new(latchkey::state::dynamodb_client(&aws, endpoint.as_deref()), table, Arc::new(latchkey::SystemClock));
+    let aws = latchkey_bootstrap::aws_sdk_config().await;
+    let store = latchkey::store::DynamoStore::new(latchkey_bootstrap::dynamodb_client(&aws, endpoint.as_deref()), table, Arc::new(latchkey::SystemClock));
     store.create_table().await.map_err(|e| CliError::Admin(e.into()))?;
     print.message(&format!("table {table} is ready"), serde_json::json!({"table": table}));
     Ok(())
 }
 
-async fn projects(state: &AppState, command: ProjectsCommand, print: &Printer) -> Result<(), CliError> {
+async fn projects(ports: &Ports, command: ProjectsCommand, print: &Printer) -> Result<(), CliError> {
     match command {
         ProjectsCommand::Create { name, environments, allowed_origins } => {
-            let project = admin::create_project(state, NewProject { name, environments, allowed_origins }).await?;
+            let project = admin::create_project(ports, NewProject { name, environments, allowed_origins }).await?;
             print.projects(std::slice::from_ref(&project));
         }
-        ProjectsCommand::List => print.projects(&admin::list_projects(state).await?),
+        ProjectsCommand::List => print.projects(&admin::list_projects(ports).await?),
         ProjectsCommand::TrustIssuer { project, issuer, audience, jwks_url, environment_claim, algorithms } => {
             let algorithms = if algorithms.is_empty() { vec!["RS256".to_owned(), "ES256".to_owned()] } else { algorithms };
             let trust = latchkey::model::TrustedIssuer { issuer, audience, jwks_url, environment_claim, algorithms };
-            let project = admin::trust_issuer(state, &project_id(&project)?, trust).await?;
+            let project = admin::trust_issuer(ports, &project_id(&project)?, trust).await?;
             print.projects(std::slice::from_ref(&project));
         }
     }
     Ok(())
 }
 
-async fn keys(state: &AppState, command: KeysCommand, print: &Printer) -> Result<(), CliError> {
+async fn keys(ports: &Ports, command: KeysCommand, print: &Printer) -> Result<(), CliError> {
     match command {
         KeysCommand::Create { project, environment, user } => {
-            let (record, secret) = admin::create_user_secret_key(state, &project_id(&project)?, &environment, user).await?;
+            let (record, secret) = admin::create_user_secret_key(ports, &project_id(&project)?, &environment, user).await?;
             print.new_secret_key(&record, &secret);
         }
-        KeysCommand::List { project } => print.secret_keys(&admin::list_secret_keys(state, &project_id(&project)?).await?),
+        KeysCommand::List { project } => print.secret_keys(&admin::list_secret_keys(ports, &project_id(&project)?).await?),
         KeysCommand::Revoke { project, key_id } => {
-            let record = admin::revoke_secret_key(state, &project_id(&project)?, &key_id).await?;
+            let record = admin::revoke_secret_key(ports, &project_id(&project)?, &key_id).await?;
             print.message(&format!("revoked {}", record.key_id), serde_json::json!({"revoked": record.key_id}));
         }
     }
     Ok(())
 }
 
-async fn connectors(state: &AppState, command: ConnectorsCommand, print: &Printer) -> Result<(), CliError> {
+async fn connectors(ports: &Ports, command: ConnectorsCommand, print: &Printer) -> Result<(), CliError> {
     match command {
         ConnectorsCommand::Create { uid, name, auth_mode, oauth, client_id, secret, scopes, fields } => {
             let catalog_id = oauth.provider.clone().or_else(|| {
@@ -156,7 +156,7 @@ async fn connectors(state: &AppState, command: ConnectorsCommand, print: &Printe
             });
             if let Some(provider) = catalog_id {
                 let client_secret = read_secret(&secret)?;
-                let connector = admin::create_catalog_connector(state, &uid, &provider, client_id, client_secret, scopes).await?;
+                let connector = admin::create_catalog_connector(ports, &uid, &provider, client_id, client_secret, scopes).await?;
                 print.connectors(std::slice::from_ref(&connector));
                 return Ok(());
             }
@@ -164,7 +164,7 @@ async fn connectors(state: &AppState, command: ConnectorsCommand, print: &Printe
                 .iter()
                 .map(|f| {
                     f.split_once('=')
-                        .map(|(name, label)| ConnectionField { name: name.to_owned(), label: label.to_owned() })
+                        .map(|(name, label)| ConnectionField { name: name.to_owned(), label: label.to_owned(), kind: FieldKind::Label, from: None })
                         .ok_or_else(|| CliError::Usage(format!("--field must look like name=Label, not {f:?}")))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -178,28 +178,28 @@ async fn connectors(state: &AppState, command: ConnectorsCommand, print: &Printe
                 AuthModeArg::JwtBearer => AuthMode::JwtBearer,
             };
             let oauth = match &oauth.discovery_url {
-                Some(url) => Some(admin::discover(state, url).await?),
+                Some(url) => Some(admin::discover(ports, url).await?),
                 None => oauth_endpoints(oauth)?,
             };
             let new = NewConnector { uid, display_name: name, auth_mode, oauth, client_id, client_secret, default_scopes: scopes, fields };
-            print.connectors(std::slice::from_ref(&admin::create_connector(state, new).await?));
+            print.connectors(std::slice::from_ref(&admin::create_connector(ports, new).await?));
         }
-        ConnectorsCommand::List => print.connectors(&admin::list_connectors(state).await?),
+        ConnectorsCommand::List => print.connectors(&admin::list_connectors(ports).await?),
         ConnectorsCommand::Update { uid, name, client_id, secret, scopes, clear_scopes } => {
             let default_scopes = if clear_scopes { Some(Vec::new()) } else { Some(scopes).filter(|s| !s.is_empty()) };
             let changes = ConnectorChanges { display_name: name, oauth: None, client_id, client_secret: read_secret(&secret)?, default_scopes };
-            print.connectors(std::slice::from_ref(&admin::update_connector(state, &uid, changes).await?));
+            print.connectors(std::slice::from_ref(&admin::update_connector(ports, &uid, changes).await?));
         }
         ConnectorsCommand::Delete { uid } => {
-            let deleted = admin::delete_connector(state, &uid).await?;
+            let deleted = admin::delete_connector(ports, &uid).await?;
             print.message(&format!("deleted {}", deleted.uid), serde_json::json!({"deleted": deleted.uid}));
         }
         ConnectorsCommand::Link { uid, project, environments } => {
-            let connector = admin::link_connector(state, &uid, &project_id(&project)?, &environments).await?;
+            let connector = admin::link_connector(ports, &uid, &project_id(&project)?, &environments).await?;
             print.connectors(std::slice::from_ref(&connector));
         }
         ConnectorsCommand::Unlink { uid, project } => {
-            let connector = admin::unlink_connector(state, &uid, &project_id(&project)?).await?;
+            let connector = admin::unlink_connector(ports, &uid, &project_id(&project)?).await?;
             print.connectors(std::slice::from_ref(&connector));
         }
     }
@@ -236,25 +236,25 @@ fn oauth_endpoints(args: OAuthArgs) -> Result<Option<OAuthEndpoints>, CliError> 
     }))
 }
 
-async fn webhooks(state: &AppState, command: WebhooksCommand, print: &Printer) -> Result<(), CliError> {
+async fn webhooks(ports: &Ports, command: WebhooksCommand, print: &Printer) -> Result<(), CliError> {
     match command {
         WebhooksCommand::Add { project, url, events } => {
-            let (webhook, secret) = admin::add_webhook(state, &project_id(&project)?, &url, &events).await?;
+            let (webhook, secret) = admin::add_webhook(ports, &project_id(&project)?, &url, &events).await?;
             let value = serde_json::json!({"id": webhook.id, "url": webhook.url, "signing_secret": secret.expose()});
             print.message(&format!("{} -> {}\nsigning secret (shown once): {}", webhook.id, webhook.url, secret.expose()), value);
         }
         WebhooksCommand::List { project } => {
-            let project = admin::project(state, &project_id(&project)?).await?.record;
+            let project = admin::project(ports, &project_id(&project)?).await?.record;
             let hooks: Vec<serde_json::Value> = project.webhooks.iter().map(|w| serde_json::json!({"id": w.id, "url": w.url, "events": w.events})).collect();
             let text = hooks.iter().map(|h| format!("{}  {}", h["id"].as_str().unwrap_or_default(), h["url"].as_str().unwrap_or_default())).collect::<Vec<_>>();
             print.message(&text.join("\n"), serde_json::Value::Array(hooks));
         }
         WebhooksCommand::Remove { project, id } => {
-            admin::remove_webhook(state, &project_id(&project)?, &id).await?;
+            admin::remove_webhook(ports, &project_id(&project)?, &id).await?;
             print.message(&format!("removed {id}"), serde_json::json!({"removed": id}));
         }
         WebhooksCommand::Deliveries { project } => {
-            let deliveries = admin::list_deliveries(state, &project_id(&project)?).await?;
+            let deliveries = admin::list_deliveries(ports, &project_id(&project)?).await?;
             let rows: Vec<serde_json::Value> = deliveries
                 .iter()
                 .map(|d| {
@@ -288,51 +288,38 @@ fn read_secret(source: &SecretSource) -> Result<Option<SecretString>, CliError> 
 pub mod serve {
     //! `latchkey serve`: the local server, with a demo project on first start.
 
+    use std::net::SocketAddr;
+
     use latchkey::admin::{self, NewConnector, NewProject};
     use latchkey::model::AuthMode;
-    use latchkey::AppState;
+    use latchkey::Ports;
 
     use super::CliError;
     use crate::output::Printer;
 
-    /// Binds, prepares the demo project if there are no projects, prints what to try, and serves.
-    pub async fn run(state: AppState, bind: &str, print: &Printer) -> Result<(), CliError> {
+    /// Binds, prepares the demo project if there are no projects, prints what to try, and serves
+    /// until Ctrl-C or SIGTERM, letting requests in flight finish.
+    pub async fn run(ports: Ports, bind: SocketAddr, print: &Printer) -> Result<(), CliError> {
         let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| CliError::Usage(format!("cannot listen on {bind}: {e}")))?;
         let address = listener.local_addr().map_err(|e| CliError::Io(e.to_string()))?;
-        let base = state.config.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
+        let mut settings = (*ports.settings).clone();
+        // Links may be built from the address this server listens on (and localhost for it),
+        // besides any the operator listed; never from whatever Host a request claims.
+        for host in [address.to_string(), format!("localhost:{}", address.port())] {
+            if !settings.allowed_hosts.contains(&host) {
+                settings.allowed_hosts.push(host);
+            }
+        }
+        let ports = ports.with_settings(settings);
+        let base = ports.settings.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
         let mut banner = serde_json::json!({"listening": base, "openapi": format!("{base}/v1/openapi.json")});
-        if admin::list_projects(&state).await?.is_empty() {
-            // The server itself and the example app (examples/link-app, port 3000).
-            let origins = vec![
-                format!("http://{address}"),
-                format!("http://localhost:{}", address.port()),
-                "http://127.0.0.1:3000".to_owned(),
-                "http://localhost:3000".to_owned(),
-            ];
-            let new = NewProject { name: "Demo".into(), environments: Vec::new(), allowed_origins: origins };
-            let project = admin::create_project(&state, new).await?;
-            let (_, secret) = admin::create_secret_key(&state, &project.id, "development").await?;
-            // A connector that needs no provider account, so the Connect page works out of the box.
-            let demo = NewConnector {
-                uid: "demo/api-key".into(),
-                display_name: Some("Demo service (API key)".into()),
-                auth_mode: AuthMode::ApiKey,
-                oauth: None,
-                client_id: None,
-                client_secret: None,
-                default_scopes: Vec::new(),
-                fields: Vec::new(),
-            };
-            admin::create_connector(&state, demo).await?;
-            admin::link_connector(&state, "demo/api-key", &project.id, &["development".to_owned()]).await?;
-            // Shown once, on the operator's own terminal: the whole point of a first start.
-            banner["demo_project"] = serde_json::json!(project.id);
-            banner["demo_secret_key"] = serde_json::json!(secret.expose());
+        if admin::list_projects(&ports).await?.is_empty() {
+            first_start(&ports, address, &mut banner).await?;
         }
         print.banner(&banner);
-        let state = state.with_webhook_worker();
+        let ports = latchkey::events::with_worker(ports);
         // The local stand-in for the scheduled Lambda: a sweep every minute.
-        let sweeper = state.clone();
+        let sweeper = ports.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
@@ -340,6 +327,38 @@ pub mod serve {
                 latchkey::token::background::sweep(&sweeper).await;
             }
         });
-        latchkey::http::server::serve(state, listener).await.map_err(|e| CliError::Io(e.to_string()))
+        let router = latchkey_http::router(ports, None);
+        latchkey_http::server::serve(listener, router, latchkey_http::server::shutdown_signal()).await.map_err(|e| CliError::Io(e.to_string()))
+    }
+
+    /// The demo project: allowed origins for this server and the example app, a secret key shown
+    /// once, and a connector that needs no provider account.
+    async fn first_start(ports: &Ports, address: SocketAddr, banner: &mut serde_json::Value) -> Result<(), CliError> {
+        // The server itself and the example app (examples/link-app, port 3000).
+        let origins = vec![
+            format!("http://{address}"),
+            format!("http://localhost:{}", address.port()),
+            "http://127.0.0.1:3000".to_owned(),
+            "http://localhost:3000".to_owned(),
+        ];
+        let new = NewProject { name: "Demo".into(), environments: Vec::new(), allowed_origins: origins };
+        let project = admin::create_project(ports, new).await?;
+        let (_, secret) = admin::create_secret_key(ports, &project.id, "development").await?;
+        let demo = NewConnector {
+            uid: "demo/api-key".into(),
+            display_name: Some("Demo service (API key)".into()),
+            auth_mode: AuthMode::ApiKey,
+            oauth: None,
+            client_id: None,
+            client_secret: None,
+            default_scopes: Vec::new(),
+            fields: Vec::new(),
+        };
+        admin::create_connector(ports, demo).await?;
+        admin::link_connector(ports, "demo/api-key", &project.id, &["development".to_owned()]).await?;
+        // Shown once, on the operator's own terminal: the whole point of a first start.
+        banner["demo_project"] = serde_json::json!(project.id);
+        banner["demo_secret_key"] = serde_json::json!(secret.expose());
+        Ok(())
     }
 }

@@ -17,7 +17,7 @@ use args::Cli;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    latchkey::telemetry::init();
+    latchkey_bootstrap::telemetry::init();
     match commands::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

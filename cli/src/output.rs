@@ -91,7 +91,7 @@ impl Printer {
         );
         self.emit(&value, || {
             table(
-                keys.iter().map(|k| vec![k.key_id.clone(), k.environment.to_string(), k.hint.clone(), k.created_at.to_rfc3339()]),
+                keys.iter().map(|k| vec![k.key_id.to_string(), k.environment.to_string(), k.hint.clone(), k.created_at.to_rfc3339()]),
                 &["KEY ID", "ENVIRONMENT", "HINT", "CREATED"],
             )
         });
@@ -145,8 +145,9 @@ impl Printer {
         self.emit(&value, || {
             table(
                 connections.iter().map(|c| {
-                    let subject = format!("{}:{}", json!(c.subject.kind).as_str().unwrap_or_default(), c.subject.id.clone().unwrap_or_default());
-                    vec![c.id.clone(), c.environment.to_string(), c.connector.to_string(), subject, json!(c.state).as_str().unwrap_or_default().to_owned()]
+                    let subject =
+                        format!("{}:{}", json!(c.subject.kind).as_str().unwrap_or_default(), c.subject.id.as_ref().map(|u| u.to_string()).unwrap_or_default());
+                    vec![c.id.to_string(), c.environment.to_string(), c.connector.to_string(), subject, json!(c.state).as_str().unwrap_or_default().to_owned()]
                 }),
                 &["ID", "ENVIRONMENT", "CONNECTOR", "SUBJECT", "STATE"],
             )

@@ -1,5 +1,7 @@
-// Example app backend for Latchkey's link flow (no dependencies: Node's http module).
+// Example app backend for Latchkey's link flow: @latchkey/server in the backend, @latchkey/react
+// in the page (bundled with esbuild when the server starts).
 //
+//   npm start    (here, with LATCHKEY_URL and LATCHKEY_SECRET_KEY; install first: `npm ci` in sdks/)
 //   LATCHKEY_URL=http://127.0.0.1:8080 LATCHKEY_SECRET_KEY=lk_sk_... node examples/link-app/server.mjs
 //
 // Two endpoints, as in the link-flow docs: one mints a link token for the signed-in user, one
@@ -7,7 +9,9 @@
 // token on the server. The browser never sees a secret key or an access token.
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const LATCHKEY_URL = (process.env.LATCHKEY_URL || "http://127.0.0.1:8080").replace(/\/$/, "");
 const SECRET_KEY = process.env.LATCHKEY_SECRET_KEY;
@@ -17,22 +21,58 @@ if (!SECRET_KEY) {
   process.exit(2);
 }
 
+// This app is a workspace of sdks/ (one lock file): its packages live in sdks/node_modules.
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const sdksModules = here("../../sdks/node_modules");
+async function load(name) {
+  for (const base of [import.meta.url, new URL("../../sdks/package.json", import.meta.url)]) {
+    let manifest;
+    try {
+      manifest = createRequire(base).resolve(`${name}/package.json`);
+    } catch {
+      continue;
+    }
+    const pkg = JSON.parse(await readFile(manifest, "utf8"));
+    const entry = pkg.exports?.["."]?.import ?? pkg.module ?? pkg.main ?? "index.js";
+    return import(pathToFileURL(join(dirname(manifest), entry)).href);
+  }
+  console.error(`${name} is not installed: run \`npm ci\` in sdks/ first.`);
+  process.exit(2);
+}
+const [{ Latchkey, LatchkeyError }, esbuild] = await Promise.all([load("@latchkey/server"), load("esbuild")]);
+
+const latchkey = new Latchkey({ baseUrl: LATCHKEY_URL, credential: SECRET_KEY });
+
 // What a real app keeps in its database: connection id -> access token, per user.
 const connections = new Map();
-const CURRENT_USER = { id: "user-123", email: "ada@example.com", display_name: "Ada" };
+const CURRENT_USER = { id: "user-123", email: "ada@example.com", displayName: "Ada" };
 
-async function latchkey(path, body) {
-  const response = await fetch(`${LATCHKEY_URL}${path}`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${SECRET_KEY}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, body: await response.json() };
-}
+const publicDir = here("./public/");
+const bundle = await esbuild.build({
+  entryPoints: [publicDir + "app.jsx"],
+  bundle: true,
+  write: false,
+  format: "esm",
+  jsx: "automatic",
+  minify: true,
+  nodePaths: [sdksModules],
+  define: { "process.env.NODE_ENV": '"production"' },
+  logLevel: "error",
+});
+const appJs = bundle.outputFiles[0].text;
 
 function send(res, status, type, body) {
   res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
   res.end(body);
+}
+
+const sendJson = (res, status, body) => send(res, status, "application/json", JSON.stringify(body));
+
+function sendError(res, error) {
+  if (error instanceof LatchkeyError) {
+    return sendJson(res, error.status || 502, { error: { code: error.code, message: error.message } });
+  }
+  throw error;
 }
 
 async function readJson(req) {
@@ -41,33 +81,47 @@ async function readJson(req) {
   return raw ? JSON.parse(raw) : {};
 }
 
-const publicDir = fileURLToPath(new URL("./public/", import.meta.url));
-
 const server = createServer(async (req, res) => {
   try {
     if (req.method === "POST" && req.url === "/api/link-token") {
-      const { status, body } = await latchkey("/v1/link/token", { end_user: CURRENT_USER });
-      return send(res, status, "application/json", JSON.stringify(status === 201 ? { link_token: body.link_token } : body));
+      try {
+        const { linkToken } = await latchkey.createLinkToken({ endUser: CURRENT_USER });
+        return sendJson(res, 201, { link_token: linkToken });
+      } catch (error) {
+        return sendError(res, error);
+      }
     }
     if (req.method === "POST" && req.url === "/api/exchange") {
       const { public_token } = await readJson(req);
-      const { status, body } = await latchkey("/v1/link/exchange", { public_token });
-      if (status !== 200) return send(res, status, "application/json", JSON.stringify(body));
-      connections.set(body.connection_id, { access_token: body.access_token, connector: body.connector, end_user: body.end_user });
-      return send(res, 200, "application/json", JSON.stringify({ connection_id: body.connection_id, connector: body.connector }));
+      try {
+        const exchanged = await latchkey.exchangePublicToken(public_token);
+        connections.set(exchanged.connectionId, { accessToken: exchanged.accessToken, connector: exchanged.connector, endUser: exchanged.endUser });
+        return sendJson(res, 200, { connection_id: exchanged.connectionId, connector: exchanged.connector });
+      } catch (error) {
+        return sendError(res, error);
+      }
     }
     if (req.method === "GET" && req.url === "/api/connections") {
-      const list = [...connections].map(([id, c]) => ({ connection_id: id, connector: c.connector, end_user: c.end_user }));
-      return send(res, 200, "application/json", JSON.stringify(list));
+      const list = [...connections].map(([id, c]) => ({ connection_id: id, connector: c.connector, end_user: c.endUser }));
+      return sendJson(res, 200, list);
+    }
+    // A provider token through the connection's own access token (never sent to the browser).
+    const tokenMatch = req.method === "GET" && /^\/api\/connections\/([^/]+)\/token$/.exec(req.url);
+    if (tokenMatch && connections.has(tokenMatch[1])) {
+      const c = connections.get(tokenMatch[1]);
+      try {
+        const token = await latchkey.getToken(c.connector, { subject: { type: "user", id: CURRENT_USER.id }, credential: c.accessToken });
+        return sendJson(res, 200, { token_type: token.tokenType, expires_at: token.expiresAt, connector: token.connector });
+      } catch (error) {
+        return sendError(res, error);
+      }
     }
     if (req.method === "GET" && (req.url === "/" || req.url === "/index.html")) {
       const html = (await readFile(publicDir + "index.html", "utf8")).replace("%LATCHKEY_URL%", LATCHKEY_URL);
       return send(res, 200, "text/html; charset=utf-8", html);
     }
     if (req.url === "/favicon.ico") return send(res, 204, "text/plain", "");
-    if (req.method === "GET" && req.url === "/app.js") {
-      return send(res, 200, "text/javascript; charset=utf-8", await readFile(publicDir + "app.js", "utf8"));
-    }
+    if (req.method === "GET" && req.url === "/app.js") return send(res, 200, "text/javascript; charset=utf-8", appJs);
     send(res, 404, "text/plain", "not found");
   } catch (error) {
     console.error(error);

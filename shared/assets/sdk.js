@@ -3,19 +3,74 @@
 //   import { Latchkey } from "https://<latchkey>/connect/sdk.js";
 //   Latchkey.open({ linkToken, onSuccess(publicToken, metadata) {}, onExit(error, metadata) {}, onEvent(name, metadata) {} });
 //
+// Bundled into an app (the @latchkey/connect package), it cannot tell where Latchkey is from its
+// own URL: pass `latchkeyUrl` then. A Connect session opens the same way with `sessionToken` (and
+// `unifiedApi` and `serviceId` for a deep link to one connector).
+//
 // The Connect page opens in a modal on this page. Messages are accepted only from the Connect
 // page's own frame and origin; the page posts only to the origin it was opened for.
 
-const LATCHKEY_ORIGIN = new URL(import.meta.url).origin;
+// Where this module was served from, if Latchkey served it (`/connect/sdk.js`).
+const SCRIPT_ORIGIN = (() => {
+  try {
+    const url = new URL(import.meta.url);
+    return url.pathname.endsWith("/connect/sdk.js") ? url.origin : null;
+  } catch {
+    return null;
+  }
+})();
 
 function noop() {}
 
+function latchkeyOrigin(latchkeyUrl) {
+  if (latchkeyUrl === undefined || latchkeyUrl === null) {
+    if (SCRIPT_ORIGIN) return SCRIPT_ORIGIN;
+    throw new TypeError("Latchkey.open needs latchkeyUrl (where Latchkey runs) when the SDK is bundled into the app");
+  }
+  let url;
+  try {
+    url = new URL(String(latchkeyUrl));
+  } catch {
+    throw new TypeError("latchkeyUrl is not a URL");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw new TypeError("latchkeyUrl must be http(s)");
+  return url.origin;
+}
+
+/** The hosted page's URL for a link token or a session token (modal mode unless `mode: "page"`). */
+export function connectUrl(options) {
+  const { linkToken, sessionToken, unifiedApi, serviceId, latchkeyUrl, mode = "modal" } = options || {};
+  const origin = latchkeyOrigin(latchkeyUrl);
+  let url;
+  if (sessionToken !== undefined) {
+    if (typeof sessionToken !== "string" || sessionToken.split(".").length !== 3) {
+      throw new TypeError("Latchkey.open needs the sessionToken your backend created");
+    }
+    if ((unifiedApi === undefined) !== (serviceId === undefined)) throw new TypeError("a deep link needs both unifiedApi and serviceId");
+    const path = unifiedApi === undefined ? "/connect" : `/connect/${encodeURIComponent(unifiedApi)}/${encodeURIComponent(serviceId)}`;
+    url = new URL(path, origin);
+    url.searchParams.set("jwt", sessionToken);
+  } else {
+    if (typeof linkToken !== "string" || !linkToken.startsWith("lk_link_")) {
+      throw new TypeError("Latchkey.open needs the linkToken your backend created");
+    }
+    url = new URL("/connect", origin);
+    url.searchParams.set("link_token", linkToken);
+  }
+  if (mode === "modal") {
+    url.searchParams.set("mode", "modal");
+    url.searchParams.set("origin", window.location.origin);
+  } else if (mode !== "page") {
+    throw new TypeError('mode must be "modal" or "page"');
+  }
+  return url.toString();
+}
+
 /** Opens the Connect modal. Returns `{ close() }`. */
 export function open(options) {
-  const { linkToken, onSuccess = noop, onExit = noop, onEvent = noop } = options || {};
-  if (typeof linkToken !== "string" || !linkToken.startsWith("lk_link_")) {
-    throw new TypeError("Latchkey.open needs the linkToken your backend created");
-  }
+  const { onSuccess = noop, onExit = noop, onEvent = noop } = options || {};
+  const src = connectUrl({ ...(options || {}), mode: "modal" });
+  const origin = new URL(src).origin;
   const previousFocus = document.activeElement;
   const overlay = document.createElement("div");
   overlay.setAttribute("role", "dialog");
@@ -27,11 +82,7 @@ export function open(options) {
     justifyContent: "center", background: "rgba(10, 12, 16, 0.55)",
   });
   const frame = document.createElement("iframe");
-  const url = new URL("/connect", LATCHKEY_ORIGIN);
-  url.searchParams.set("link_token", linkToken);
-  url.searchParams.set("mode", "modal");
-  url.searchParams.set("origin", window.location.origin);
-  frame.src = url.toString();
+  frame.src = src;
   frame.title = "Connect an account";
   frame.referrerPolicy = "no-referrer";
   Object.assign(frame.style, {
@@ -50,7 +101,7 @@ export function open(options) {
     if (report) report();
   }
   function onMessage(event) {
-    if (event.origin !== LATCHKEY_ORIGIN || event.source !== frame.contentWindow) return;
+    if (event.origin !== origin || event.source !== frame.contentWindow) return;
     const data = event.data;
     if (!data || data.source !== "latchkey") return;
     if (data.type === "event") onEvent(data.name, data.metadata || {});
@@ -67,5 +118,5 @@ export function open(options) {
   return { close: () => close(() => onExit(null, { status: "closed" })) };
 }
 
-export const Latchkey = { open };
+export const Latchkey = { open, connectUrl };
 export default Latchkey;

@@ -1,51 +1,43 @@
-//! Latchkey's core crate: everything the Lambda functions, the local server and the admin CLI share.
+//! Latchkey's core crate: the domain and the ports it works over, for the Lambda functions, the
+//! local server and the CLI. Layers, each using only the ones above it in this list (a test fails
+//! on an import that runs the other way):
 //!
-//! The crate is laid out along its ports, so each adapter can be swapped without the domain noticing:
+//! 1. Primitives: [`secret`] (secret newtypes that print `[redacted]`, the random generator),
+//!    [`clock`] (the time, injectable), [`settings`] (what the operator configured).
+//! 2. [`model`]: the records of the one table, their ids and their key design.
+//! 3. Ports and their adapters: [`store`] (DynamoDB and embedded SQLite), [`keyring`] (envelope
+//!    encryption over KMS or a local master key), [`outbound`] (every request Latchkey makes, under
+//!    one policy), [`oauth`] (the token responses providers send), [`outbox`] (where webhook deliveries wait), [`cache`] (per-instance
+//!    caches), and [`ports`], which holds them together.
+//! 4. [`catalog`]: provider data and its schema; [`fields`]: connection fields and the URLs they fill.
+//! 5. Flows: [`events`] (webhooks), [`session`] (signing keys, Latchkey's own JWTs), [`token`]
+//!    (callers, single-flight refresh, the broker), [`link`] (link tokens, the Connect page's
+//!    actions, the callback, the exchange), [`connections`] (the connections API), [`admin`]
+//!    (operator actions).
 //!
-//! - [`clock`]: the `Clock` port. Everything that expires asks it for the time, so tests can move it.
-//! - [`secret`]: secret newtypes (`SecretString`, `SecretBytes`) that print `[redacted]` and are
-//!   zeroed on drop, and the vetted random generator every token and key comes from.
-//! - [`store`]: the `ItemStore` port, DynamoDB-shaped (get, put-if-absent, put-if-version,
-//!   delete-if, take-exactly-once, prefix query, expiry), with its DynamoDB adapter and its embedded
-//!   SQLite adapter.
-//! - [`keyring`]: envelope encryption. The `KeyProvider` port (AWS KMS or a local master key) wraps
-//!   data keys; the `Keyring` seals secrets with AES-256-GCM bound to the record and field they
-//!   belong to, and caches unwrapped data keys so a warm request makes no KMS call.
-//! - [`catalog`]: the provider catalog (data, with a schema check) that connectors draw defaults from.
-//! - [`model`]: the records of the single table (projects, secret keys, connectors, connections)
-//!   and the key design that places them.
-//! - [`admin`]: operator actions on those records (used by the `latchkey` CLI and the local server's
-//!   first start), each validating its input before it writes anything.
-//! - [`config`]: configuration read once from the environment.
-//! - [`state`]: `AppState`, the ports wired together: AWS adapters on Lambda, embedded ones locally.
-//! - [`oauth`]: the provider HTTP client (no redirects, timeouts, retries) and token responses.
-//! - [`link`]: the link flow: link tokens, the Connect page's actions, the callback, the exchange.
-//! - [`token`]: the token broker: caller authentication, checks, single-flight refresh.
-//! - [`session`]: the deployment's rotatable signing keys and Latchkey's own JWTs (sessions,
-//!   authorize links).
-//! - [`connections`]: the connections API: per-consumer states, import, delete with revocation.
-//! - [`events`]: webhooks: signed events delivered off the request path, with retries and a log.
-//! - [`http`]: the route table, the error-to-response mapping, the handlers, the OpenAPI document
-//!   and the local server that mounts every handler at the route template.yaml gives it.
+//! The HTTP layer (`latchkey-http`) and the wiring (`latchkey-bootstrap`) are crates of their own
+//! above this one, so the compiler keeps the domain from reaching up into them.
 
 pub mod admin;
+pub mod cache;
 pub mod catalog;
 pub mod clock;
-pub mod config;
 pub mod connections;
 pub mod events;
-pub mod http;
+pub mod fields;
 pub mod keyring;
 pub mod link;
 pub mod model;
 pub mod oauth;
+pub mod outbound;
+pub mod outbox;
+pub mod ports;
 pub mod secret;
 pub mod session;
-pub mod state;
+pub mod settings;
 pub mod store;
-pub mod telemetry;
 pub mod token;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use ports::Ports;
 pub use secret::{SecretBytes, SecretString};
-pub use state::AppState;

@@ -47,6 +47,12 @@ impl fmt::Display for SecretString {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for SecretString {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(SecretString::new)
+    }
+}
+
 impl From<String> for SecretString {
     fn from(value: String) -> Self {
         Self::new(value)
@@ -109,6 +115,13 @@ pub fn random_id(prefix: &str) -> String {
     let bytes = random_bytes(16);
     let body: String = bytes.iter().map(|b| ALPHABET[(*b % 32) as usize] as char).collect();
     format!("{prefix}_{body}")
+}
+
+/// Whether `a` and `b` are equal, in time that depends on their lengths only (for comparing a
+/// presented secret with the expected one).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
 /// Lowercase hex of `bytes`.

@@ -6,7 +6,6 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 
-use latchkey::model::SecretKey;
 use latchkey::store::SqliteStore;
 use latchkey::{SecretString, SystemClock};
 use serde_json::Value;
@@ -19,7 +18,14 @@ fn latchkey(dir: &Path, args: &[&str], extra: &[(&str, &str)], stdin: Option<&st
     for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("LATCHKEY_") && n != "LATCHKEY_TEST_MOTO_ENDPOINT") {
         command.env_remove(name);
     }
-    command.env("LATCHKEY_DATA_DIR", dir).env("RUST_LOG", "warn").args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+        .env("LATCHKEY_DATA_DIR", dir)
+        .env("LATCHKEY_OUTBOUND_ALLOW", helpers::FIXTURE_HOST)
+        .env("RUST_LOG", "warn")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (name, value) in extra {
         command.env(name, value);
     }
@@ -102,12 +108,12 @@ async fn operators_manage_projects_keys_and_connectors_over_the_embedded_store()
     }
 
     let store = SqliteStore::open(&d.join("latchkey.sqlite3"), Arc::new(SystemClock)).unwrap();
-    let found = SecretKey::authenticate(&store, &SecretString::new(secret.clone())).await.unwrap().expect("key authenticates");
+    let found = latchkey::token::caller::secret_key_owner(&store, &SecretString::new(secret.clone())).await.unwrap().expect("key authenticates");
     assert_eq!(found.project_id.as_str(), project_id);
 
     let revoked = latchkey(d, &["keys", "revoke", "--project", &project_id, "--key-id", key["key_id"].as_str().unwrap()], &[], None);
     assert!(revoked.status.success());
-    assert!(SecretKey::authenticate(&store, &SecretString::new(secret)).await.unwrap().is_none(), "a revoked key is refused");
+    assert!(latchkey::token::caller::secret_key_owner(&store, &SecretString::new(secret)).await.unwrap().is_none(), "a revoked key is refused");
 
     let updated = json(&latchkey(d, &["--json", "connectors", "update", "--uid", "slack/acme-slack", "--clear-scopes"], &[], None));
     assert_eq!(updated[0]["default_scopes"], serde_json::json!([]));
@@ -171,7 +177,7 @@ fn the_catalog_is_listed_and_names_a_connectors_defaults() {
         None,
     ));
     assert_eq!(created[0]["provider"], "slack");
-    assert!(created[0]["default_scopes"].as_array().unwrap().len() > 0, "scopes from the catalog");
+    assert!(!created[0]["default_scopes"].as_array().unwrap().is_empty(), "scopes from the catalog");
     let unknown = latchkey(d, &["connectors", "create", "--uid", "x/y", "--provider", "nope", "--client-id", "c"], &[], None);
     assert!(!unknown.status.success() && String::from_utf8_lossy(&unknown.stderr).contains("not found"));
 }
@@ -261,7 +267,7 @@ async fn the_cli_runs_against_dynamodb_and_kms() {
     let listed = json(&latchkey(dir.path(), &["--json", "projects", "list"], &env, None));
     assert_eq!(listed[0]["id"], project[0]["id"]);
     assert_eq!(created[0]["has_client_secret"], true);
-    let client = latchkey::state::dynamodb_client(&helpers::aws().await, Some(&endpoint));
+    let client = latchkey_bootstrap::dynamodb_client(&helpers::aws().await, Some(&endpoint));
     let scan = client.scan().table_name(&table).send().await.unwrap();
     let raw = format!("{:?}", scan.items());
     assert!(raw.contains("github/acme") && raw.contains("lk1."), "{raw}");

@@ -67,7 +67,7 @@ async fn a_consumers_connections_show_their_states_and_an_authorize_link_connect
     assert_eq!((refused.status().as_u16(), link::page_code(refused).await.as_str()), (400, "redirect_url_not_allowed"));
     let url = format!("{authorize}&redirect_uri={}", urlencode(&format!("{APP_ORIGIN}/back")));
     let mut agent = Agent::default();
-    let start = agent.send(&app, reqwest::Method::GET, &url, None).await;
+    let start = agent.confirm(&app, &url).await;
     assert_eq!(start.status(), 303);
     let mut location = start.headers()["location"].to_str().unwrap().to_owned();
     while !location.starts_with(&app.base) {
@@ -89,7 +89,8 @@ async fn deleting_a_connection_revokes_it_at_the_provider() {
     assert_eq!(hidden.status(), 404, "another project cannot see it");
     let got: Value = app.http.get(app.url(&format!("/v1/connections/{connection_id}"))).bearer_auth(key).send().await.unwrap().json().await.unwrap();
     assert_eq!(got["data"]["state"], "callable");
-    let connection = latchkey::link::token::resolve_connection(&app.state, &connection_id).await.unwrap().unwrap();
+    let connection =
+        latchkey::link::token::resolve_connection(&app.state, &latchkey::model::ConnectionId::parse(&connection_id).unwrap()).await.unwrap().unwrap();
     let opened = app.state.keyring.open(&connection.credentials_binding(), connection.credentials.as_ref().unwrap()).await.unwrap();
     let refresh_token = latchkey::oauth::Credentials::from_opened(opened.expose()).unwrap().refresh_token.clone().unwrap();
 
@@ -247,8 +248,8 @@ async fn on_aws_webhooks_travel_through_sqs_to_the_delivery_function() {
     let sqs =
         aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(&crate::helpers::aws().await).endpoint_url(crate::helpers::moto_endpoint()).build());
     let queue_url = sqs.create_queue().queue_name(crate::helpers::unique("hooks")).send().await.unwrap().queue_url.unwrap();
-    let mut on_aws = app.state.clone();
-    on_aws.outbox = latchkey::events::Outbox::sqs(sqs.clone(), queue_url.clone());
+    let on_aws = app.state.clone();
+    let on_aws = on_aws.with_outbox(latchkey::outbox::Outbox::sqs(sqs.clone(), queue_url.clone()));
     let connection = Stored::<latchkey::model::Connection>::query(
         app.state.store.as_ref(),
         &latchkey::model::Project::partition_of(&project.project_id),

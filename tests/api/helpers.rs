@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use latchkey::config::{Config, KeyringConfig, StoreConfig};
 use latchkey::keyring::{CachePolicy, DataKey, KeyProvider, Keyring, KmsKeyProvider, LocalKeyProvider};
+use latchkey::settings::Settings;
 use latchkey::store::{DynamoStore, SqliteStore};
-use latchkey::{AppState, Clock, ManualClock};
+use latchkey::{Clock, ManualClock, Ports};
 
 /// The DynamoDB/KMS-API server (moto_server) the test command started on loopback.
 pub fn moto_endpoint() -> String {
@@ -22,12 +22,12 @@ pub fn unique(prefix: &str) -> String {
 
 /// AWS configuration pointed at moto.
 pub async fn aws() -> aws_config::SdkConfig {
-    latchkey::state::aws_sdk_config().await
+    latchkey_bootstrap::aws_sdk_config().await
 }
 
 /// A fresh DynamoDB table on moto, and the store over it.
 pub async fn dynamo_store(clock: Arc<dyn Clock>) -> DynamoStore {
-    let client = latchkey::state::dynamodb_client(&aws().await, Some(&moto_endpoint()));
+    let client = latchkey_bootstrap::dynamodb_client(&aws().await, Some(&moto_endpoint()));
     let store = DynamoStore::new(client, unique("table"), clock);
     store.create_table().await.expect("create table on moto");
     store
@@ -40,7 +40,7 @@ pub fn sqlite_store(clock: Arc<dyn Clock>) -> SqliteStore {
 
 /// A new KMS key on moto, and a provider over it.
 pub async fn kms_provider() -> KmsKeyProvider {
-    let client = latchkey::state::kms_client(&aws().await, Some(&moto_endpoint()));
+    let client = latchkey_bootstrap::kms_client(&aws().await, Some(&moto_endpoint()));
     let key = client.create_key().send().await.expect("create KMS key on moto");
     let key_id = key.key_metadata().expect("key metadata").key_id().to_owned();
     KmsKeyProvider::new(client, key_id)
@@ -56,27 +56,21 @@ pub fn keyring(provider: Arc<dyn KeyProvider>) -> Keyring {
     Keyring::new(provider, CachePolicy::default())
 }
 
-/// A local configuration rooted in `dir`.
-pub fn local_config(dir: &std::path::Path) -> Config {
-    Config {
-        store: StoreConfig::Sqlite { path: dir.join("latchkey.sqlite3") },
-        keyring: KeyringConfig::Local { key_file: dir.join("master.key"), key: None },
-        key_cache: CachePolicy::default(),
-        public_url: None,
-        link_token_ttl_secs: 4 * 3600,
-        update_link_token_ttl_secs: 1800,
-        webhook_retry_base: std::time::Duration::from_millis(50),
-        webhook_queue_url: None,
-        sqs_endpoint: None,
-    }
+/// The settings tests run on: webhooks retried quickly.
+pub fn test_settings() -> Settings {
+    Settings { webhook_retry_base: std::time::Duration::from_millis(50), outbound_allowed_hosts: vec![FIXTURE_HOST.into()], ..Settings::default() }
 }
+
+/// Where the provider fixtures listen, and the one host the outbound policy lets tests reach over
+/// plain http. Attackers' listeners sit on another loopback address, which the policy refuses.
+pub const FIXTURE_HOST: &str = "127.0.0.1";
 
 /// The app on a loopback port over the embedded store, with a clock the test can move.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`
     pub base: String,
-    /// The state the server runs on, for arranging records directly.
-    pub state: AppState,
+    /// The ports the server runs on, for arranging records directly.
+    pub state: Ports,
     /// The server's clock.
     pub clock: ManualClock,
     /// An HTTP client that follows no redirects.
@@ -108,30 +102,31 @@ impl TestApp {
 
     /// Starts the app over `backend`.
     pub async fn spawn_on(backend: Backend) -> TestApp {
-        latchkey::telemetry::init();
+        latchkey_bootstrap::telemetry::init();
         let dir = tempfile::tempdir().expect("temp dir");
         let clock = ManualClock::starting_now();
-        let config = local_config(dir.path());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        // Links are built from the address the app listens on, as `latchkey serve` does.
+        let settings = Settings { allowed_hosts: vec![base.trim_start_matches("http://").to_owned()], ..test_settings() };
         let counts = Arc::new(crate::counting::Counts::default());
         let count = |inner: Arc<dyn latchkey::store::ItemStore>| Arc::new(crate::counting::CountingStore { inner, counts: counts.clone() });
         let (state, table, kms) = match backend {
             Backend::Local => {
                 let store = SqliteStore::open(&dir.path().join("latchkey.sqlite3"), Arc::new(clock.clone())).expect("sqlite");
                 let provider = LocalKeyProvider::load_or_create(&dir.path().join("master.key")).expect("master key");
-                (AppState::from_parts(config, count(Arc::new(store)), Arc::new(provider), Arc::new(clock.clone())), None, None)
+                (Ports::new(settings, count(Arc::new(store)), keyring(Arc::new(provider)), Arc::new(clock.clone())), None, None)
             }
             Backend::Aws => {
                 let store = dynamo_store(Arc::new(clock.clone())).await;
                 let table = store.table().to_owned();
                 let provider = kms_provider().await;
-                let state = AppState::from_parts(config, count(Arc::new(store)), Arc::new(provider.clone()), Arc::new(clock.clone()));
+                let state = Ports::new(settings, count(Arc::new(store)), keyring(Arc::new(provider.clone())), Arc::new(clock.clone()));
                 (state, Some(table), Some(provider))
             }
         };
-        let state = state.with_webhook_worker();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-        let base = format!("http://{}", listener.local_addr().expect("address"));
-        tokio::spawn(latchkey::http::server::serve(state.clone(), listener));
+        let state = latchkey::events::with_worker(state);
+        tokio::spawn(latchkey_http::server::serve(listener, latchkey_http::router(state.clone(), None), std::future::pending()));
         // A hung request fails its test with a timeout instead of stalling the run.
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(std::time::Duration::from_secs(30)).build().expect("client");
         TestApp { base, state, clock, http, dir, table, store_counts: counts, kms }
@@ -149,7 +144,7 @@ impl TestApp {
                 raw
             }
             Some(table) => {
-                let client = latchkey::state::dynamodb_client(&aws().await, Some(&moto_endpoint()));
+                let client = latchkey_bootstrap::dynamodb_client(&aws().await, Some(&moto_endpoint()));
                 format!("{:?}", client.scan().table_name(table).send().await.expect("scan").items())
             }
         }

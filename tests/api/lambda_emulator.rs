@@ -161,12 +161,12 @@ impl Call {
             headers.push(("content-type", "application/json"));
         }
         let body = self.body.as_ref().map(Value::to_string);
-        latchkey_bench::events::http_api_event(self.method, &self.target, host, &headers, body.as_deref())
+        latchkey_test_support::events::http_api_event(self.method, &self.target, host, &headers, body.as_deref())
     }
 }
 
 /// What came back, from either side.
-pub type Answer = latchkey_bench::events::HttpAnswer;
+pub type Answer = latchkey_test_support::events::HttpAnswer;
 
 async fn answer_of(response: reqwest::Response) -> Answer {
     let status = response.status().as_u16();

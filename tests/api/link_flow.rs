@@ -45,7 +45,10 @@ async fn full_flow_stores_only_ciphertext(backend: Backend) {
     assert_eq!(body["connector"], "oidc/test");
     assert_eq!(body["end_user"]["id"], "user-1");
     let connection_id = body["connection_id"].as_str().unwrap();
-    let connection = latchkey::link::token::resolve_connection(&app.state, connection_id).await.unwrap().expect("connection");
+    let connection = latchkey::link::token::resolve_connection(&app.state, &latchkey::model::ConnectionId::parse(connection_id).unwrap())
+        .await
+        .unwrap()
+        .expect("connection");
     assert_eq!(connection.state, latchkey::model::ConnectionState::Callable);
     assert!(connection.scopes.contains(&"contacts.read".to_owned()), "{:?}", connection.scopes);
     assert!(connection.token_expires_at.is_some_and(|at| at > app.clock.now()));
@@ -389,7 +392,12 @@ async fn connection_fields_fill_the_connector_urls_and_cannot_escape_them() {
         client_id: Some("latchkey-auto".into()),
         client_secret: Some(SecretString::new("auto-secret")),
         default_scopes: vec!["openid".into()],
-        fields: vec![latchkey::model::ConnectionField { name: "tenant".into(), label: "Tenant".into() }],
+        fields: vec![latchkey::model::ConnectionField {
+            name: "tenant".into(),
+            label: "Tenant".into(),
+            kind: latchkey::model::FieldKind::Segment { numeric: false },
+            from: None,
+        }],
     };
     latchkey::admin::create_connector(&app.state, new).await.unwrap();
     latchkey::admin::link_connector(&app.state, "oidc/tenanted", &project.project_id, &["production".into()]).await.unwrap();
@@ -405,14 +413,18 @@ async fn connection_fields_fill_the_connector_urls_and_cannot_escape_them() {
         }
         let refused = Agent::default().send(&app, reqwest::Method::POST, &app.url("/connect/oauth/start"), Some(&form)).await;
         assert_eq!(refused.status(), 400, "{bad:?}");
-        assert_eq!(link::page_code(refused).await, "invalid_request");
+        assert_eq!(link::page_code(refused).await, "field_invalid");
     }
     let mut agent = Agent::default();
     let callback = agent.authorize_with(&app, &token, "oidc/tenanted", &[("field_tenant", "Acme")]).await;
     let done = agent.callback(&app, &callback).await;
     let public_token = redirect_param(&done, "public_token").expect("connected");
     let body: Value = link::exchange(&app, &project.secret_key, &public_token).await.json().await.unwrap();
-    let connection = latchkey::link::token::resolve_connection(&app.state, body["connection_id"].as_str().unwrap()).await.unwrap().unwrap();
+    let connection =
+        latchkey::link::token::resolve_connection(&app.state, &latchkey::model::ConnectionId::parse(body["connection_id"].as_str().unwrap()).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(connection.metadata["tenant"], "acme");
 }
 

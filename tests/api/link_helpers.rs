@@ -129,6 +129,10 @@ impl Agent {
             request = request.header(reqwest::header::COOKIE, cookie);
         }
         if let Some(form) = form {
+            // A browser names where a form comes from; the Connect page's forms come from itself.
+            if url.starts_with(&app.base) {
+                request = request.header("origin", &app.base).header("sec-fetch-site", "same-origin");
+            }
             let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
             request = request.header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(body);
         }
@@ -159,6 +163,18 @@ impl Agent {
             location = location_of(&response, &location);
         }
         panic!("the provider never redirected back");
+    }
+
+    /// Opens an authorize link: its confirmation page names the app and the service and waits for a
+    /// click; this agent clicks, posting the page's form back. Returns that answer.
+    pub async fn confirm(&mut self, app: &TestApp, authorize_url: &str) -> reqwest::Response {
+        let page = self.send(app, reqwest::Method::GET, authorize_url, None).await;
+        assert_eq!(page.status(), 200, "the confirmation page");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("id=\"continue\""), "{html}");
+        let fields = hidden_fields(&html);
+        let form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.send(app, reqwest::Method::POST, &app.url("/connect/authorize"), Some(&form)).await
     }
 
     /// The callback: Latchkey's answer to the provider's redirect.
@@ -198,6 +214,19 @@ pub fn with_param(url: &str, name: &str, value: Option<&str>) -> String {
         }
     }
     parsed.to_string()
+}
+
+/// The hidden inputs of every form on a page, as a browser would send them.
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    let unescape = |v: &str| v.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&#39;", "'").replace("&amp;", "&");
+    html.split("<input type=\"hidden\" ")
+        .skip(1)
+        .filter_map(|rest| {
+            let name = rest.split("name=\"").nth(1)?.split('"').next()?;
+            let value = rest.split("value=\"").nth(1)?.split('"').next()?;
+            Some((unescape(name), unescape(value)))
+        })
+        .collect()
 }
 
 /// The error code shown on a Latchkey HTML page.

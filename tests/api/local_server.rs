@@ -5,10 +5,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use latchkey::http::ROUTES;
-use latchkey::model::SecretKey;
 use latchkey::store::SqliteStore;
 use latchkey::{SecretString, SystemClock};
+use latchkey_http::ROUTES;
 use serde_json::Value;
 
 use crate::helpers::{self, TestApp};
@@ -45,7 +44,8 @@ async fn unknown_paths_and_methods_get_json_errors() {
     assert_eq!(wrong_method.status(), 405);
     assert_eq!(wrong_method.json::<Value>().await.unwrap()["error"]["code"], "method_not_allowed");
     let too_big = app.http.post(app.url("/v1/link/token")).body(vec![b'x'; 2 * 1024 * 1024]).send().await.unwrap();
-    assert_eq!(too_big.status(), 400);
+    assert_eq!(too_big.status(), 413);
+    assert_eq!(too_big.json::<Value>().await.unwrap()["error"]["code"], "payload_too_large");
 }
 
 #[tokio::test]
@@ -95,7 +95,7 @@ async fn latchkey_serve_starts_with_a_demo_project_and_prints_its_key_once() {
     assert_eq!(served, 200);
     let key = banner["demo_secret_key"].as_str().expect("demo key on first start").to_owned();
     let store = SqliteStore::open(&dir.path().join("latchkey.sqlite3"), Arc::new(SystemClock)).unwrap();
-    let found = SecretKey::authenticate(&store, &SecretString::new(key)).await.unwrap().expect("the printed key works");
+    let found = latchkey::token::caller::secret_key_owner(&store, &SecretString::new(key)).await.unwrap().expect("the printed key works");
     assert_eq!(found.environment.as_str(), "development");
 
     let mut again = start();

@@ -1,6 +1,7 @@
 //! One integration binary for Latchkey's end-to-end tests (the zero-to-production layout): each
 //! module is one area, all share `helpers`.
 
+mod architecture;
 mod browser;
 mod cli;
 mod connections_api;

@@ -51,7 +51,11 @@ async fn connect(app: &TestApp, project: &link::Linked, uid: &str) -> (latchkey:
     let done = agent.callback(app, &callback).await;
     let public_token = redirect_param(&done, "public_token").unwrap_or_else(|| panic!("{uid}: {:?}", done.headers().get("location")));
     let exchanged: Value = link::exchange(app, &project.secret_key, &public_token).await.json().await.unwrap();
-    let connection = latchkey::link::token::resolve_connection(&app.state, exchanged["connection_id"].as_str().unwrap()).await.unwrap().unwrap();
+    let connection =
+        latchkey::link::token::resolve_connection(&app.state, &latchkey::model::ConnectionId::parse(exchanged["connection_id"].as_str().unwrap()).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
     let path = format!("/v1/token/{}", uid.replace('/', "%2F"));
     let token: Value = app
         .http

@@ -55,7 +55,7 @@ async fn sessions_are_validated_and_signed() {
     for (bad, code) in [
         (json!({"consumer_id": "u", "redirect_uri": "https://evil.example/done"}), "redirect_url_not_allowed"),
         (json!({"consumer_id": "u", "redirect_uri": format!("{APP_ORIGIN}/d"), "settings": {"session_length": "8d"}}), "invalid_request"),
-        (json!({"consumer_id": "u", "redirect_uri": format!("{APP_ORIGIN}/d"), "settings": {"allow_actions": ["explode"]}}), "invalid_request"),
+        (json!({"consumer_id": "u", "redirect_uri": format!("{APP_ORIGIN}/d"), "settings": {"allow_actions": ["explode"]}}), "invalid_json"),
         (json!({"consumer_id": "u", "redirect_uri": format!("{APP_ORIGIN}/d"), "settings": {"unified_apis": ["nonsense"]}}), "invalid_request"),
         (json!({"consumer_id": "u", "redirect_uri": format!("{APP_ORIGIN}/d"), "theme": {"primary_color": "red"}}), "invalid_request"),
         (json!({"redirect_uri": format!("{APP_ORIGIN}/d")}), "invalid_request"),

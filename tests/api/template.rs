@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use latchkey::http::{Function, ROUTES};
+use latchkey_http::{Function, ROUTES};
 use serde_yaml::Value;
 
 use crate::helpers;
@@ -13,7 +13,7 @@ fn template() -> Value {
     serde_yaml::from_str(&text).expect("template.yaml is YAML")
 }
 
-fn function<'a>(template: &'a Value, function: Function) -> &'a Value {
+fn function(template: &Value, function: Function) -> &Value {
     let resource = &template["Resources"][function.logical_id()];
     assert_eq!(resource["Type"], "AWS::Serverless::Function", "{}", function.logical_id());
     resource

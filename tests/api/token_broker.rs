@@ -52,7 +52,8 @@ fn user(id: &str) -> Value {
 
 /// Moves the connection's token expiry to `at` (as if time had passed at the provider).
 async fn set_expiry(c: &Connected, seconds_from_now: i64) {
-    let connection = latchkey::link::token::resolve_connection(&c.app.state, &c.connection_id).await.unwrap().unwrap();
+    let connection =
+        latchkey::link::token::resolve_connection(&c.app.state, &latchkey::model::ConnectionId::parse(&c.connection_id).unwrap()).await.unwrap().unwrap();
     let mut stored = Stored::<Connection>::get(c.app.state.store.as_ref(), &connection.key()).await.unwrap().unwrap();
     stored.record.token_expires_at = Some(c.app.clock.now().plus_secs(seconds_from_now));
     stored.save(c.app.state.store.as_ref()).await.unwrap();
@@ -150,7 +151,8 @@ async fn fifty_concurrent_requests_on_an_expired_token_refresh_once() {
 async fn a_revoked_grant_fails_the_refresh_and_invalidates_the_connection() {
     // Arrange: the refresh token dies at the provider (a rotated token replayed revokes the grant).
     let c = connected(Backend::Local).await;
-    let connection = latchkey::link::token::resolve_connection(&c.app.state, &c.connection_id).await.unwrap().unwrap();
+    let connection =
+        latchkey::link::token::resolve_connection(&c.app.state, &latchkey::model::ConnectionId::parse(&c.connection_id).unwrap()).await.unwrap().unwrap();
     let opened = c.app.state.keyring.open(&connection.credentials_binding(), connection.credentials.as_ref().unwrap()).await.unwrap();
     let refresh_token = latchkey::oauth::Credentials::from_opened(opened.expose()).unwrap().refresh_token.clone().unwrap();
     let revoked = reqwest::Client::new()
@@ -171,7 +173,8 @@ async fn a_revoked_grant_fails_the_refresh_and_invalidates_the_connection() {
     assert_eq!((status, failed["error"]["code"].as_str().unwrap()), (409, "token_refresh_failed"), "{failed}");
     assert_eq!(failed["error"]["details"]["link_token_request"]["connection_id"], c.connection_id);
     assert_eq!((after_status, after["error"]["code"].as_str().unwrap()), (409, "user_authorization_required"));
-    let connection = latchkey::link::token::resolve_connection(&c.app.state, &c.connection_id).await.unwrap().unwrap();
+    let connection =
+        latchkey::link::token::resolve_connection(&c.app.state, &latchkey::model::ConnectionId::parse(&c.connection_id).unwrap()).await.unwrap().unwrap();
     assert_eq!(connection.state, latchkey::model::ConnectionState::Invalid);
 
     // invalid → callable: the user authorizes again in update mode; the same connection works again.
@@ -320,6 +323,7 @@ impl Instance {
             .env("LATCHKEY_KEYRING", "kms")
             .env("LATCHKEY_KMS_KEY_ID", key_id)
             .env("LATCHKEY_KMS_ENDPOINT", &endpoint)
+            .env("LATCHKEY_OUTBOUND_ALLOW", crate::helpers::FIXTURE_HOST)
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())

@@ -1,17 +1,14 @@
 //! Lambda function `latchkey-oauth-callback`: GET /v1/oauth/callback.
 //!
-//! Init builds the state once (configuration, AWS clients, the key cache); every invocation
-//! borrows it. The handler itself lives in the core crate's route table.
+//! Init builds the ports once (configuration, AWS clients, the key cache); every invocation borrows
+//! them. The router is the core's, limited to this function's routes of the route table.
 
-use lambda_http::{run, service_fn, Error, Request};
-use latchkey::config::Config;
-use latchkey::http::{handle_function, Function};
-use latchkey::AppState;
+use latchkey_bootstrap::{build, telemetry, Config};
+use latchkey_http::{router, Function};
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    latchkey::telemetry::init();
-    let state = AppState::build(Config::from_env()?).await?;
-    let state = &state;
-    run(service_fn(move |request: Request| async move { Ok::<_, Error>(handle_function(state, Function::OAuthCallback, request).await) })).await
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init();
+    let ports = build(Config::from_env()?).await?;
+    lambda_http::run(router(ports, Some(Function::OAuthCallback))).await
 }

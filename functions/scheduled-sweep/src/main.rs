@@ -6,20 +6,15 @@
 // The sweep future nests every flow it may run (refresh, webhook delivery) deeply.
 #![recursion_limit = "256"]
 
+use aws_lambda_events::eventbridge::EventBridgeEvent;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use latchkey::config::Config;
-use latchkey::token::background::sweep;
-use latchkey::AppState;
-use serde_json::Value;
+use latchkey::token::background::{sweep, SweepReport};
+use latchkey_bootstrap::{build, telemetry, Config};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    latchkey::telemetry::init();
-    let state = AppState::build(Config::from_env()?).await?;
-    let state = &state;
-    run(service_fn(move |_event: LambdaEvent<Value>| async move {
-        let report = sweep(state).await;
-        Ok::<_, Error>(serde_json::to_value(report)?)
-    }))
-    .await
+    telemetry::init();
+    let ports = build(Config::from_env()?).await?;
+    let ports = &ports;
+    run(service_fn(move |_event: LambdaEvent<EventBridgeEvent>| async move { Ok::<SweepReport, Error>(sweep(ports).await) })).await
 }

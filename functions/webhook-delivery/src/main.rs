@@ -5,26 +5,25 @@
 //! (and to the dead-letter queue after the last try).
 #![recursion_limit = "256"]
 
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use latchkey::config::Config;
 use latchkey::events::deliver_queued;
-use latchkey::AppState;
-use serde_json::{json, Value};
+use latchkey_bootstrap::{build, telemetry, Config};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    latchkey::telemetry::init();
-    let state = AppState::build(Config::from_env()?).await?;
-    let state = &state;
-    run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let mut failures = Vec::new();
-        for record in event.payload["Records"].as_array().into_iter().flatten() {
-            let body = record["body"].as_str().unwrap_or_default();
-            if !deliver_queued(state, body).await {
-                failures.push(json!({"itemIdentifier": record["messageId"]}));
+    telemetry::init();
+    let ports = build(Config::from_env()?).await?;
+    let ports = &ports;
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        let mut response = SqsBatchResponse::default();
+        for record in event.payload.records {
+            let settled = deliver_queued(ports, record.body.as_deref().unwrap_or_default()).await;
+            if !settled {
+                response.add_failure(record.message_id.unwrap_or_default());
             }
         }
-        Ok::<_, Error>(json!({"batchItemFailures": failures}))
+        Ok::<_, Error>(response)
     }))
     .await
 }

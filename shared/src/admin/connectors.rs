@@ -4,8 +4,8 @@ use super::{project, AdminError};
 use crate::model::{
     AuthMode, ConnectionField, Connector, ConnectorUid, EnvironmentName, OAuthEndpoints, PostAuthorization, ProjectId, ProjectLink, Record, Stored,
 };
+use crate::ports::Ports;
 use crate::secret::SecretString;
-use crate::state::AppState;
 use crate::store::{DeleteCondition, StoreError};
 
 /// What an operator gives to create a connector.
@@ -81,8 +81,8 @@ fn check_fields(fields: &[ConnectionField]) -> Result<(), AdminError> {
 fn check_template(name: &str, url: &str, fields: &[ConnectionField]) -> Result<(), AdminError> {
     // `{installation_id}` is filled from the request (GitHub Apps); the rest are the connector's fields.
     let samples = fields.iter().map(|f| (f.name.clone(), "sample".to_owned())).chain([("installation_id".to_owned(), "1".to_owned())]).collect();
-    let filled = crate::link::fields::fill(url, &samples)
-        .map_err(|_| AdminError::Invalid(format!("{name} names a placeholder that is not one of the connector's fields")))?;
+    let filled =
+        crate::fields::fill(url, &samples).map_err(|_| AdminError::Invalid(format!("{name} names a placeholder that is not one of the connector's fields")))?;
     check_endpoint(name, &filled)
 }
 
@@ -123,8 +123,8 @@ fn check_secret(secret: &SecretString) -> Result<(), AdminError> {
 }
 
 /// Reads a connector that must exist.
-pub async fn connector(state: &AppState, uid: &ConnectorUid) -> Result<Stored<Connector>, AdminError> {
-    Stored::<Connector>::get(state.store.as_ref(), &Connector::key_of(uid)).await?.ok_or_else(|| AdminError::NotFound(format!("connector {uid}")))
+pub async fn connector(ports: &Ports, uid: &ConnectorUid) -> Result<Stored<Connector>, AdminError> {
+    Stored::<Connector>::get(ports.store.as_ref(), &Connector::key_of(uid)).await?.ok_or_else(|| AdminError::NotFound(format!("connector {uid}")))
 }
 
 /// A provider's response quirks, usually from the catalog.
@@ -159,7 +159,7 @@ impl Quirks {
 /// Creates a connector for catalog provider `provider`: the entry gives the auth mode, endpoints,
 /// default scopes, fields and quirks; the operator gives the client (and may narrow the scopes).
 pub async fn create_catalog_connector(
-    state: &AppState,
+    ports: &Ports,
     uid: &str,
     provider: &str,
     client_id: Option<String>,
@@ -178,19 +178,19 @@ pub async fn create_catalog_connector(
         default_scopes: if scopes.is_empty() { entry.default_scopes.clone() } else { scopes },
         fields: entry.connection_fields.clone(),
     };
-    let mut connector = create_connector_with(state, new, Quirks::of(entry), Some(provider)).await?;
+    let mut connector = create_connector_with(ports, new, Quirks::of(entry), Some(provider)).await?;
     connector.provider = provider.to_owned();
     Ok(connector)
 }
 
 /// Creates a connector, sealing its client secret.
-pub async fn create_connector(state: &AppState, new: NewConnector) -> Result<Connector, AdminError> {
-    create_connector_with(state, new, Quirks::default(), None).await
+pub async fn create_connector(ports: &Ports, new: NewConnector) -> Result<Connector, AdminError> {
+    create_connector_with(ports, new, Quirks::default(), None).await
 }
 
 /// Creates a connector with explicit response quirks (a custom provider that behaves like a known
 /// one, or a catalog provider behind a proxy).
-pub async fn create_connector_with(state: &AppState, new: NewConnector, quirks: Quirks, provider: Option<&str>) -> Result<Connector, AdminError> {
+pub async fn create_connector_with(ports: &Ports, new: NewConnector, quirks: Quirks, provider: Option<&str>) -> Result<Connector, AdminError> {
     let uid = ConnectorUid::parse(&new.uid)?;
     if let Some(client_id) = &new.client_id {
         check_client_id(client_id)?;
@@ -220,10 +220,10 @@ pub async fn create_connector_with(state: &AppState, new: NewConnector, quirks: 
     }
     check_scopes(&new.default_scopes)?;
     let client_secret = match &new.client_secret {
-        Some(secret) => Some(state.keyring.seal_str(&Connector::client_secret_binding(&uid), secret).await.map_err(crate::model::RecordError::from)?),
+        Some(secret) => Some(ports.keyring.seal_str(&Connector::client_secret_binding(&uid), secret).await.map_err(crate::store::RecordError::from)?),
         None => None,
     };
-    let now = state.clock.now();
+    let now = ports.clock.now();
     let connector = Connector {
         provider: provider.unwrap_or(uid.provider()).to_owned(),
         uid,
@@ -241,7 +241,7 @@ pub async fn create_connector_with(state: &AppState, new: NewConnector, quirks: 
         created_at: now,
         updated_at: now,
     };
-    match state.store.put_if_absent(&connector.to_item()?).await {
+    match ports.store.put_if_absent(&connector.to_item()?).await {
         Ok(()) => Ok(connector),
         Err(StoreError::ConditionFailed) => Err(AdminError::Conflict(format!("connector {}", connector.uid))),
         Err(e) => Err(e.into()),
@@ -249,14 +249,14 @@ pub async fn create_connector_with(state: &AppState, new: NewConnector, quirks: 
 }
 
 /// Every connector, by uid.
-pub async fn list_connectors(state: &AppState) -> Result<Vec<Connector>, AdminError> {
-    let stored = Stored::<Connector>::query(state.store.as_ref(), Connector::PARTITION, "CONNECTOR#").await?;
+pub async fn list_connectors(ports: &Ports) -> Result<Vec<Connector>, AdminError> {
+    let stored = Stored::<Connector>::query(ports.store.as_ref(), Connector::PARTITION, "CONNECTOR#").await?;
     Ok(stored.into_iter().map(|s| s.record).collect())
 }
 
 /// Changes a connector's client or default scopes (optimistic lock: a concurrent change wins, this
 /// one fails with a conflict and changes nothing).
-pub async fn update_connector(state: &AppState, uid: &str, changes: ConnectorChanges) -> Result<Connector, AdminError> {
+pub async fn update_connector(ports: &Ports, uid: &str, changes: ConnectorChanges) -> Result<Connector, AdminError> {
     let uid = ConnectorUid::parse(uid)?;
     if let Some(client_id) = &changes.client_id {
         check_client_id(client_id)?;
@@ -270,7 +270,7 @@ pub async fn update_connector(state: &AppState, uid: &str, changes: ConnectorCha
     if let Some(name) = &changes.display_name {
         check_display_name(name)?;
     }
-    let mut stored = connector(state, &uid).await?;
+    let mut stored = connector(ports, &uid).await?;
     if let Some(oauth) = changes.oauth {
         if !stored.record.auth_mode.uses_endpoints() {
             return Err(AdminError::Invalid("only oauth2 connectors have OAuth endpoints".into()));
@@ -285,22 +285,22 @@ pub async fn update_connector(state: &AppState, uid: &str, changes: ConnectorCha
         stored.record.client_id = Some(client_id);
     }
     if let Some(secret) = &changes.client_secret {
-        let sealed = state.keyring.seal_str(&Connector::client_secret_binding(&uid), secret).await.map_err(crate::model::RecordError::from)?;
+        let sealed = ports.keyring.seal_str(&Connector::client_secret_binding(&uid), secret).await.map_err(crate::store::RecordError::from)?;
         stored.record.client_secret = Some(sealed);
     }
     if let Some(scopes) = changes.default_scopes {
         stored.record.default_scopes = scopes;
     }
-    stored.record.updated_at = state.clock.now();
-    save(state, &mut stored).await?;
+    stored.record.updated_at = ports.clock.now();
+    save(ports, &mut stored).await?;
     Ok(stored.record)
 }
 
 /// Deletes a connector.
-pub async fn delete_connector(state: &AppState, uid: &str) -> Result<Connector, AdminError> {
+pub async fn delete_connector(ports: &Ports, uid: &str) -> Result<Connector, AdminError> {
     let uid = ConnectorUid::parse(uid)?;
-    let stored = connector(state, &uid).await?;
-    match state.store.delete_if(&stored.record.key(), DeleteCondition::Version(stored.version)).await {
+    let stored = connector(ports, &uid).await?;
+    match ports.store.delete_if(&stored.record.key(), DeleteCondition::Version(stored.version)).await {
         Ok(()) => Ok(stored.record),
         Err(StoreError::ConditionFailed) => Err(AdminError::Conflict(format!("a concurrent change to connector {uid}"))),
         Err(e) => Err(e.into()),
@@ -308,12 +308,12 @@ pub async fn delete_connector(state: &AppState, uid: &str) -> Result<Connector, 
 }
 
 /// Lets `project_id` use the connector in `environments` (replacing any earlier link of that project).
-pub async fn link_connector(state: &AppState, uid: &str, project_id: &ProjectId, environments: &[String]) -> Result<Connector, AdminError> {
+pub async fn link_connector(ports: &Ports, uid: &str, project_id: &ProjectId, environments: &[String]) -> Result<Connector, AdminError> {
     let uid = ConnectorUid::parse(uid)?;
     if environments.is_empty() {
         return Err(AdminError::Invalid("name at least one environment to link".into()));
     }
-    let project = project(state, project_id).await?.record;
+    let project = project(ports, project_id).await?.record;
     let mut parsed = Vec::new();
     for raw in environments {
         let environment = EnvironmentName::parse(raw)?;
@@ -324,31 +324,31 @@ pub async fn link_connector(state: &AppState, uid: &str, project_id: &ProjectId,
             parsed.push(environment);
         }
     }
-    let mut stored = connector(state, &uid).await?;
+    let mut stored = connector(ports, &uid).await?;
     stored.record.links.retain(|link| &link.project_id != project_id);
     stored.record.links.push(ProjectLink { project_id: project_id.clone(), environments: parsed });
-    stored.record.updated_at = state.clock.now();
-    save(state, &mut stored).await?;
+    stored.record.updated_at = ports.clock.now();
+    save(ports, &mut stored).await?;
     Ok(stored.record)
 }
 
 /// Removes a project's link to the connector.
-pub async fn unlink_connector(state: &AppState, uid: &str, project_id: &ProjectId) -> Result<Connector, AdminError> {
+pub async fn unlink_connector(ports: &Ports, uid: &str, project_id: &ProjectId) -> Result<Connector, AdminError> {
     let uid = ConnectorUid::parse(uid)?;
-    let mut stored = connector(state, &uid).await?;
+    let mut stored = connector(ports, &uid).await?;
     if stored.record.link_for(project_id).is_none() {
         return Err(AdminError::NotFound(format!("link from connector {uid} to project {project_id}")));
     }
     stored.record.links.retain(|link| &link.project_id != project_id);
-    stored.record.updated_at = state.clock.now();
-    save(state, &mut stored).await?;
+    stored.record.updated_at = ports.clock.now();
+    save(ports, &mut stored).await?;
     Ok(stored.record)
 }
 
-async fn save(state: &AppState, stored: &mut Stored<Connector>) -> Result<(), AdminError> {
-    match stored.save(state.store.as_ref()).await {
+async fn save(ports: &Ports, stored: &mut Stored<Connector>) -> Result<(), AdminError> {
+    match stored.save(ports.store.as_ref()).await {
         Ok(()) => Ok(()),
-        Err(crate::model::RecordError::Store(StoreError::ConditionFailed)) => {
+        Err(crate::store::RecordError::Store(StoreError::ConditionFailed)) => {
             Err(AdminError::Conflict(format!("a concurrent change to connector {}", stored.record.uid)))
         }
         Err(e) => Err(e.into()),

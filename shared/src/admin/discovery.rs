@@ -5,16 +5,16 @@ use serde_json::Value;
 
 use super::AdminError;
 use crate::model::{OAuthEndpoints, TokenAuthMethod, DEFAULT_REFRESH_BUFFER_SECS, DEFAULT_TOKEN_LIFETIME_SECS};
-use crate::state::AppState;
+use crate::ports::Ports;
 
 /// Reads the discovery document at `url` into connector endpoints.
-pub async fn discover(state: &AppState, url: &str) -> Result<OAuthEndpoints, AdminError> {
+pub async fn discover(ports: &Ports, url: &str) -> Result<OAuthEndpoints, AdminError> {
     let parsed = url::Url::parse(url).map_err(|_| AdminError::Invalid(format!("invalid discovery URL {url:?}")))?;
     let loopback = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost"));
     if !(parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback)) {
         return Err(AdminError::Invalid("the discovery URL must be https (http only on loopback)".into()));
     }
-    let document = state.provider.get_json(url).await.map_err(|e| AdminError::Invalid(format!("could not read the discovery document: {e}")))?;
+    let document = ports.outbound.get_json(url).await.map_err(|e| AdminError::Invalid(format!("could not read the discovery document: {e}")))?;
     let text = |name: &str| document.get(name).and_then(Value::as_str).map(str::to_owned);
     let list = |name: &str| -> Vec<String> {
         document.get(name).and_then(Value::as_array).into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect()

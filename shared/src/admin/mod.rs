@@ -18,8 +18,9 @@ pub use projects::{create_project, list_projects, parse_origin, trust_issuer, Ne
 pub use secret_keys::{create_secret_key, create_user_secret_key, list_secret_keys, revoke_secret_key};
 pub use webhooks::{add_webhook, list_deliveries, remove_webhook};
 
-use crate::model::{Connection, InvalidName, Project, ProjectId, RecordError, Stored};
-use crate::state::AppState;
+use crate::model::{Connection, InvalidName, Project, ProjectId, Stored};
+use crate::ports::Ports;
+use crate::store::RecordError;
 
 /// Why an operator action was refused or failed. Messages name the problem, never a secret.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,12 @@ impl From<InvalidName> for AdminError {
     }
 }
 
+impl From<crate::model::CorruptRecord> for AdminError {
+    fn from(error: crate::model::CorruptRecord) -> Self {
+        AdminError::Record(error.into())
+    }
+}
+
 impl From<crate::store::StoreError> for AdminError {
     fn from(error: crate::store::StoreError) -> Self {
         AdminError::Record(error.into())
@@ -51,14 +58,14 @@ impl From<crate::store::StoreError> for AdminError {
 }
 
 /// Reads a project that must exist.
-pub async fn project(state: &AppState, id: &ProjectId) -> Result<Stored<Project>, AdminError> {
-    Stored::<Project>::get(state.store.as_ref(), &Project::key_of(id)).await?.ok_or_else(|| AdminError::NotFound(format!("project {id}")))
+pub async fn project(ports: &Ports, id: &ProjectId) -> Result<Stored<Project>, AdminError> {
+    Stored::<Project>::get(ports.store.as_ref(), &Project::key_of(id)).await?.ok_or_else(|| AdminError::NotFound(format!("project {id}")))
 }
 
 /// Every connection of a project, oldest id first.
-pub async fn list_connections(state: &AppState, project_id: &ProjectId) -> Result<Vec<Connection>, AdminError> {
-    project(state, project_id).await?;
+pub async fn list_connections(ports: &Ports, project_id: &ProjectId) -> Result<Vec<Connection>, AdminError> {
+    project(ports, project_id).await?;
     let partition = Project::partition_of(project_id);
-    let stored = Stored::<Connection>::query(state.store.as_ref(), &partition, Connection::SK_PREFIX).await?;
+    let stored = Stored::<Connection>::query(ports.store.as_ref(), &partition, Connection::SK_PREFIX).await?;
     Ok(stored.into_iter().map(|s| s.record).collect())
 }

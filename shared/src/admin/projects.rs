@@ -2,7 +2,7 @@
 
 use super::AdminError;
 use crate::model::{EnvironmentName, IssuerTrust, Project, ProjectId, Record, Stored, TrustedIssuer, DEFAULT_ENVIRONMENTS};
-use crate::state::AppState;
+use crate::ports::Ports;
 use crate::store::StoreError;
 
 /// What an operator gives to create a project.
@@ -28,7 +28,7 @@ pub fn parse_origin(raw: &str) -> Result<String, AdminError> {
 }
 
 /// Creates a project.
-pub async fn create_project(state: &AppState, new: NewProject) -> Result<Project, AdminError> {
+pub async fn create_project(ports: &Ports, new: NewProject) -> Result<Project, AdminError> {
     let name = new.name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(AdminError::Invalid("project name must be 1 to 100 characters".into()));
@@ -51,9 +51,9 @@ pub async fn create_project(state: &AppState, new: NewProject) -> Result<Project
         allowed_origins,
         trusted_issuers: Vec::new(),
         webhooks: Vec::new(),
-        created_at: state.clock.now(),
+        created_at: ports.clock.now(),
     };
-    match state.store.put_if_absent(&project.to_item()?).await {
+    match ports.store.put_if_absent(&project.to_item()?).await {
         Ok(()) => Ok(project),
         Err(StoreError::ConditionFailed) => Err(AdminError::Conflict(format!("project {}", project.id))),
         Err(e) => Err(e.into()),
@@ -61,23 +61,9 @@ pub async fn create_project(state: &AppState, new: NewProject) -> Result<Project
 }
 
 /// Every project, by id.
-pub async fn list_projects(state: &AppState) -> Result<Vec<Project>, AdminError> {
-    let stored = Stored::<Project>::query(state.store.as_ref(), Project::PARTITION, "PROJECT#").await?;
+pub async fn list_projects(ports: &Ports) -> Result<Vec<Project>, AdminError> {
+    let stored = Stored::<Project>::query(ports.store.as_ref(), Project::PARTITION, "PROJECT#").await?;
     Ok(stored.into_iter().map(|s| s.record).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_origin;
-
-    #[test]
-    fn origins_are_bare_scheme_host_port() {
-        assert_eq!(parse_origin("https://app.example.com").unwrap(), "https://app.example.com");
-        assert_eq!(parse_origin("http://127.0.0.1:3000").unwrap(), "http://127.0.0.1:3000");
-        for bad in ["app.example.com", "https://app.example.com/path", "javascript:alert(1)", "https://u@x.com", "ftp://x.com", "https://x.com?a=1"] {
-            assert!(parse_origin(bad).is_err(), "{bad} should be refused");
-        }
-    }
 }
 
 /// Algorithms an OIDC issuer may sign with: asymmetric only, so a public key can never be used as
@@ -86,7 +72,7 @@ pub const OIDC_ALGORITHMS: [&str; 6] = ["RS256", "RS384", "RS512", "PS256", "ES2
 
 /// Lets `issuer`'s tokens (audience `audience`, keys at `jwks_url`) call the token broker for the
 /// project; the environment comes from `environment_claim`.
-pub async fn trust_issuer(state: &AppState, project_id: &ProjectId, trust: TrustedIssuer) -> Result<Project, AdminError> {
+pub async fn trust_issuer(ports: &Ports, project_id: &ProjectId, trust: TrustedIssuer) -> Result<Project, AdminError> {
     let issuer = url::Url::parse(&trust.issuer).map_err(|_| AdminError::Invalid("the issuer must be a URL".into()))?;
     if !matches!(issuer.scheme(), "https" | "http") || trust.issuer.len() > 512 {
         return Err(AdminError::Invalid("the issuer must be an http(s) URL".into()));
@@ -105,11 +91,25 @@ pub async fn trust_issuer(state: &AppState, project_id: &ProjectId, trust: Trust
     if trust.algorithms.is_empty() || trust.algorithms.iter().any(|a| !OIDC_ALGORITHMS.contains(&a.as_str())) {
         return Err(AdminError::Invalid(format!("algorithms must be among {}", OIDC_ALGORITHMS.join(", "))));
     }
-    let mut stored = super::project(state, project_id).await?;
+    let mut stored = super::project(ports, project_id).await?;
     stored.record.trusted_issuers.retain(|t| t.issuer != trust.issuer);
     stored.record.trusted_issuers.push(trust.clone());
     let index = IssuerTrust { issuer_hash: crate::SecretString::new(trust.issuer.clone()).sha256_hex(), project_id: project_id.clone(), trust };
-    state.store.put(&index.to_item()?).await?;
-    stored.save(state.store.as_ref()).await?;
+    ports.store.put(&index.to_item()?).await?;
+    stored.save(ports.store.as_ref()).await?;
     Ok(stored.record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_origin;
+
+    #[test]
+    fn origins_are_bare_scheme_host_port() {
+        assert_eq!(parse_origin("https://app.example.com").unwrap(), "https://app.example.com");
+        assert_eq!(parse_origin("http://127.0.0.1:3000").unwrap(), "http://127.0.0.1:3000");
+        for bad in ["app.example.com", "https://app.example.com/path", "javascript:alert(1)", "https://u@x.com", "ftp://x.com", "https://x.com?a=1"] {
+            assert!(parse_origin(bad).is_err(), "{bad} should be refused");
+        }
+    }
 }

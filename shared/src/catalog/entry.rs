@@ -5,37 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::model::TokenMapping;
 use crate::model::{AuthMode, ConnectionField, OAuthEndpoints, TokenAuthMethod, DEFAULT_TOKEN_LIFETIME_SECS};
-
-/// Where each field of Latchkey's token set sits in the provider's token response (dot paths);
-/// `None` where the provider sends no such field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenMapping {
-    /// Path of the access token (`authed_user.access_token` for Slack user tokens).
-    pub access_token: Option<String>,
-    /// Path of the refresh token.
-    pub refresh_token: Option<String>,
-    /// Path of the lifetime in seconds.
-    pub expires_in: Option<String>,
-    /// Path of the granted scopes.
-    pub scope: Option<String>,
-    /// Path of a second, user-level token some providers send beside the app's (Slack's
-    /// `authed_user.access_token`).
-    #[serde(default)]
-    pub user_access_token: Option<String>,
-}
-
-impl Default for TokenMapping {
-    fn default() -> Self {
-        Self {
-            access_token: Some("access_token".into()),
-            refresh_token: Some("refresh_token".into()),
-            expires_in: Some("expires_in".into()),
-            scope: Some("scope".into()),
-            user_access_token: None,
-        }
-    }
-}
 
 /// A provider as the catalog describes it.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -5,9 +5,9 @@ use serde_json::{Map, Value};
 
 use crate::link::connection::{store_connection, Grant};
 use crate::link::LinkError;
-use crate::model::{AuthMode, Connection, Connector, ConnectorUid, EndUser, SecretKeyLookup, Stored};
+use crate::model::{AuthMode, Connection, Connector, ConnectorUid, ConsumerId, EndUser, Scope, SecretKeyLookup, Stored};
 use crate::oauth::Credentials;
-use crate::state::AppState;
+use crate::ports::Ports;
 
 /// The body of `POST /v1/connections/import`.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -63,16 +63,19 @@ fn given(value: Option<String>, what: &str) -> Result<String, LinkError> {
 }
 
 /// Seals the imported credentials into the consumer's connection (created, or replaced).
-pub async fn import_connection(state: &AppState, caller: &SecretKeyLookup, request: ImportRequest) -> Result<Connection, LinkError> {
-    let consumer_id = super::consumer(Some(&request.consumer_id))?;
+pub async fn import_connection(ports: &Ports, caller: &SecretKeyLookup, request: ImportRequest) -> Result<Connection, LinkError> {
+    let consumer_id = ConsumerId::parse(&request.consumer_id).map_err(|e| LinkError::InvalidRequest(e.to_string()))?;
+    if !Scope::of_key(caller).allows(&consumer_id) {
+        return Err(LinkError::SubjectNotAllowed);
+    }
     let uid = ConnectorUid::parse(&request.connector).map_err(|e| LinkError::InvalidRequest(e.to_string()))?;
-    let connector = Stored::<Connector>::get(state.store.as_ref(), &Connector::key_of(&uid))
+    let connector = Stored::<Connector>::get(ports.store.as_ref(), &Connector::key_of(&uid))
         .await?
         .map(|s| s.record)
         .filter(|c| c.usable_by(&caller.project_id, &caller.environment))
         .ok_or(LinkError::ConnectorNotAllowed)?;
     let imported = request.credentials;
-    let now = state.clock.now();
+    let now = ports.clock.now();
     let (credentials, expires) = match connector.auth_mode {
         AuthMode::ApiKey => (Credentials::api_key(given(imported.api_key, "api_key")?), None),
         AuthMode::Basic => (Credentials::basic(given(imported.username, "username")?, given(imported.password, "password")?), None),
@@ -88,5 +91,5 @@ pub async fn import_connection(state: &AppState, caller: &SecretKeyLookup, reque
     };
     let end_user = EndUser { id: consumer_id, email: None, display_name: None };
     let grant = Grant { credentials, token_expires_at: expires, scopes: request.scopes, metadata: request.metadata, ready: true };
-    store_connection(state, &caller.project_id, &caller.environment, &end_user, &connector, grant).await
+    store_connection(ports, &caller.project_id, &caller.environment, &end_user, &connector, grant).await
 }

@@ -4,31 +4,31 @@
 use super::find;
 use crate::events::{self, EventType};
 use crate::link::LinkError;
-use crate::model::{Connection, Connector, Record, SecretKeyLookup, TokenAuthMethod};
+use crate::model::{Connection, ConnectionId, Connector, Record, Scope, TokenAuthMethod};
 use crate::oauth::Credentials;
-use crate::state::AppState;
+use crate::ports::Ports;
 use crate::store::DeleteCondition;
 
-/// Deletes the caller's connection `id`; returns whether the provider confirmed the revocation.
-pub async fn delete_connection(state: &AppState, caller: &SecretKeyLookup, id: &str) -> Result<bool, LinkError> {
-    let (connection, connector) = find(state, caller, id).await?;
-    let revoked = revoke(state, &connection, &connector).await;
-    match state.store.delete_if(&connection.key(), DeleteCondition::Exists).await {
+/// Deletes connection `id` if `scope` reaches it; returns whether the provider confirmed the revocation.
+pub async fn delete_connection(ports: &Ports, scope: &Scope, id: &ConnectionId) -> Result<bool, LinkError> {
+    let (connection, connector) = find(ports, scope, id).await?;
+    let revoked = revoke(ports, &connection, &connector).await;
+    match ports.store.delete_if(&connection.key(), DeleteCondition::Exists).await {
         Ok(()) | Err(crate::store::StoreError::ConditionFailed) => {}
         Err(e) => return Err(e.into()),
     }
-    let _ = state.store.delete_if(&Connection::id_key(&connection.id), DeleteCondition::Exists).await;
-    events::emit(state, EventType::ConnectionDeleted, &connection, serde_json::json!({"revoked": revoked})).await;
+    let _ = ports.store.delete_if(&Connection::id_key(&connection.id), DeleteCondition::Exists).await;
+    events::emit(ports, EventType::ConnectionDeleted, &connection, serde_json::json!({"revoked": revoked})).await;
     tracing::info!(connection_id = %connection.id, revoked, "connection deleted");
     Ok(revoked)
 }
 
 /// RFC 7009: the refresh token (which takes its access tokens with it) or else the access token.
 /// A failure is logged and reported, not fatal: the connection is deleted either way.
-async fn revoke(state: &AppState, connection: &Connection, connector: &Connector) -> bool {
+async fn revoke(ports: &Ports, connection: &Connection, connector: &Connector) -> bool {
     let (Some(oauth), Some(sealed)) = (&connector.oauth, &connection.credentials) else { return false };
     let Some(revoke_url) = &oauth.revoke_url else { return false };
-    let Ok(opened) = state.keyring.open(&connection.credentials_binding(), sealed).await else { return false };
+    let Ok(opened) = ports.keyring.open(&connection.credentials_binding(), sealed).await else { return false };
     let Some(credentials) = Credentials::from_opened(opened.expose()) else { return false };
     let (token, hint) = match (&credentials.refresh_token, &credentials.access_token) {
         (Some(refresh), _) => (refresh.clone(), "refresh_token"),
@@ -37,7 +37,7 @@ async fn revoke(state: &AppState, connection: &Connection, connector: &Connector
     };
     let Some(client_id) = connector.client_id.as_deref() else { return false };
     let secret = match &connector.client_secret {
-        Some(s) => state.keyring.open_str(&Connector::client_secret_binding(&connector.uid), s).await.ok(),
+        Some(s) => ports.keyring.open_str(&Connector::client_secret_binding(&connector.uid), s).await.ok(),
         None => None,
     };
     let mut form = vec![("token", token.as_str()), ("token_type_hint", hint)];
@@ -51,7 +51,7 @@ async fn revoke(state: &AppState, connection: &Connection, connector: &Connector
             None
         }
     };
-    match state.provider.post_form(revoke_url, &form, basic).await {
+    match ports.outbound.post_form(revoke_url, &form, basic).await {
         Ok(response) if response.status == 200 => true,
         Ok(response) => {
             tracing::warn!(connection_id = %connection.id, status = response.status, "revocation refused");
@@ -66,15 +66,15 @@ async fn revoke(state: &AppState, connection: &Connection, connector: &Connector
 
 /// Disconnects the caller's connection `id`: revoked at the provider, credentials forgotten, state
 /// `added` (it can be authorized again; its id and settings stay).
-pub async fn disconnect_connection(state: &AppState, caller: &SecretKeyLookup, id: &str) -> Result<(), LinkError> {
-    let (connection, connector) = find(state, caller, id).await?;
-    let revoked = revoke(state, &connection, &connector).await;
-    let mut stored = crate::model::Stored::<Connection>::get(state.store.as_ref(), &connection.key()).await?.ok_or(LinkError::ConnectionNotFound)?;
+pub async fn disconnect_connection(ports: &Ports, scope: &Scope, id: &ConnectionId) -> Result<(), LinkError> {
+    let (connection, connector) = find(ports, scope, id).await?;
+    let revoked = revoke(ports, &connection, &connector).await;
+    let mut stored = crate::model::Stored::<Connection>::get(ports.store.as_ref(), &connection.key()).await?.ok_or(LinkError::ConnectionNotFound)?;
     stored.record.credentials = None;
     stored.record.token_expires_at = None;
     stored.record.state = crate::model::ConnectionState::Added;
-    stored.record.updated_at = state.clock.now();
-    stored.save(state.store.as_ref()).await?;
-    events::emit(state, EventType::ConnectionUpdated, &stored.record, serde_json::json!({"disconnected": true, "revoked": revoked})).await;
+    stored.record.updated_at = ports.clock.now();
+    stored.save(ports.store.as_ref()).await?;
+    events::emit(ports, EventType::ConnectionUpdated, &stored.record, serde_json::json!({"disconnected": true, "revoked": revoked})).await;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Webhooks: what happened to a project's connections, delivered to its URLs off the request path.
 //!
 //! [`emit`] records a delivery per subscribed webhook in the project's delivery log and hands it
-//! to the [`Outbox`]: on AWS an SQS queue consumed by the delivery function ([`deliver_queued`];
+//! to the [`crate::outbox::Outbox`]: on AWS an SQS queue consumed by the delivery function ([`deliver_queued`];
 //! SQS redelivers what failed, a dead-letter queue keeps what never succeeds); locally an
 //! in-process queue whose worker delivers with retries and backoff. The scheduled sweep
 //! ([`deliver_due`]) retries whatever is still pending either way. Every request
@@ -9,34 +9,33 @@
 //! `Latchkey-Event-Id`, the same on every retry, so a receiver can drop duplicates.
 
 mod delivery;
-mod model;
 
-pub use delivery::{deliver_due, deliver_queued, sign, Outbox, QueuedDelivery};
-pub use model::{Delivery, DeliveryStatus, EventType, Webhook};
+pub use crate::model::{Delivery, DeliveryStatus, EventType, Webhook};
+pub use delivery::{deliver_due, deliver_queued, sign, with_worker};
 
 use serde_json::{json, Value};
 
 use crate::model::{Connection, Project, Record, Stored};
+use crate::ports::Ports;
 use crate::secret::random_id;
-use crate::state::AppState;
 
 /// Records and queues `event` for every webhook of the connection's project that wants it. Never
 /// fails the caller: a webhook problem is logged, not returned.
-pub async fn emit(state: &AppState, event: EventType, connection: &Connection, extra: Value) {
-    if let Err(error) = try_emit(state, event, connection, extra).await {
+pub async fn emit(ports: &Ports, event: EventType, connection: &Connection, extra: Value) {
+    if let Err(error) = try_emit(ports, event, connection, extra).await {
         tracing::warn!(event = event.as_str(), %error, "could not record a webhook event");
     }
 }
 
-async fn try_emit(state: &AppState, event: EventType, connection: &Connection, extra: Value) -> Result<(), crate::model::RecordError> {
-    let Some(project) = Stored::<Project>::get(state.store.as_ref(), &Project::key_of(&connection.project_id)).await? else {
+async fn try_emit(ports: &Ports, event: EventType, connection: &Connection, extra: Value) -> Result<(), crate::store::RecordError> {
+    let Some(project) = Stored::<Project>::get(ports.store.as_ref(), &Project::key_of(&connection.project_id)).await? else {
         return Ok(());
     };
     let hooks: Vec<&Webhook> = project.record.webhooks.iter().filter(|h| h.wants(event)).collect();
     if hooks.is_empty() {
         return Ok(());
     }
-    let now = state.clock.now();
+    let now = ports.clock.now();
     let event_id = random_id("evt");
     let mut data = json!({
         "connection_id": connection.id,
@@ -51,8 +50,8 @@ async fn try_emit(state: &AppState, event: EventType, connection: &Connection, e
     let body = json!({"id": event_id, "type": event.as_str(), "created_at": now.to_rfc3339(), "project_id": project.record.id, "data": data});
     for hook in hooks {
         let delivery = Delivery::new(&project.record.id, &event_id, event, hook, body.to_string(), now);
-        state.store.put(&delivery.to_item()?.expiring_at(now.plus_secs(Delivery::KEPT_SECS))).await?;
-        state.outbox.send(delivery.key()).await;
+        ports.store.put(&delivery.to_item()?.expiring_at(now.plus_secs(Delivery::KEPT_SECS))).await?;
+        ports.outbox.send(delivery.key()).await;
     }
     Ok(())
 }

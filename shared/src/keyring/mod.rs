@@ -30,11 +30,10 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+pub use crate::model::{Binding, Sealed};
 use crate::secret::{random_bytes, SecretBytes};
-use crate::store::Key;
 use cache::DataKeyCache;
 
 /// The only encryption-context key Latchkey uses; template.yaml's KMS policies allow exactly it.
@@ -96,61 +95,35 @@ pub enum KeyringError {
     Malformed,
 }
 
-/// Where a sealed value belongs: the scope whose data key seals it, and the record and field it is
-/// stored in.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Binding {
-    scope: String,
-    record: Key,
-    field: String,
+fn context(binding: &Binding) -> EncryptionContext {
+    BTreeMap::from([(CONTEXT_KEY.to_owned(), binding.scope().to_owned())])
 }
 
-impl Binding {
-    /// A binding for `field` of the record at `record`, sealed under `scope`'s data keys.
-    pub fn new(scope: impl Into<String>, record: &Key, field: impl Into<String>) -> Self {
-        Self { scope: scope.into(), record: record.clone(), field: field.into() }
-    }
-
-    fn context(&self) -> EncryptionContext {
-        BTreeMap::from([(CONTEXT_KEY.to_owned(), self.scope.clone())])
-    }
-
-    fn associated_data(&self) -> Vec<u8> {
-        // NUL separators: none of the parts may contain one, so the encoding is unambiguous.
-        format!("latchkey/v1\0{}\0{}\0{}\0{}", self.scope, self.record.pk, self.record.sk, self.field).into_bytes()
-    }
+fn associated_data(binding: &Binding) -> Vec<u8> {
+    // NUL separators: none of the parts may contain one, so the encoding is unambiguous.
+    let record = binding.record();
+    format!("latchkey/v1\0{}\0{}\0{}\0{}", binding.scope(), record.pk, record.sk, binding.field()).into_bytes()
 }
 
-/// A sealed secret as stored: `lk1.<wrapped data key>.<nonce>.<ciphertext>`, each part base64url.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Sealed(String);
-
-impl Sealed {
-    /// The stored form.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    fn parts(&self) -> Result<(Vec<u8>, Vec<u8>, Vec<u8>), KeyringError> {
-        let mut parts = self.0.split('.');
-        if parts.next() != Some(SEALED_PREFIX) {
-            return Err(KeyringError::Malformed);
-        }
-        let mut next = || parts.next().and_then(|p| URL_SAFE_NO_PAD.decode(p).ok()).ok_or(KeyringError::Malformed);
-        let (wrapped, nonce, ciphertext) = (next()?, next()?, next()?);
-        if nonce.len() != NONCE_LEN {
-            return Err(KeyringError::Malformed);
-        }
-        Ok((wrapped, nonce, ciphertext))
-    }
+/// A sealed value taken apart.
+struct Parts {
+    wrapped: Vec<u8>,
+    nonce: Vec<u8>,
+    ciphertext: Vec<u8>,
 }
 
-impl fmt::Debug for Sealed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Ciphertext is safe to show, but it is noise in logs; its length is what helps.
-        write!(f, "Sealed({} bytes)", self.0.len())
+/// The parts of a sealed value: the wrapped data key, the nonce and the ciphertext.
+fn parts(sealed: &Sealed) -> Result<Parts, KeyringError> {
+    let mut parts = sealed.as_str().split('.');
+    if parts.next() != Some(SEALED_PREFIX) {
+        return Err(KeyringError::Malformed);
     }
+    let mut next = || parts.next().and_then(|p| URL_SAFE_NO_PAD.decode(p).ok()).ok_or(KeyringError::Malformed);
+    let (wrapped, nonce, ciphertext) = (next()?, next()?, next()?);
+    if nonce.len() != NONCE_LEN {
+        return Err(KeyringError::Malformed);
+    }
+    Ok(Parts { wrapped, nonce, ciphertext })
 }
 
 /// Seals and opens secrets with envelope encryption over a [`KeyProvider`].
@@ -168,32 +141,37 @@ impl Keyring {
 
     /// Encrypts `plaintext` for `binding`, with a fresh random nonce.
     pub async fn seal(&self, binding: &Binding, plaintext: &[u8]) -> Result<Sealed, KeyringError> {
-        let (data_key, wrapped) = match self.cache.sealing_key(&binding.scope) {
+        let (data_key, wrapped) = match self.cache.sealing_key(binding.scope()) {
             Some(cached) => cached,
             None => {
-                let (key, wrapped) = self.provider.generate_data_key(&binding.context()).await?;
-                self.cache.insert_sealing_key(&binding.scope, key.clone(), wrapped.clone());
+                let (key, wrapped) = self.provider.generate_data_key(&context(binding)).await?;
+                self.cache.insert_sealing_key(binding.scope(), key.clone(), wrapped.clone());
                 (key, wrapped)
             }
         };
         let nonce = random_bytes(NONCE_LEN);
-        let aad = binding.associated_data();
+        let aad = associated_data(binding);
         let ciphertext = data_key.cipher().encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: &aad }).map_err(|_| KeyringError::Malformed)?;
-        Ok(Sealed(format!("{SEALED_PREFIX}.{}.{}.{}", URL_SAFE_NO_PAD.encode(&wrapped), URL_SAFE_NO_PAD.encode(&nonce), URL_SAFE_NO_PAD.encode(&ciphertext))))
+        Ok(Sealed::new(format!(
+            "{SEALED_PREFIX}.{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(&wrapped),
+            URL_SAFE_NO_PAD.encode(&nonce),
+            URL_SAFE_NO_PAD.encode(&ciphertext)
+        )))
     }
 
     /// Decrypts `sealed`; fails with `OpenFailed` unless it was sealed for exactly `binding`.
     pub async fn open(&self, binding: &Binding, sealed: &Sealed) -> Result<SecretBytes, KeyringError> {
-        let (wrapped, nonce, ciphertext) = sealed.parts()?;
-        let data_key = match self.cache.opening_key(&binding.scope, &wrapped) {
+        let Parts { wrapped, nonce, ciphertext } = parts(sealed)?;
+        let data_key = match self.cache.opening_key(binding.scope(), &wrapped) {
             Some(key) => key,
             None => {
-                let key = self.provider.decrypt_data_key(&wrapped, &binding.context()).await?;
-                self.cache.insert_opening_key(&binding.scope, &wrapped, key.clone());
+                let key = self.provider.decrypt_data_key(&wrapped, &context(binding)).await?;
+                self.cache.insert_opening_key(binding.scope(), &wrapped, key.clone());
                 key
             }
         };
-        let aad = binding.associated_data();
+        let aad = associated_data(binding);
         data_key
             .cipher()
             .decrypt(Nonce::from_slice(&nonce), Payload { msg: &ciphertext, aad: &aad })

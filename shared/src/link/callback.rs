@@ -7,12 +7,13 @@
 
 use serde::Deserialize;
 
-use super::connection::{save_connection, Connected};
+use super::connection::{save_connection, Connected, Grant};
 use super::LinkError;
 use crate::model::{ConnectMode, Connector, LinkToken, OAuthFlow, Stored, TokenAuthMethod};
-use crate::oauth::{parse_shaped_token_response, Credentials, ProviderError, ResponseShape, TokenError};
+use crate::oauth::{parse_shaped_token_response, Credentials, ResponseShape, TokenError};
+use crate::outbound::ProviderError;
+use crate::ports::Ports;
 use crate::secret::SecretString;
-use crate::state::AppState;
 
 /// The callback's query parameters.
 #[derive(Deserialize)]
@@ -62,37 +63,37 @@ pub struct CallbackOutcome {
 }
 
 /// Runs the callback.
-pub async fn complete_authorization(state: &AppState, params: CallbackParams, browser_binding: Option<&str>) -> CallbackOutcome {
+pub async fn complete_authorization(ports: &Ports, params: CallbackParams, browser_binding: Option<&str>) -> CallbackOutcome {
     let Some(raw_state) = params.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 512) else {
         return CallbackOutcome { target: None, result: Err(LinkError::StateMissing) };
     };
-    let flow = match take_flow(state, raw_state).await {
+    let flow = match take_flow(ports, raw_state).await {
         Ok(flow) => flow,
         Err(e) => return CallbackOutcome { target: None, result: Err(e) },
     };
-    let link = Stored::<LinkToken>::get(state.store.as_ref(), &LinkToken::key_of(&flow.link_token_hash)).await;
+    let link = Stored::<LinkToken>::get(ports.store.as_ref(), &LinkToken::key_of(&flow.link_token_hash)).await;
     let link = match link {
-        Ok(link) => link.map(|s| s.record).filter(|l| l.valid_until > state.clock.now()),
+        Ok(link) => link.map(|s| s.record).filter(|l| l.valid_until > ports.clock.now()),
         Err(e) => return CallbackOutcome { target: None, result: Err(e.into()) },
     };
     let target = ResultTarget { mode: flow.mode, origin: flow.origin.clone(), redirect_url: flow.redirect_url.clone() };
     let result = match link {
         None => Err(LinkError::LinkTokenInvalid),
-        Some(link) => finish(state, &flow, &link, &params, browser_binding).await,
+        Some(link) => finish(ports, &flow, &link, &params, browser_binding).await,
     };
     if let Err(error) = &result {
-        tracing::info!(code = %error.code(), connector = %flow.connector, "authorization not completed");
+        tracing::info!(error = %error, connector = %flow.connector, "authorization not completed");
     }
     CallbackOutcome { target: Some(target), result }
 }
 
-async fn take_flow(state: &AppState, raw_state: &str) -> Result<OAuthFlow, LinkError> {
+async fn take_flow(ports: &Ports, raw_state: &str) -> Result<OAuthFlow, LinkError> {
     let hash = SecretString::new(raw_state.to_owned()).sha256_hex();
-    let item = state.store.take(&OAuthFlow::key_of(&hash)).await?.ok_or(LinkError::StateInvalid)?;
+    let item = ports.store.take(&OAuthFlow::key_of(&hash)).await?.ok_or(LinkError::StateInvalid)?;
     Ok(Stored::<OAuthFlow>::from_item(item)?.record)
 }
 
-async fn finish(state: &AppState, flow: &OAuthFlow, link: &LinkToken, params: &CallbackParams, browser_binding: Option<&str>) -> Result<Connected, LinkError> {
+async fn finish(ports: &Ports, flow: &OAuthFlow, link: &LinkToken, params: &CallbackParams, browser_binding: Option<&str>) -> Result<Connected, LinkError> {
     let bound = browser_binding.is_some_and(|b| SecretString::new(b.to_owned()).sha256_hex() == flow.browser_hash);
     if !bound {
         return Err(LinkError::StateMismatch);
@@ -100,7 +101,7 @@ async fn finish(state: &AppState, flow: &OAuthFlow, link: &LinkToken, params: &C
     if let Some(error) = &params.error {
         return Err(LinkError::ProviderDenied { error: error.chars().take(64).collect() });
     }
-    let connector = Stored::<Connector>::get(state.store.as_ref(), &Connector::key_of(&flow.connector))
+    let connector = Stored::<Connector>::get(ports.store.as_ref(), &Connector::key_of(&flow.connector))
         .await?
         .map(|s| s.record)
         .filter(|c| c.usable_by(&link.project_id, &link.environment))
@@ -112,18 +113,19 @@ async fn finish(state: &AppState, flow: &OAuthFlow, link: &LinkToken, params: &C
         _ => {}
     }
     let code = params.code.as_deref().filter(|c| !c.is_empty()).ok_or_else(|| LinkError::InvalidRequest("the response has no code".into()))?;
-    let mut tokens = redeem(state, flow, &connector, code, &params.rest).await?;
-    let readiness = super::post_authorization::complete(state, &connector, &mut tokens).await?;
+    let mut tokens = redeem(ports, flow, &connector, code, &params.rest).await?;
+    let readiness = super::post_authorization::complete(ports, &connector, &mut tokens).await?;
     let credentials = Credentials::from_tokens(&tokens, None);
     let scopes = tokens.scopes.clone().unwrap_or_else(|| flow.scopes.clone());
     let mut metadata = tokens.extra.clone();
     metadata.extend(flow.fields.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))));
     let ready = readiness == super::post_authorization::Readiness::Ready;
-    save_connection(state, link, &connector, credentials, Some(tokens.expires_at), scopes, metadata, ready).await
+    let grant = Grant { credentials, token_expires_at: Some(tokens.expires_at), scopes, metadata, ready };
+    save_connection(ports, link, &connector, grant).await
 }
 
 async fn redeem(
-    state: &AppState,
+    ports: &Ports,
     flow: &OAuthFlow,
     connector: &Connector,
     code: &str,
@@ -132,11 +134,11 @@ async fn redeem(
     let oauth = connector.oauth.as_ref().ok_or_else(|| LinkError::ConnectorMisconfigured("no OAuth endpoints".into()))?;
     let client_id = connector.client_id.as_deref().ok_or_else(|| LinkError::ConnectorMisconfigured("no client id".into()))?;
     let client_secret = match &connector.client_secret {
-        Some(sealed) => Some(state.keyring.open_str(&Connector::client_secret_binding(&connector.uid), sealed).await?),
+        Some(sealed) => Some(ports.keyring.open_str(&Connector::client_secret_binding(&connector.uid), sealed).await?),
         None => None,
     };
     let verifier = match &flow.pkce_verifier {
-        Some(sealed) => Some(state.keyring.open_str(&OAuthFlow::verifier_binding(&flow.project_id, &flow.state_hash), sealed).await?),
+        Some(sealed) => Some(ports.keyring.open_str(&OAuthFlow::verifier_binding(&flow.project_id, &flow.state_hash), sealed).await?),
         None => None,
     };
     let mut form: Vec<(&str, &str)> = vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", &flow.redirect_uri)];
@@ -155,14 +157,15 @@ async fn redeem(
             None
         }
     };
-    let token_url = super::fields::fill(&oauth.token_url, &flow.fields)?;
-    let response = state.provider.post_form(&token_url, &form, basic).await.map_err(|e| match e {
+    let token_url = crate::fields::fill(&oauth.token_url, &flow.fields)?;
+    let response = ports.outbound.post_form(&token_url, &form, basic).await.map_err(|e| match e {
         ProviderError::Unavailable { retry_after, .. } => LinkError::ProviderUnavailable { retry_after },
         ProviderError::Unreachable(_) => LinkError::ProviderUnavailable { retry_after: None },
+        ProviderError::Refused(refused) => LinkError::DestinationRefused(refused.to_string()),
     })?;
     let separator = oauth.scope_separator.as_str();
     let shape = ResponseShape { mapping: &connector.token_response, metadata: &connector.metadata_paths, query };
-    let now = state.clock.now();
+    let now = ports.clock.now();
     parse_shaped_token_response(response.status, &response.body, now, oauth.default_token_lifetime_secs, separator, shape).map_err(|e| match e {
         TokenError::Refused { error, .. } => LinkError::CodeExchangeFailed { error: error.chars().take(64).collect() },
         TokenError::Malformed(detail) => {

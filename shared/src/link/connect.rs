@@ -7,15 +7,14 @@ use oauth2::{CsrfToken, PkceCodeChallenge};
 use serde::Deserialize;
 
 use super::allowlist::allowed_origin;
-use super::connection::{save_connection, Connected};
-use super::fields;
+use super::connection::{save_connection, Connected, Grant};
 use super::token::find_link_token;
 use super::LinkError;
-use crate::admin;
-use crate::model::{AuthMode, ConnectMode, Connector, LinkToken, OAuthEndpoints, OAuthFlow, Project, Record, Stored};
+use crate::fields;
+use crate::model::{AuthMode, AuthorizeClaims, ConnectMode, Connector, LinkToken, OAuthEndpoints, OAuthFlow, Project, Record, Stored, AUTHORIZE_AUDIENCE};
 use crate::oauth::Credentials;
+use crate::ports::Ports;
 use crate::secret::{random_token, SecretString};
-use crate::state::AppState;
 
 /// Everything the Connect page needs to render.
 #[derive(Debug)]
@@ -53,9 +52,9 @@ pub struct PageParams {
 }
 
 /// Loads the page for a link token: its project, and the connectors this link may offer.
-pub async fn load_page(state: &AppState, params: &PageParams) -> Result<ConnectPage, LinkError> {
-    let link = find_link_token(state, &params.link_token).await?;
-    let project = admin::project(state, &link.project_id).await.map_err(|_| LinkError::LinkTokenInvalid)?.record;
+pub async fn load_page(ports: &Ports, params: &PageParams) -> Result<ConnectPage, LinkError> {
+    let link = find_link_token(ports, &params.link_token).await?;
+    let project = Stored::<Project>::get(ports.store.as_ref(), &Project::key_of(&link.project_id)).await?.ok_or(LinkError::LinkTokenInvalid)?.record;
     let mode = match params.mode.as_deref() {
         None | Some("page") => ConnectMode::Page,
         Some("modal") => ConnectMode::Modal,
@@ -66,7 +65,13 @@ pub async fn load_page(state: &AppState, params: &PageParams) -> Result<ConnectP
         (ConnectMode::Modal, None) => return Err(LinkError::OriginNotAllowed),
         (ConnectMode::Page, _) => None,
     };
-    let stored = Stored::<Connector>::query(state.store.as_ref(), Connector::PARTITION, "CONNECTOR#").await?;
+    page_of(ports, link, project, mode, origin).await
+}
+
+/// The page for a live link: the connectors it may offer, and on a session the consumer's
+/// connections.
+async fn page_of(ports: &Ports, link: LinkToken, project: Project, mode: ConnectMode, origin: Option<String>) -> Result<ConnectPage, LinkError> {
+    let stored = Stored::<Connector>::query(ports.store.as_ref(), Connector::PARTITION, "CONNECTOR#").await?;
     let mut connectors: Vec<Connector> = stored
         .into_iter()
         .map(|s| s.record)
@@ -80,21 +85,21 @@ pub async fn load_page(state: &AppState, params: &PageParams) -> Result<ConnectP
     }
     connectors.sort_by_key(|c| c.name().to_lowercase());
     let connections = match &link.session {
-        Some(_) => consumer_connections(state, &link).await?,
+        Some(_) => consumer_connections(ports, &link).await?,
         None => Vec::new(),
     };
     Ok(ConnectPage { link, project, connectors, mode, origin, connections, deep_link: None, others: Vec::new() })
 }
 
 /// The consumer's connections in the link's environment.
-async fn consumer_connections(state: &AppState, link: &LinkToken) -> Result<Vec<crate::model::Connection>, LinkError> {
+async fn consumer_connections(ports: &Ports, link: &LinkToken) -> Result<Vec<crate::model::Connection>, LinkError> {
     let prefix = crate::model::Connection::consumer_prefix(&link.environment, &link.end_user.id);
     let partition = Project::partition_of(&link.project_id);
-    Ok(Stored::<crate::model::Connection>::query(state.store.as_ref(), &partition, &prefix)
+    Ok(Stored::<crate::model::Connection>::query(ports.store.as_ref(), &partition, &prefix)
         .await?
         .into_iter()
         .map(|s| s.record)
-        .filter(|c| c.subject.id.as_deref() == Some(link.end_user.id.as_str()))
+        .filter(|c| c.subject.id.as_ref() == Some(&link.end_user.id))
         .collect())
 }
 
@@ -126,15 +131,15 @@ impl ConnectPage {
     }
 }
 
-/// The page behind an authorize link: the link's claims become a short-lived link token (so the
-/// callback finds its flow exactly as for the Connect page), for the one connector it names.
-pub async fn page_for_authorize_link(state: &AppState, token: &str, redirect_uri: Option<&str>) -> Result<ConnectPage, LinkError> {
-    use crate::connections::{AuthorizeClaims, AUTHORIZE_AUDIENCE};
-    let claims: AuthorizeClaims = crate::session::jwt::verify(state, token, AUTHORIZE_AUDIENCE).await?.ok_or(LinkError::LinkTokenInvalid)?;
-    let project = admin::project(state, &claims.prj).await.map_err(|_| LinkError::LinkTokenInvalid)?.record;
+/// The page behind an authorize link: the link's claims become a short-lived link token for the
+/// one connector they name (so the callback finds its flow exactly as for the Connect page). It is
+/// stored only when `persist`: the confirmation page itself writes nothing.
+pub async fn page_for_authorize_link(ports: &Ports, token: &str, redirect_uri: Option<&str>, persist: bool) -> Result<ConnectPage, LinkError> {
+    let claims: AuthorizeClaims = crate::session::jwt::verify(ports, token, AUTHORIZE_AUDIENCE).await?.ok_or(LinkError::LinkTokenInvalid)?;
+    let project = Stored::<Project>::get(ports.store.as_ref(), &Project::key_of(&claims.prj)).await?.ok_or(LinkError::LinkTokenInvalid)?.record;
     let redirect_url = redirect_uri.map(|raw| super::allowlist::allowed_redirect_url(&project, raw)).transpose()?;
     let uid = crate::model::ConnectorUid::parse(&claims.connector).map_err(|_| LinkError::ConnectorNotAllowed)?;
-    let now = state.clock.now();
+    let now = ports.clock.now();
     let minted = crate::model::link::mint_token(LinkToken::PREFIX);
     let link = LinkToken {
         hash: minted.sha256_hex(),
@@ -148,59 +153,10 @@ pub async fn page_for_authorize_link(state: &AppState, token: &str, redirect_uri
         created_at: now,
         valid_until: now.plus_secs(OAuthFlow::LIFETIME_SECS),
     };
-    state.store.put_if_absent(&link.to_item()?.expiring_at(link.valid_until)).await?;
-    load_page(state, &PageParams { link_token: minted.expose().to_owned(), mode: None, origin: None }).await
-}
-
-/// What a consumer may do to an existing connection from a session's overview.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// Authorize again.
-    Reauthorize,
-    /// Revoke the grant at the provider and forget the credentials; the connection stays `added`.
-    Disconnect,
-    /// Revoke and remove the connection.
-    Delete,
-    /// Finish the configuration step with this choice.
-    Configure(String),
-}
-
-impl Action {
-    /// Parses an action the session allows (configuring is always allowed: it finishes a connection).
-    pub fn allowed(page: &ConnectPage, raw: &str, choice: Option<&str>) -> Result<Action, LinkError> {
-        let session = page.link.session.as_ref().ok_or(LinkError::ConnectorNotAllowed)?;
-        if raw == "configure" {
-            return choice.map(|c| Action::Configure(c.to_owned())).ok_or_else(|| LinkError::InvalidRequest("Choose one.".into()));
-        }
-        let action = match raw {
-            "reauthorize" => Action::Reauthorize,
-            "disconnect" => Action::Disconnect,
-            "delete" => Action::Delete,
-            _ => return Err(LinkError::InvalidRequest("unknown action".into())),
-        };
-        if !session.settings.allow_actions.iter().any(|a| a == raw) {
-            return Err(LinkError::InvalidRequest("this session does not allow that action".into()));
-        }
-        Ok(action)
+    if persist {
+        ports.store.put_if_absent(&link.to_item()?.expiring_at(link.valid_until)).await?;
     }
-}
-
-/// Disconnects or deletes the consumer's connection at `connector`.
-pub async fn act(state: &AppState, page: &ConnectPage, connector: &str, action: Action) -> Result<(), LinkError> {
-    let connector = page.connector(connector)?;
-    let connection = page.connection(connector).ok_or(LinkError::ConnectionNotFound)?;
-    let caller = crate::model::SecretKeyLookup {
-        key_id: "session".into(),
-        project_id: page.link.project_id.clone(),
-        environment: page.link.environment.clone(),
-        user_id: Some(page.link.end_user.id.clone()),
-    };
-    match action {
-        Action::Delete => crate::connections::delete_connection(state, &caller, &connection.id).await.map(|_| ()),
-        Action::Disconnect => crate::connections::disconnect_connection(state, &caller, &connection.id).await,
-        Action::Configure(choice) => crate::link::post_authorization::configure(state, &connection.id, &page.link.project_id, &choice).await.map(|_| ()),
-        Action::Reauthorize => Ok(()),
-    }
+    page_of(ports, link, project, ConnectMode::Page, None).await
 }
 
 impl ConnectPage {
@@ -217,13 +173,15 @@ pub struct StartedAuthorization {
     pub authorize_url: String,
     /// The browser-binding value to set as a cookie.
     pub browser_binding: SecretString,
+    /// The SHA-256 of the flow's `state` (the binding cookie is named after it).
+    pub state_hash: String,
 }
 
 /// Starts the OAuth authorization of `connector_uid` for this page: a one-time `state`, a PKCE
 /// verifier (sealed), the connector's fields from `given`, and the exact redirect URI, stored for
 /// ten minutes.
 pub async fn start_authorization(
-    state: &AppState,
+    ports: &Ports,
     page: &ConnectPage,
     connector_uid: &str,
     given: &BTreeMap<String, String>,
@@ -251,12 +209,12 @@ pub async fn start_authorization(
     let pkce_verifier = match &challenge {
         Some((_, verifier)) => {
             let binding = OAuthFlow::verifier_binding(&page.project.id, &state_hash);
-            Some(state.keyring.seal(&binding, verifier.secret().as_bytes()).await?)
+            Some(ports.keyring.seal(&binding, verifier.secret().as_bytes()).await?)
         }
         None => None,
     };
     let browser_binding = random_token(32);
-    let now = state.clock.now();
+    let now = ports.clock.now();
     let flow = OAuthFlow {
         state_hash,
         browser_hash: browser_binding.sha256_hex(),
@@ -276,8 +234,9 @@ pub async fn start_authorization(
         },
         created_at: now,
     };
-    state.store.put_if_absent(&flow.to_item()?.expiring_at(now.plus_secs(OAuthFlow::LIFETIME_SECS))).await?;
-    Ok(StartedAuthorization { authorize_url, browser_binding })
+    let state_hash = flow.state_hash.clone();
+    ports.store.put_if_absent(&flow.to_item()?.expiring_at(now.plus_secs(OAuthFlow::LIFETIME_SECS))).await?;
+    Ok(StartedAuthorization { authorize_url, browser_binding, state_hash })
 }
 
 /// The parameters of an authorization request (RFC 6749 4.1.1, RFC 7636 4.3).
@@ -337,7 +296,7 @@ impl std::fmt::Debug for KeyForm {
 }
 
 /// Stores the key or password the end user gave, sealed, as a callable connection.
-pub async fn submit_key(state: &AppState, page: &ConnectPage, form: KeyForm) -> Result<Connected, LinkError> {
+pub async fn submit_key(ports: &Ports, page: &ConnectPage, form: KeyForm) -> Result<Connected, LinkError> {
     let connector = page.connector(&form.connector)?.clone();
     let present = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty() && s.len() <= 4096).map(str::to_owned);
     let credentials = match connector.auth_mode {
@@ -348,5 +307,6 @@ pub async fn submit_key(state: &AppState, page: &ConnectPage, form: KeyForm) -> 
         ),
         _ => return Err(LinkError::InvalidRequest("this integration uses a sign-in, not a key".into())),
     };
-    save_connection(state, &page.link, &connector, credentials, None, connector.default_scopes.clone(), Default::default(), true).await
+    let grant = Grant { credentials, token_expires_at: None, scopes: connector.default_scopes.clone(), metadata: Default::default(), ready: true };
+    save_connection(ports, &page.link, &connector, grant).await
 }

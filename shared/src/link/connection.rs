@@ -6,10 +6,10 @@ use super::LinkError;
 use crate::clock::Timestamp;
 use crate::events::{self, EventType};
 use crate::model::link::mint_token;
-use crate::model::{Connection, ConnectionIdIndex, ConnectionState, Connector, LinkToken, PublicToken, Record, Stored, Subject};
+use crate::model::{Connection, ConnectionId, ConnectionIdIndex, ConnectionState, Connector, LinkToken, PublicToken, Record, Stored, Subject};
 use crate::oauth::Credentials;
-use crate::secret::{random_id, SecretString};
-use crate::state::AppState;
+use crate::ports::Ports;
+use crate::secret::SecretString;
 use crate::store::StoreError;
 
 /// A connection stored, and the public token the browser hands the app.
@@ -23,19 +23,9 @@ pub struct Connected {
 
 /// Creates the end user's connection at `connector`, or updates the one they already have there
 /// (a second link, or update mode), with freshly sealed credentials; then mints its public token.
-pub async fn save_connection(
-    state: &AppState,
-    link: &LinkToken,
-    connector: &Connector,
-    credentials: Credentials,
-    token_expires_at: Option<Timestamp>,
-    scopes: Vec<String>,
-    metadata: Map<String, Value>,
-    ready: bool,
-) -> Result<Connected, LinkError> {
-    let grant = Grant { credentials, token_expires_at, scopes, metadata, ready };
-    let connection = store_connection(state, &link.project_id, &link.environment, &link.end_user, connector, grant).await?;
-    let public_token = mint_public_token(state, link, &connection).await?;
+pub async fn save_connection(ports: &Ports, link: &LinkToken, connector: &Connector, grant: Grant) -> Result<Connected, LinkError> {
+    let connection = store_connection(ports, &link.project_id, &link.environment, &link.end_user, connector, grant).await?;
+    let public_token = mint_public_token(ports, link, &connection).await?;
     Ok(Connected { connection, public_token })
 }
 
@@ -56,7 +46,7 @@ pub struct Grant {
 /// Creates or updates `end_user`'s connection at `connector` with `grant`, callable, and emits its
 /// events.
 pub async fn store_connection(
-    state: &AppState,
+    ports: &Ports,
     project_id: &crate::model::ProjectId,
     environment: &crate::model::EnvironmentName,
     end_user: &crate::model::EndUser,
@@ -65,18 +55,18 @@ pub async fn store_connection(
 ) -> Result<Connection, LinkError> {
     let Grant { credentials, token_expires_at, scopes, metadata, ready } = grant;
     let settled = if ready { ConnectionState::Callable } else { ConnectionState::Authorized };
-    let now = state.clock.now();
+    let now = ports.clock.now();
     let subject = Subject::user(end_user.id.clone());
     let key = Connection::key_of(project_id, environment, &connector.uid, &subject, None);
     // Two attempts: a concurrent writer of the same connection (a double click) makes the first
     // conditional write fail; the second reads what it wrote and updates it.
     for _ in 0..2 {
-        let existing = Stored::<Connection>::get(state.store.as_ref(), &key).await?;
+        let existing = Stored::<Connection>::get(ports.store.as_ref(), &key).await?;
         let (mut connection, version) = match existing {
             Some(stored) => (stored.record, Some(stored.version)),
             None => {
                 let fresh = Connection {
-                    id: random_id("conn"),
+                    id: ConnectionId::generate(),
                     project_id: project_id.clone(),
                     environment: environment.clone(),
                     connector: connector.uid.clone(),
@@ -99,7 +89,7 @@ pub async fn store_connection(
         };
         connection.end_user = Some(end_user.clone());
         connection.state = settled;
-        connection.credentials = Some(state.keyring.seal(&connection.credentials_binding(), &credentials.to_sealable()).await?);
+        connection.credentials = Some(ports.keyring.seal(&connection.credentials_binding(), &credentials.to_sealable()).await?);
         connection.token_expires_at = token_expires_at;
         connection.scopes = scopes.clone();
         connection.refresh_lease = None;
@@ -111,19 +101,19 @@ pub async fn store_connection(
         let written = match version {
             Some(version) => {
                 item.version = version;
-                state.store.put_if_version(&item).await.map(|_| ())
+                ports.store.put_if_version(&item).await.map(|_| ())
             }
-            None => state.store.put_if_absent(&item).await,
+            None => ports.store.put_if_absent(&item).await,
         };
         match written {
             Ok(()) => {
                 let index = ConnectionIdIndex { id: connection.id.clone(), project_id: connection.project_id.clone(), connection_sk: key.sk.clone() };
-                state.store.put(&index.to_item()?).await?;
+                ports.store.put(&index.to_item()?).await?;
                 tracing::info!(connection_id = %connection.id, connector = %connection.connector, created = version.is_none(), "connection saved");
                 let change = if version.is_none() { EventType::ConnectionCreated } else { EventType::ConnectionUpdated };
-                events::emit(state, change, &connection, serde_json::json!({})).await;
+                events::emit(ports, change, &connection, serde_json::json!({})).await;
                 if ready {
-                    events::emit(state, EventType::ConnectionCallable, &connection, serde_json::json!({})).await;
+                    events::emit(ports, EventType::ConnectionCallable, &connection, serde_json::json!({})).await;
                 }
                 return Ok(connection);
             }
@@ -134,7 +124,7 @@ pub async fn store_connection(
     Err(LinkError::Record(StoreError::ConditionFailed.into()))
 }
 
-async fn mint_public_token(state: &AppState, link: &LinkToken, connection: &Connection) -> Result<SecretString, LinkError> {
+async fn mint_public_token(ports: &Ports, link: &LinkToken, connection: &Connection) -> Result<SecretString, LinkError> {
     let token = mint_token(PublicToken::PREFIX);
     let record = PublicToken {
         hash: token.sha256_hex(),
@@ -144,7 +134,7 @@ async fn mint_public_token(state: &AppState, link: &LinkToken, connection: &Conn
         connector: connection.connector.clone(),
         end_user: link.end_user.clone(),
     };
-    let expires = state.clock.now().plus_secs(PublicToken::LIFETIME_SECS);
-    state.store.put_if_absent(&record.to_item()?.expiring_at(expires)).await?;
+    let expires = ports.clock.now().plus_secs(PublicToken::LIFETIME_SECS);
+    ports.store.put_if_absent(&record.to_item()?.expiring_at(expires)).await?;
     Ok(token)
 }

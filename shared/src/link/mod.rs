@@ -8,7 +8,7 @@
 //! - [`connect`]: what the Connect page shows and starts (OAuth authorization, API-key forms).
 //! - [`callback`]: the provider's redirect back: state, browser binding, `iss`, code redemption.
 //! - [`connection`]: storing the connection and minting its public token.
-//! - [`fields`]: values the end user gives before authorizing, and the URLs they fill in.
+//! - [`session`]: `POST /v1/sessions`, a session token that opens the Connect page like a link token.
 //! - [`exchange`]: public token → connection access token.
 
 pub mod allowlist;
@@ -16,12 +16,11 @@ pub mod callback;
 pub mod connect;
 pub mod connection;
 pub mod exchange;
-pub mod fields;
 pub mod post_authorization;
+pub mod session;
 pub mod token;
 
-use crate::http::ApiError;
-use crate::model::RecordError;
+use crate::store::RecordError;
 
 /// Why a step of the link flow was refused. Each has a stable code; messages are written for the
 /// person looking at the Connect page.
@@ -30,6 +29,14 @@ pub enum LinkError {
     /// The request is malformed.
     #[error("{0}")]
     InvalidRequest(String),
+    /// A connection field's value is missing or not acceptable.
+    #[error("{message}")]
+    FieldInvalid {
+        /// The field.
+        field: String,
+        /// What is wrong, for people.
+        message: String,
+    },
     /// The link token is unknown, malformed or expired.
     #[error("This link has expired or is not valid. Go back to the app and start again.")]
     LinkTokenInvalid,
@@ -39,12 +46,18 @@ pub enum LinkError {
     /// The page was opened from an origin that is not on the project's allowlist.
     #[error("This page was opened from a site that is not allowed to use it.")]
     OriginNotAllowed,
+    /// A key bound to one end user asked for another, or for the app.
+    #[error("this secret key is bound to another user")]
+    SubjectNotAllowed,
     /// The connector is not offered to this link.
     #[error("This integration is not available here.")]
     ConnectorNotAllowed,
     /// The connector lacks what its authorization needs.
     #[error("This integration is not set up correctly. Contact the app's support.")]
     ConnectorMisconfigured(String),
+    /// The outbound policy refused where a URL of the connector leads.
+    #[error("This integration points somewhere it may not. Contact the app's support.")]
+    DestinationRefused(String),
     /// The connection named for update mode does not exist here.
     #[error("The connection to update was not found.")]
     ConnectionNotFound,
@@ -106,80 +119,17 @@ impl From<crate::keyring::KeyringError> for LinkError {
     }
 }
 
-impl LinkError {
-    /// The stable code.
-    pub fn code(&self) -> String {
-        match self {
-            LinkError::InvalidRequest(_) => "invalid_request".into(),
-            LinkError::LinkTokenInvalid => "link_token_invalid".into(),
-            LinkError::RedirectUrlNotAllowed => "redirect_url_not_allowed".into(),
-            LinkError::OriginNotAllowed => "origin_not_allowed".into(),
-            LinkError::ConnectorNotAllowed => "connector_not_allowed".into(),
-            LinkError::ConnectorMisconfigured(_) => "connector_misconfigured".into(),
-            LinkError::ConnectionNotFound => "connection_not_found".into(),
-            LinkError::StateMissing => "state_missing".into(),
-            LinkError::StateInvalid => "state_invalid".into(),
-            LinkError::StateMismatch => "state_mismatch".into(),
-            LinkError::IssuerMismatch => "issuer_mismatch".into(),
-            LinkError::ProviderDenied { error } if is_oauth_error_code(error) => error.clone(),
-            LinkError::ProviderDenied { .. } => "provider_error".into(),
-            LinkError::CodeExchangeFailed { .. } => "code_exchange_failed".into(),
-            LinkError::ProviderUnavailable { .. } => "provider_unavailable".into(),
-            LinkError::PublicTokenInvalid => "public_token_invalid".into(),
-            LinkError::Record(e) => ApiError::from(RecordErrorRef(e)).code().into(),
-        }
-    }
-
-    /// The HTTP status.
-    pub fn status(&self) -> http::StatusCode {
-        use http::StatusCode;
-        match self {
-            LinkError::LinkTokenInvalid => StatusCode::GONE,
-            LinkError::ConnectorNotAllowed | LinkError::OriginNotAllowed => StatusCode::FORBIDDEN,
-            LinkError::ConnectionNotFound => StatusCode::NOT_FOUND,
-            LinkError::ConnectorMisconfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            LinkError::ProviderUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            LinkError::Record(e) => ApiError::from(RecordErrorRef(e)).status(),
-            _ => StatusCode::BAD_REQUEST,
-        }
-    }
-}
-
-/// Only registered OAuth error codes (RFC 6749 4.1.2.1) pass through as our code; anything else
-/// a provider invents becomes `provider_error`, so codes stay a closed set.
-fn is_oauth_error_code(code: &str) -> bool {
-    matches!(
-        code,
-        "access_denied"
-            | "invalid_scope"
-            | "server_error"
-            | "temporarily_unavailable"
-            | "unauthorized_client"
-            | "invalid_request"
-            | "unsupported_response_type"
-            | "consent_required"
-            | "login_required"
-            | "interaction_required"
-    )
-}
-
-struct RecordErrorRef<'a>(&'a RecordError);
-
-impl From<RecordErrorRef<'_>> for ApiError {
-    fn from(error: RecordErrorRef<'_>) -> Self {
-        match error.0 {
-            RecordError::Store(crate::store::StoreError::Unavailable(d)) => ApiError::Unavailable(d.clone()),
-            RecordError::Keyring(crate::keyring::KeyringError::Unavailable(d)) => ApiError::Unavailable(d.clone()),
-            other => ApiError::Internal(other.to_string()),
-        }
-    }
-}
-
-impl From<LinkError> for ApiError {
-    fn from(error: LinkError) -> Self {
+impl From<crate::fields::FieldError> for LinkError {
+    fn from(error: crate::fields::FieldError) -> Self {
         match error {
-            LinkError::Record(e) => e.into(),
-            other => ApiError::Flow { status: other.status(), code: other.code(), message: other.to_string(), details: None, retry_after: None },
+            crate::fields::FieldError::Invalid { field, message } => LinkError::FieldInvalid { field, message },
+            crate::fields::FieldError::Misconfigured(detail) => LinkError::ConnectorMisconfigured(detail),
         }
+    }
+}
+
+impl From<crate::model::CorruptRecord> for LinkError {
+    fn from(error: crate::model::CorruptRecord) -> Self {
+        LinkError::Record(error.into())
     }
 }

@@ -7,8 +7,8 @@ use serde_json::Value;
 use super::LinkError;
 use crate::model::{Connector, PostAuthorization};
 use crate::oauth::{at_path, TokenSet};
+use crate::ports::Ports;
 use crate::secret::SecretString;
-use crate::state::AppState;
 
 /// Whether the connection is ready, or waits for the consumer to choose (a tenant, a site).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +20,7 @@ pub enum Readiness {
 }
 
 /// Runs the connector's post-authorization step, if it has one, into `tokens`' metadata/expiry.
-pub async fn complete(state: &AppState, connector: &Connector, tokens: &mut TokenSet) -> Result<Readiness, LinkError> {
+pub async fn complete(ports: &Ports, connector: &Connector, tokens: &mut TokenSet) -> Result<Readiness, LinkError> {
     let Some(step) = &connector.post_authorization else { return Ok(Readiness::Ready) };
     let mut readiness = Readiness::Ready;
     let bearer = SecretString::new(format!("Bearer {}", tokens.access_token.expose()));
@@ -30,7 +30,7 @@ pub async fn complete(state: &AppState, connector: &Connector, tokens: &mut Toke
                 PostAuthorization::TenantList { .. } => ("tenantId", "tenants"),
                 _ => ("id", "resources"),
             };
-            let list = get(state, url, &bearer).await?;
+            let list = get(ports, url, &bearer).await?;
             let items = list.as_array().cloned().unwrap_or_default();
             let first = items
                 .first()
@@ -54,7 +54,7 @@ pub async fn complete(state: &AppState, connector: &Connector, tokens: &mut Toke
             tokens.extra.insert(list_name.into(), Value::Array(summary));
         }
         PostAuthorization::Userinfo { url, field, path } => {
-            let answer = get(state, url, &bearer).await?;
+            let answer = get(ports, url, &bearer).await?;
             if let Some(found) = at_path(&answer, path).or_else(|| at_path(&answer, &format!("accounts.0.{path}"))) {
                 tokens.extra.insert(field.clone(), found.clone());
             }
@@ -62,7 +62,7 @@ pub async fn complete(state: &AppState, connector: &Connector, tokens: &mut Toke
         PostAuthorization::IntrospectionExpiry { url } => {
             let client_id = connector.client_id.as_deref().unwrap_or_default();
             let secret = match &connector.client_secret {
-                Some(sealed) => Some(state.keyring.open_str(&Connector::client_secret_binding(&connector.uid), sealed).await?),
+                Some(sealed) => Some(ports.keyring.open_str(&Connector::client_secret_binding(&connector.uid), sealed).await?),
                 None => None,
             };
             let mut form = vec![("token", tokens.access_token.expose()), ("token_type_hint", "access_token")];
@@ -70,7 +70,7 @@ pub async fn complete(state: &AppState, connector: &Connector, tokens: &mut Toke
                 form.push(("client_id", client_id));
                 form.push(("client_secret", secret.expose()));
             }
-            let response = state.provider.post_form(url, &form, None).await.map_err(|_| LinkError::ProviderUnavailable { retry_after: None })?;
+            let response = ports.outbound.post_form(url, &form, None).await.map_err(|_| LinkError::ProviderUnavailable { retry_after: None })?;
             let answer: Value = serde_json::from_slice(&response.body).unwrap_or_default();
             if let Some(exp) = answer.get("exp").and_then(Value::as_i64).filter(|_| answer["active"] == true) {
                 tokens.expires_at = crate::Timestamp(exp);
@@ -91,30 +91,35 @@ pub fn choice_of(connector: &Connector) -> Option<(&str, &'static str)> {
 }
 
 /// Completes the additional configuration step: `value` must be one of the offered ids.
-pub async fn configure(state: &AppState, connection_id: &str, project: &crate::model::ProjectId, value: &str) -> Result<crate::model::Connection, LinkError> {
+pub async fn configure(
+    ports: &Ports,
+    connection_id: &crate::model::ConnectionId,
+    project: &crate::model::ProjectId,
+    value: &str,
+) -> Result<crate::model::Connection, LinkError> {
     use crate::model::{Connection, ConnectionState, Record, Stored};
-    let connection = super::token::resolve_connection(state, connection_id).await?.filter(|c| &c.project_id == project).ok_or(LinkError::ConnectionNotFound)?;
+    let connection = super::token::resolve_connection(ports, connection_id).await?.filter(|c| &c.project_id == project).ok_or(LinkError::ConnectionNotFound)?;
     let connector =
-        Stored::<Connector>::get(state.store.as_ref(), &Connector::key_of(&connection.connector)).await?.ok_or(LinkError::ConnectorNotAllowed)?.record;
+        Stored::<Connector>::get(ports.store.as_ref(), &Connector::key_of(&connection.connector)).await?.ok_or(LinkError::ConnectorNotAllowed)?.record;
     let (field, list) = choice_of(&connector).ok_or_else(|| LinkError::InvalidRequest("this connection has nothing to configure".into()))?;
     let offered = connection.metadata.get(list).and_then(Value::as_array).cloned().unwrap_or_default();
     let chosen = offered.iter().find_map(|o| o.get("id").filter(|id| id.as_str() == Some(value)).cloned());
     let chosen = chosen.ok_or_else(|| LinkError::InvalidRequest(format!("{value:?} is not one of the offered choices")))?;
-    let mut stored = Stored::<Connection>::get(state.store.as_ref(), &connection.key()).await?.ok_or(LinkError::ConnectionNotFound)?;
+    let mut stored = Stored::<Connection>::get(ports.store.as_ref(), &connection.key()).await?.ok_or(LinkError::ConnectionNotFound)?;
     stored.record.metadata.insert(field.to_owned(), chosen);
     let became_callable = stored.record.state == ConnectionState::Authorized;
     if became_callable {
         stored.record.state = ConnectionState::Callable;
     }
-    stored.record.updated_at = state.clock.now();
-    stored.save(state.store.as_ref()).await?;
-    crate::events::emit(state, crate::events::EventType::ConnectionUpdated, &stored.record, serde_json::json!({"configured": field})).await;
+    stored.record.updated_at = ports.clock.now();
+    stored.save(ports.store.as_ref()).await?;
+    crate::events::emit(ports, crate::events::EventType::ConnectionUpdated, &stored.record, serde_json::json!({"configured": field})).await;
     if became_callable {
-        crate::events::emit(state, crate::events::EventType::ConnectionCallable, &stored.record, serde_json::json!({})).await;
+        crate::events::emit(ports, crate::events::EventType::ConnectionCallable, &stored.record, serde_json::json!({})).await;
     }
     Ok(stored.record)
 }
 
-async fn get(state: &AppState, url: &str, bearer: &SecretString) -> Result<Value, LinkError> {
-    state.provider.get_json_with(url, bearer).await.map_err(|_| LinkError::ProviderUnavailable { retry_after: None })
+async fn get(ports: &Ports, url: &str, bearer: &SecretString) -> Result<Value, LinkError> {
+    ports.outbound.get_json_with(url, bearer).await.map_err(|_| LinkError::ProviderUnavailable { retry_after: None })
 }

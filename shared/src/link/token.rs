@@ -4,11 +4,13 @@ use serde::Deserialize;
 
 use super::allowlist::allowed_redirect_url;
 use super::LinkError;
-use crate::admin;
 use crate::model::link::mint_token;
-use crate::model::{Connection, ConnectionIdIndex, Connector, ConnectorUid, EndUser, LinkToken, Project, Record, SecretKeyLookup, Stored, Subject};
+use crate::model::{
+    Connection, ConnectionId, ConnectionIdIndex, Connector, ConnectorUid, ConsumerId, EndUser, LinkToken, Project, Record, Scope, SecretKeyLookup, Stored,
+    Subject,
+};
+use crate::ports::Ports;
 use crate::secret::SecretString;
-use crate::state::AppState;
 
 /// The body of `POST /v1/link/token`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -16,7 +18,8 @@ use crate::state::AppState;
 pub struct LinkTokenRequest {
     /// Who is connecting.
     pub end_user: EndUserInput,
-    /// Connector uids to offer; every connector linked to this project environment when absent.
+    /// Connector uids to offer (at most 100, duplicates ignored); every connector linked to this
+    /// project environment when absent.
     #[serde(default)]
     pub connectors: Vec<String>,
     /// Update mode: re-authorize this existing connection.
@@ -57,8 +60,12 @@ fn check_text(what: &str, value: &str, max: usize) -> Result<(), LinkError> {
     Ok(())
 }
 
+/// The most connectors one link token may name.
+pub const MAX_LINK_CONNECTORS: usize = 100;
+
 fn end_user(input: EndUserInput) -> Result<EndUser, LinkError> {
     check_text("end_user.id", &input.id, 256)?;
+    let id = ConsumerId::parse(&input.id).map_err(|_| LinkError::InvalidRequest("end_user.id must be 1 to 256 printable characters".into()))?;
     if let Some(email) = &input.email {
         check_text("end_user.email", email, 320)?;
         if !email.contains('@') {
@@ -68,31 +75,45 @@ fn end_user(input: EndUserInput) -> Result<EndUser, LinkError> {
     if let Some(name) = &input.display_name {
         check_text("end_user.display_name", name, 200)?;
     }
-    Ok(EndUser { id: input.id, email: input.email, display_name: input.display_name })
+    Ok(EndUser { id, email: input.email, display_name: input.display_name })
 }
 
 /// Mints a link token for the caller's project environment. Every field is checked before the one
 /// write.
-pub async fn create_link_token(state: &AppState, caller: &SecretKeyLookup, request: LinkTokenRequest) -> Result<MintedLinkToken, LinkError> {
-    let project = admin::project(state, &caller.project_id).await.map_err(|_| LinkError::LinkTokenInvalid)?.record;
+pub async fn create_link_token(ports: &Ports, caller: &SecretKeyLookup, request: LinkTokenRequest) -> Result<MintedLinkToken, LinkError> {
     let end_user = end_user(request.end_user)?;
-    let redirect_url = request.redirect_url.as_deref().map(|raw| allowed_redirect_url(&project, raw)).transpose()?;
-    let mut connectors = Vec::new();
+    if !Scope::of_key(caller).allows(&end_user.id) {
+        return Err(LinkError::SubjectNotAllowed);
+    }
+    let mut uids: Vec<ConnectorUid> = Vec::new();
     for raw in &request.connectors {
         let uid = ConnectorUid::parse(raw).map_err(|e| LinkError::InvalidRequest(e.to_string()))?;
-        let connector = Stored::<Connector>::get(state.store.as_ref(), &Connector::key_of(&uid)).await?;
+        if !uids.contains(&uid) {
+            uids.push(uid);
+        }
+        // Checked before any read: a long list costs nothing but this refusal.
+        if uids.len() > MAX_LINK_CONNECTORS {
+            return Err(LinkError::InvalidRequest(format!("connectors names more than {MAX_LINK_CONNECTORS} connectors")));
+        }
+    }
+    let update = request.connection_id.as_deref().map(|raw| ConnectionId::parse(raw).map_err(|_| LinkError::ConnectionNotFound)).transpose()?;
+    let project = Stored::<Project>::get(ports.store.as_ref(), &Project::key_of(&caller.project_id)).await?.ok_or(LinkError::LinkTokenInvalid)?.record;
+    let redirect_url = request.redirect_url.as_deref().map(|raw| allowed_redirect_url(&project, raw)).transpose()?;
+    let mut connectors = Vec::new();
+    for uid in uids {
+        let connector = Stored::<Connector>::get(ports.store.as_ref(), &Connector::key_of(&uid)).await?;
         if !connector.is_some_and(|c| c.record.usable_by(&project.id, &caller.environment)) {
             return Err(LinkError::ConnectorNotAllowed);
         }
         connectors.push(uid);
     }
-    let now = state.clock.now();
-    let ttl = if let Some(connection_id) = &request.connection_id {
-        let connection = update_target(state, &project, caller, connection_id, &end_user).await?;
+    let now = ports.clock.now();
+    let ttl = if let Some(connection_id) = &update {
+        let connection = update_target(ports, &project, caller, connection_id, &end_user).await?;
         connectors = vec![connection.connector];
-        state.config.update_link_token_ttl_secs
+        ports.settings.update_link_token_ttl_secs
     } else {
-        state.config.link_token_ttl_secs
+        ports.settings.link_token_ttl_secs
     };
     let token = mint_token(LinkToken::PREFIX);
     let record = LinkToken {
@@ -101,26 +122,26 @@ pub async fn create_link_token(state: &AppState, caller: &SecretKeyLookup, reque
         environment: caller.environment.clone(),
         end_user,
         connectors,
-        connection_id: request.connection_id,
+        connection_id: update,
         redirect_url,
         session: None,
         created_at: now,
         valid_until: now.plus_secs(ttl),
     };
-    state.store.put_if_absent(&record.to_item()?.expiring_at(record.valid_until)).await?;
+    ports.store.put_if_absent(&record.to_item()?.expiring_at(record.valid_until)).await?;
     Ok(MintedLinkToken { token, record })
 }
 
 /// The connection update mode re-authorizes: it must be this project environment's and this end
 /// user's.
 async fn update_target(
-    state: &AppState,
+    ports: &Ports,
     project: &Project,
     caller: &SecretKeyLookup,
-    connection_id: &str,
+    connection_id: &ConnectionId,
     end_user: &EndUser,
 ) -> Result<Connection, LinkError> {
-    let connection = resolve_connection(state, connection_id).await?.ok_or(LinkError::ConnectionNotFound)?;
+    let connection = resolve_connection(ports, connection_id).await?.ok_or(LinkError::ConnectionNotFound)?;
     let same_place = connection.project_id == project.id && connection.environment == caller.environment;
     if !same_place || connection.subject != Subject::user(end_user.id.clone()) {
         return Err(LinkError::ConnectionNotFound);
@@ -129,42 +150,39 @@ async fn update_target(
 }
 
 /// Reads a connection by its public id (two reads: the id index, then the connection).
-pub async fn resolve_connection(state: &AppState, connection_id: &str) -> Result<Option<Connection>, LinkError> {
-    if connection_id.len() > 64 || !connection_id.starts_with("conn_") {
-        return Ok(None);
-    }
-    let Some(index) = Stored::<ConnectionIdIndex>::get(state.store.as_ref(), &Connection::id_key(connection_id)).await? else {
+pub async fn resolve_connection(ports: &Ports, connection_id: &ConnectionId) -> Result<Option<Connection>, LinkError> {
+    let Some(index) = Stored::<ConnectionIdIndex>::get(ports.store.as_ref(), &Connection::id_key(connection_id)).await? else {
         return Ok(None);
     };
     let key = crate::store::Key::new(Project::partition_of(&index.record.project_id), index.record.connection_sk);
-    Ok(Stored::<Connection>::get(state.store.as_ref(), &key).await?.map(|s| s.record))
+    Ok(Stored::<Connection>::get(ports.store.as_ref(), &key).await?.map(|s| s.record))
 }
 
 /// Finds the live link token `raw` names.
-pub async fn find_link_token(state: &AppState, raw: &str) -> Result<LinkToken, LinkError> {
+pub async fn find_link_token(ports: &Ports, raw: &str) -> Result<LinkToken, LinkError> {
     if raw.starts_with("eyJ") && raw.len() <= 8192 {
-        return link_for_session(state, raw).await;
+        return link_for_session(ports, raw).await;
     }
     if !raw.starts_with(LinkToken::PREFIX) || raw.len() > 128 {
         return Err(LinkError::LinkTokenInvalid);
     }
     let hash = SecretString::new(raw.to_owned()).sha256_hex();
-    let stored = Stored::<LinkToken>::get(state.store.as_ref(), &LinkToken::key_of(&hash)).await?;
+    let stored = Stored::<LinkToken>::get(ports.store.as_ref(), &LinkToken::key_of(&hash)).await?;
     // The store hides expired items; the record's own expiry is checked too, in case its item
     // expiry and record disagree.
-    stored.map(|s| s.record).filter(|link| link.valid_until > state.clock.now()).ok_or(LinkError::LinkTokenInvalid)
+    stored.map(|s| s.record).filter(|link| link.valid_until > ports.clock.now()).ok_or(LinkError::LinkTokenInvalid)
 }
 
 /// The link record a session token stands for, made on its first use: the page, its forms and the
 /// callback then treat a session exactly like a link token (stored under the token's hash).
-async fn link_for_session(state: &AppState, raw: &str) -> Result<LinkToken, LinkError> {
+async fn link_for_session(ports: &Ports, raw: &str) -> Result<LinkToken, LinkError> {
     let hash = SecretString::new(raw.to_owned()).sha256_hex();
-    if let Some(stored) = Stored::<LinkToken>::get(state.store.as_ref(), &LinkToken::key_of(&hash)).await? {
-        let live = stored.record.valid_until > state.clock.now();
+    if let Some(stored) = Stored::<LinkToken>::get(ports.store.as_ref(), &LinkToken::key_of(&hash)).await? {
+        let live = stored.record.valid_until > ports.clock.now();
         return if live { Ok(stored.record) } else { Err(LinkError::LinkTokenInvalid) };
     }
-    let claims: crate::session::SessionClaims =
-        crate::session::jwt::verify(state, raw, crate::session::SESSION_AUDIENCE).await?.ok_or(LinkError::LinkTokenInvalid)?;
+    let claims: crate::model::SessionClaims =
+        crate::session::jwt::verify(ports, raw, super::session::SESSION_AUDIENCE).await?.ok_or(LinkError::LinkTokenInvalid)?;
     let connectors = claims.settings.allowed_connectors.iter().filter_map(|c| ConnectorUid::parse(c).ok()).collect();
     let metadata = claims.consumer_metadata.clone().unwrap_or_default();
     let link = LinkToken {
@@ -175,11 +193,11 @@ async fn link_for_session(state: &AppState, raw: &str) -> Result<LinkToken, Link
         connectors,
         connection_id: None,
         redirect_url: Some(claims.redirect_uri.clone()),
-        created_at: state.clock.now(),
+        created_at: ports.clock.now(),
         valid_until: crate::Timestamp(claims.exp),
         session: Some(claims),
     };
-    match state.store.put_if_absent(&link.to_item()?.expiring_at(link.valid_until)).await {
+    match ports.store.put_if_absent(&link.to_item()?.expiring_at(link.valid_until)).await {
         Ok(()) | Err(crate::store::StoreError::ConditionFailed) => Ok(link),
         Err(e) => Err(e.into()),
     }

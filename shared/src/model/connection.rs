@@ -7,10 +7,10 @@
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde::{Deserialize, Serialize};
 
-use super::{ConnectorUid, EnvironmentName, Project, ProjectId, Record};
+use super::Key;
+use super::{Binding, Sealed};
+use super::{ConnectionId, ConnectorUid, ConsumerId, EnvironmentName, InstallationId, Project, ProjectId, Record};
 use crate::clock::Timestamp;
-use crate::keyring::{Binding, Sealed};
-use crate::store::Key;
 
 /// Characters escaped inside a key segment, so a subject id cannot forge another key.
 const KEY_SEGMENT: &AsciiSet = &CONTROLS.add(b'#').add(b'%').add(b' ');
@@ -33,20 +33,25 @@ pub struct Subject {
     pub kind: SubjectType,
     /// The end user's id in the app (for `user`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub id: Option<ConsumerId>,
 }
 
 impl Subject {
     /// An end user's subject.
-    pub fn user(id: impl Into<String>) -> Self {
-        Self { kind: SubjectType::User, id: Some(id.into()) }
+    pub fn user(id: ConsumerId) -> Self {
+        Self { kind: SubjectType::User, id: Some(id) }
     }
 
-    fn key_segment(&self, installation_id: Option<&str>) -> String {
+    /// The app itself (a tenant-wide installation).
+    pub fn app() -> Self {
+        Self { kind: SubjectType::App, id: None }
+    }
+
+    fn key_segment(&self, installation_id: Option<&InstallationId>) -> String {
         let escape = |s: &str| utf8_percent_encode(s, KEY_SEGMENT).to_string();
         match self.kind {
-            SubjectType::User => format!("user:{}", escape(self.id.as_deref().unwrap_or("-"))),
-            SubjectType::App => format!("app:{}", escape(installation_id.unwrap_or("-"))),
+            SubjectType::User => format!("user:{}", escape(self.id.as_ref().map_or("-", ConsumerId::as_str))),
+            SubjectType::App => format!("app:{}", escape(installation_id.map_or("-", InstallationId::as_str))),
         }
     }
 }
@@ -55,7 +60,7 @@ impl Subject {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EndUser {
     /// The app's id for the user.
-    pub id: String,
+    pub id: ConsumerId,
     /// Their email, if the app gave it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
@@ -97,7 +102,7 @@ pub enum ConnectionState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Connection {
     /// `conn_...`
-    pub id: String,
+    pub id: ConnectionId,
     /// The project it belongs to.
     pub project_id: ProjectId,
     /// The project environment it belongs to.
@@ -111,7 +116,7 @@ pub struct Connection {
     pub end_user: Option<EndUser>,
     /// The provider's installation id, for app installations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub installation_id: Option<String>,
+    pub installation_id: Option<InstallationId>,
     /// Where it stands.
     pub state: ConnectionState,
     /// The provider credentials (tokens, API key), sealed under the project's scope.
@@ -141,24 +146,43 @@ pub struct Connection {
     pub updated_at: Timestamp,
 }
 
+impl ConnectionState {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Available => "available",
+            ConnectionState::Added => "added",
+            ConnectionState::Authorized => "authorized",
+            ConnectionState::Callable => "callable",
+            ConnectionState::Invalid => "invalid",
+        }
+    }
+}
+
 impl Connection {
     /// The sort-key prefix of every connection in a project partition.
     pub const SK_PREFIX: &'static str = "CONNECTION#";
 
     /// The natural key of the connection of `subject` at `connector` in a project environment.
-    pub fn key_of(project_id: &ProjectId, environment: &EnvironmentName, connector: &ConnectorUid, subject: &Subject, installation_id: Option<&str>) -> Key {
+    pub fn key_of(
+        project_id: &ProjectId,
+        environment: &EnvironmentName,
+        connector: &ConnectorUid,
+        subject: &Subject,
+        installation_id: Option<&InstallationId>,
+    ) -> Key {
         Key::new(Project::partition_of(project_id), format!("{}{environment}#{}#{connector}", Self::SK_PREFIX, subject.key_segment(installation_id)))
     }
 
     /// The sort-key prefix of one end user's connections in an environment. The subject comes
     /// before the connector in the key so that listing a consumer's connections reads only theirs,
     /// however many other consumers the environment has.
-    pub fn consumer_prefix(environment: &EnvironmentName, consumer_id: &str) -> String {
-        format!("{}{environment}#{}#", Self::SK_PREFIX, Subject::user(consumer_id).key_segment(None))
+    pub fn consumer_prefix(environment: &EnvironmentName, consumer_id: &ConsumerId) -> String {
+        format!("{}{environment}#{}#", Self::SK_PREFIX, Subject::user(consumer_id.clone()).key_segment(None))
     }
 
     /// The key of the index record that maps a connection id to its natural key.
-    pub fn id_key(id: &str) -> Key {
+    pub fn id_key(id: &ConnectionId) -> Key {
         Key::new(format!("CONNECTION_ID#{id}"), "CONNECTION_ID")
     }
 
@@ -170,7 +194,7 @@ impl Connection {
 
 impl Record for Connection {
     fn key(&self) -> Key {
-        Self::key_of(&self.project_id, &self.environment, &self.connector, &self.subject, self.installation_id.as_deref())
+        Self::key_of(&self.project_id, &self.environment, &self.connector, &self.subject, self.installation_id.as_ref())
     }
 }
 
@@ -178,7 +202,7 @@ impl Record for Connection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectionIdIndex {
     /// The connection id.
-    pub id: String,
+    pub id: ConnectionId,
     /// Its project.
     pub project_id: ProjectId,
     /// Its natural sort key in the project partition.
@@ -200,13 +224,14 @@ mod tests {
         let project = ProjectId::generate();
         let production = EnvironmentName::parse("production").unwrap();
         let connector = ConnectorUid::parse("keys/acme").unwrap();
-        let key = |user: &str| Connection::key_of(&project, &production, &connector, &Subject::user(user), None).sk;
-        let prefix = Connection::consumer_prefix(&production, "user-1");
+        let user = |id: &str| ConsumerId::parse(id).unwrap();
+        let key = |id: &str| Connection::key_of(&project, &production, &connector, &Subject::user(user(id)), None).sk;
+        let prefix = Connection::consumer_prefix(&production, &user("user-1"));
         assert!(key("user-1").starts_with(&prefix));
         for other in ["user-10", "user-1#x", "user", "USER-1"] {
             assert!(!key(other).starts_with(&prefix), "{other}");
         }
         let staging = EnvironmentName::parse("staging").unwrap();
-        assert!(!Connection::key_of(&project, &staging, &connector, &Subject::user("user-1"), None).sk.starts_with(&prefix));
+        assert!(!Connection::key_of(&project, &staging, &connector, &Subject::user(user("user-1")), None).sk.starts_with(&prefix));
     }
 }

@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::Key;
+use super::{Binding, Sealed};
 use super::{ConnectorUid, EnvironmentName, ProjectId, Record};
 use crate::clock::Timestamp;
-use crate::keyring::{Binding, Sealed};
-use crate::store::Key;
 
 /// One project's permission to use a connector, in some of its environments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,14 +122,119 @@ fn default_lifetime() -> i64 {
     DEFAULT_TOKEN_LIFETIME_SECS
 }
 
-/// A value the end user gives before authorizing (a subdomain, a region, an instance host), which
-/// the connector's URLs name as `{name}`.
+/// A value a connection needs (a subdomain, a data centre, an instance URL), which the connector's
+/// URLs name as `{name}`. Its kind says what a value may be and which part of a URL it may fill,
+/// so a value can never move a request to a host the connector does not allow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawField", into = "RawField")]
 pub struct ConnectionField {
     /// The placeholder name: lowercase letters, digits and `_`.
     pub name: String,
     /// The label people see ("Zendesk subdomain").
     pub label: String,
+    /// What a value may be.
+    pub kind: FieldKind,
+    /// Where the value comes from when the end user does not type it: a dot path in the token
+    /// response (`instance_url`), or `query:<param>` for a callback parameter.
+    pub from: Option<String>,
+}
+
+impl ConnectionField {
+    /// Whether the end user types the value on the Connect page.
+    pub fn entered_by_user(&self) -> bool {
+        self.from.is_none()
+    }
+
+    /// Whether the value arrives in the callback's query, which the end user's browser carries and
+    /// so can forge: it is end-user supplied, however it looks.
+    pub fn from_callback(&self) -> bool {
+        self.from.as_deref().is_some_and(|f| f.starts_with("query:"))
+    }
+}
+
+/// What a connection field's value may be, and so which part of a URL it may fill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldKind {
+    /// One DNS label, filling the left-most label of a host before a fixed suffix.
+    Label,
+    /// One of a fixed list, filling any part of a host.
+    Choice(Vec<String>),
+    /// A DNS name ending in one of the suffixes, filling a whole host.
+    Host(Vec<String>),
+    /// An https origin whose host ends in one of the suffixes, filling the start of a URL.
+    Url(Vec<String>),
+    /// One path segment (digits only when `numeric`), filling a whole segment.
+    Segment {
+        /// Digits only.
+        numeric: bool,
+    },
+}
+
+/// A field as it is written in the catalog and stored: flat, with `kind` and its parameters. A
+/// field stored before kinds existed has none, and is read as the strictest kind, `label`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RawField {
+    name: String,
+    label: String,
+    #[serde(default)]
+    kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    choices: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    suffixes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    from: Option<String>,
+}
+
+impl TryFrom<RawField> for ConnectionField {
+    type Error = String;
+
+    fn try_from(raw: RawField) -> Result<Self, Self::Error> {
+        let kind = match raw.kind.as_deref().unwrap_or("label") {
+            "label" => FieldKind::Label,
+            "choice" => FieldKind::Choice(raw.choices),
+            "host" => FieldKind::Host(raw.suffixes),
+            "url" => FieldKind::Url(raw.suffixes),
+            "segment" => match raw.format.as_deref() {
+                None => FieldKind::Segment { numeric: false },
+                Some("numeric") => FieldKind::Segment { numeric: true },
+                Some(other) => return Err(format!("field {}: unknown segment format {other:?}", raw.name)),
+            },
+            other => return Err(format!("field {}: unknown kind {other:?}", raw.name)),
+        };
+        Ok(Self { name: raw.name, label: raw.label, kind, from: raw.from })
+    }
+}
+
+impl From<ConnectionField> for RawField {
+    fn from(field: ConnectionField) -> Self {
+        let mut raw = RawField { name: field.name, label: field.label, kind: None, choices: Vec::new(), suffixes: Vec::new(), format: None, from: field.from };
+        raw.kind = Some(
+            match field.kind {
+                FieldKind::Label => "label",
+                FieldKind::Choice(choices) => {
+                    raw.choices = choices;
+                    "choice"
+                }
+                FieldKind::Host(suffixes) => {
+                    raw.suffixes = suffixes;
+                    "host"
+                }
+                FieldKind::Url(suffixes) => {
+                    raw.suffixes = suffixes;
+                    "url"
+                }
+                FieldKind::Segment { numeric } => {
+                    raw.format = numeric.then(|| "numeric".to_owned());
+                    "segment"
+                }
+            }
+            .to_owned(),
+        );
+        raw
+    }
 }
 
 /// A call after the token response that a provider needs to complete a connection.
@@ -170,6 +275,36 @@ pub enum PostAuthorization {
     },
 }
 
+/// Where each field of Latchkey's token set sits in the provider's token response (dot paths);
+/// `None` where the provider sends no such field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenMapping {
+    /// Path of the access token (`authed_user.access_token` for Slack user tokens).
+    pub access_token: Option<String>,
+    /// Path of the refresh token.
+    pub refresh_token: Option<String>,
+    /// Path of the lifetime in seconds.
+    pub expires_in: Option<String>,
+    /// Path of the granted scopes.
+    pub scope: Option<String>,
+    /// Path of a second, user-level token some providers send beside the app's (Slack's
+    /// `authed_user.access_token`).
+    #[serde(default)]
+    pub user_access_token: Option<String>,
+}
+
+impl Default for TokenMapping {
+    fn default() -> Self {
+        Self {
+            access_token: Some("access_token".into()),
+            refresh_token: Some("refresh_token".into()),
+            expires_in: Some("expires_in".into()),
+            scope: Some("scope".into()),
+            user_access_token: None,
+        }
+    }
+}
+
 /// A provider configured with a client: `slack/acme-slack` with its client id and sealed secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Connector {
@@ -200,7 +335,7 @@ pub struct Connector {
     pub fields: Vec<ConnectionField>,
     /// Where the tokens sit in the provider's token response.
     #[serde(default)]
-    pub token_response: crate::catalog::TokenMapping,
+    pub token_response: TokenMapping,
     /// Non-secret values callers need: name → dot path in the token response, or
     /// `query:<param>` for a callback query parameter.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

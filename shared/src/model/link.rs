@@ -4,11 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConnectorUid, EndUser, EnvironmentName, ProjectId, Record};
+use super::Key;
+use super::{Binding, Sealed};
+use super::{ConnectionId, ConnectorUid, EndUser, EnvironmentName, ProjectId, Record};
 use crate::clock::Timestamp;
-use crate::keyring::{Binding, Sealed};
 use crate::secret::{random_token, SecretString};
-use crate::store::Key;
 
 /// Mints a prefixed token with 256 random bits.
 pub fn mint_token(prefix: &str) -> SecretString {
@@ -42,13 +42,13 @@ pub struct LinkToken {
     pub connectors: Vec<ConnectorUid>,
     /// Update mode: the connection to re-authorize.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connection_id: Option<String>,
+    pub connection_id: Option<ConnectionId>,
     /// Where a full-page Connect sends the browser when done (checked against the allowlist).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
     /// The session it stands for, when the page was opened with a session token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session: Option<crate::session::SessionClaims>,
+    pub session: Option<super::SessionClaims>,
     /// When it was minted.
     pub created_at: Timestamp,
     /// When it stops working.
@@ -142,7 +142,7 @@ pub struct PublicToken {
     /// The environment.
     pub environment: EnvironmentName,
     /// The connection it stands for.
-    pub connection_id: String,
+    pub connection_id: ConnectionId,
     /// Its connector.
     pub connector: ConnectorUid,
     /// The end user.
@@ -177,11 +177,14 @@ pub struct ConnectionAccessToken {
     /// The environment.
     pub environment: EnvironmentName,
     /// The connection it opens.
-    pub connection_id: String,
+    pub connection_id: ConnectionId,
     /// The connection's natural sort key, so the token path reads it directly.
     pub connection_sk: String,
     /// When it was minted.
     pub created_at: Timestamp,
+    /// When it stops working, if the app asked for an expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
 }
 
 impl ConnectionAccessToken {
@@ -191,6 +194,13 @@ impl ConnectionAccessToken {
     /// The key of the access token whose hash is `hash`.
     pub fn key_of(hash: &str) -> Key {
         Key::new(format!("ACCESS_TOKEN#{hash}"), "ACCESS_TOKEN")
+    }
+}
+
+impl ConnectionAccessToken {
+    /// Whether it still works at `now` (its own expiry; the connection's checks come later).
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
     }
 }
 

@@ -29,24 +29,34 @@
 //!   no other consumer's; its public id is resolved through the id index.
 //! - One-time and short-lived tokens (link, state, public) are stored under their SHA-256 and
 //!   consumed with `take`, so each works once however many requests race for it.
-//! - Secrets inside records (client secrets, credentials) are [`crate::keyring::Sealed`] values
+//! - Secrets inside records (client secrets, credentials) are [`Sealed`] values
 //!   bound to the record's key and field.
 
+mod caller;
 mod connection;
 mod connector;
+mod item;
 pub mod link;
 mod names;
 mod project;
 mod record;
+mod sealed;
 pub(crate) mod secret_key;
+mod session;
+mod webhook;
 
+pub use caller::{Caller, Scope};
 pub use connection::{Connection, ConnectionIdIndex, ConnectionState, EndUser, RefreshLease, Subject, SubjectType};
 pub use connector::{
-    AuthMode, ConnectionField, Connector, OAuthEndpoints, PostAuthorization, ProjectLink, TokenAuthMethod, DEFAULT_REFRESH_BUFFER_SECS,
-    DEFAULT_TOKEN_LIFETIME_SECS,
+    AuthMode, ConnectionField, Connector, FieldKind, OAuthEndpoints, PostAuthorization, ProjectLink, TokenAuthMethod, TokenMapping,
+    DEFAULT_REFRESH_BUFFER_SECS, DEFAULT_TOKEN_LIFETIME_SECS,
 };
+pub use item::{Item, Key, RESERVED_ATTRIBUTES};
 pub use link::{ConnectMode, ConnectionAccessToken, LinkToken, OAuthFlow, PublicToken};
-pub use names::{ConnectorUid, EnvironmentName, InvalidName, ProjectId};
+pub use names::{ConnectionId, ConnectorUid, ConsumerId, EnvironmentName, InstallationId, InvalidName, KeyId, ProjectId};
 pub use project::{IssuerTrust, Project, TrustedIssuer, DEFAULT_ENVIRONMENTS};
-pub use record::{Record, RecordError, Stored};
+pub use record::{CorruptRecord, Record, Stored};
+pub use sealed::{Binding, Sealed};
 pub use secret_key::{SecretKey, SecretKeyLookup, SECRET_KEY_PREFIX};
+pub use session::{AuthorizeClaims, ConsumerMetadata, SessionAction, SessionClaims, SessionSettings, Theme, AUTHORIZE_AUDIENCE};
+pub use webhook::{Delivery, DeliveryStatus, EventType, Webhook};

@@ -118,6 +118,90 @@ impl ProjectId {
     }
 }
 
+/// A connection's public id, `conn_` and a random suffix.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct ConnectionId(String);
+string_newtype!(ConnectionId);
+
+impl ConnectionId {
+    /// A new random connection id.
+    pub fn generate() -> Self {
+        Self(crate::secret::random_id("conn"))
+    }
+
+    /// Parses a connection id.
+    pub fn parse(raw: &str) -> Result<Self, InvalidName> {
+        let what = "connection id";
+        let Some(rest) = raw.strip_prefix("conn_") else {
+            return Err(InvalidName { what, reason: "must start with conn_".into() });
+        };
+        check(what, rest, 40, |c| c.is_ascii_alphanumeric())?;
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+/// A consumer (an end user of the app) as the app names them: 1 to 256 printable characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct ConsumerId(String);
+string_newtype!(ConsumerId);
+
+impl ConsumerId {
+    /// Parses a consumer id; surrounding white space is not part of it.
+    pub fn parse(raw: &str) -> Result<Self, InvalidName> {
+        let trimmed = raw.trim();
+        check("consumer id", trimmed, 256, |c| !c.is_control())?;
+        Ok(Self(trimmed.to_owned()))
+    }
+}
+
+/// A secret key's public id, `key_` and a random suffix.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct KeyId(String);
+string_newtype!(KeyId);
+
+impl KeyId {
+    /// A new random key id.
+    pub fn generate() -> Self {
+        Self(crate::secret::random_id("key"))
+    }
+
+    /// Parses a key id.
+    pub fn parse(raw: &str) -> Result<Self, InvalidName> {
+        let what = "key id";
+        let Some(rest) = raw.strip_prefix("key_") else {
+            return Err(InvalidName { what, reason: "must start with key_".into() });
+        };
+        check(what, rest, 40, |c| c.is_ascii_alphanumeric())?;
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+/// A provider installation (a GitHub App installation, a Slack workspace): 1 to 128 letters,
+/// digits, `-`, `_` or `.`, so it can never reshape a URL or a key it is placed in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct InstallationId(String);
+string_newtype!(InstallationId);
+
+impl InstallationId {
+    /// Parses an installation id.
+    pub fn parse(raw: &str) -> Result<Self, InvalidName> {
+        check("installation_id", raw, 128, |c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))?;
+        if raw.chars().all(|c| c == '.') {
+            return Err(InvalidName { what: "installation_id", reason: "must not be only dots".into() });
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// Whether it is all digits (GitHub's installation ids are).
+    pub fn is_numeric(&self) -> bool {
+        self.0.chars().all(|c| c.is_ascii_digit())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +222,17 @@ mod tests {
         assert!(ProjectId::parse(ProjectId::generate().as_str()).is_ok());
         assert!(ProjectId::parse("prj_../x").is_err());
         assert!(ProjectId::parse("abc").is_err());
+    }
+
+    #[test]
+    fn ids_refuse_what_could_reshape_a_key_or_url() {
+        assert!(ConnectionId::parse(ConnectionId::generate().as_str()).is_ok());
+        assert!(ConnectionId::parse("conn_../x").is_err());
+        assert_eq!(ConsumerId::parse(" alice ").unwrap().as_str(), "alice");
+        assert!(ConsumerId::parse("").is_err() && ConsumerId::parse("a\nb").is_err() && ConsumerId::parse(&"x".repeat(257)).is_err());
+        assert!(InstallationId::parse("12345").unwrap().is_numeric());
+        for bad in ["1/../../repos/victim/x/dispatches#", "..", "a b", "a#b", ""] {
+            assert!(InstallationId::parse(bad).is_err(), "{bad}");
+        }
     }
 }

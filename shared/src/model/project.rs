@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Key;
 use super::{EnvironmentName, ProjectId, Record};
 use crate::clock::Timestamp;
-use crate::store::Key;
 
 /// The environments a project gets when none are named.
 pub const DEFAULT_ENVIRONMENTS: [&str; 3] = ["production", "preview", "development"];
@@ -23,7 +23,7 @@ pub struct Project {
     pub allowed_origins: Vec<String>,
     /// Where its events are sent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub webhooks: Vec<crate::events::Webhook>,
+    pub webhooks: Vec<super::Webhook>,
     /// OIDC issuers whose tokens may call the token broker for this project.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trusted_issuers: Vec<TrustedIssuer>,

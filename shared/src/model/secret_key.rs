@@ -2,10 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{EnvironmentName, Project, ProjectId, Record, RecordError, Stored};
+use super::Key;
+use super::{ConsumerId, EnvironmentName, KeyId, Project, ProjectId, Record};
 use crate::clock::Timestamp;
-use crate::secret::{random_id, random_token, SecretString};
-use crate::store::{ItemStore, Key};
+use crate::secret::{random_token, SecretString};
 
 /// Every secret key starts with this, so it is recognisable in code review and secret scanners.
 pub const SECRET_KEY_PREFIX: &str = "lk_sk_";
@@ -14,14 +14,14 @@ pub const SECRET_KEY_PREFIX: &str = "lk_sk_";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SecretKey {
     /// `key_...`, public, used to name the key when revoking it.
-    pub key_id: String,
+    pub key_id: KeyId,
     /// The project the key belongs to.
     pub project_id: ProjectId,
     /// The one environment it acts in.
     pub environment: EnvironmentName,
     /// The end user it is bound to, if any: it may then ask for that user's tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
+    pub user_id: Option<ConsumerId>,
     /// SHA-256 of the key, the address of its lookup record.
     pub hash: String,
     /// The key's first characters, so a person can tell keys apart.
@@ -34,21 +34,21 @@ pub struct SecretKey {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SecretKeyLookup {
     /// Which key this is.
-    pub key_id: String,
+    pub key_id: KeyId,
     /// The project it authenticates for.
     pub project_id: ProjectId,
     /// The environment it authenticates for.
     pub environment: EnvironmentName,
     /// The end user it is bound to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
+    pub user_id: Option<ConsumerId>,
 }
 
 impl SecretKey {
     /// Mints a new key for `project_id` / `environment`: the record to store and the key itself,
     /// to be shown once. 192 random bits.
     pub fn mint(project_id: ProjectId, environment: EnvironmentName, now: Timestamp) -> (Self, SecretString) {
-        let key_id = random_id("key");
+        let key_id = KeyId::generate();
         let secret = SecretString::new(format!("{SECRET_KEY_PREFIX}{}", random_token(24).expose()));
         let hint = format!("{}…", &secret.expose()[..SECRET_KEY_PREFIX.len() + 4]);
         let record = Self { key_id, project_id, environment, user_id: None, hash: secret.sha256_hex(), hint, created_at: now };
@@ -56,7 +56,7 @@ impl SecretKey {
     }
 
     /// The key of the listing record of `key_id` in `project_id`.
-    pub fn key_of(project_id: &ProjectId, key_id: &str) -> Key {
+    pub fn key_of(project_id: &ProjectId, key_id: &KeyId) -> Key {
         Key::new(Project::partition_of(project_id), format!("SECRET_KEY#{key_id}"))
     }
 
@@ -73,16 +73,6 @@ impl SecretKey {
     /// The key of the lookup record for a key whose hash is `hash`.
     pub fn lookup_key(hash: &str) -> Key {
         Key::new(format!("SECRET_KEY#{hash}"), "SECRET_KEY")
-    }
-
-    /// Finds who a presented key belongs to: one read. `None` for unknown or revoked keys and for
-    /// anything that is not shaped like a key (no store read is spent on those).
-    pub async fn authenticate(store: &dyn ItemStore, presented: &SecretString) -> Result<Option<SecretKeyLookup>, RecordError> {
-        if !presented.expose().starts_with(SECRET_KEY_PREFIX) || presented.expose().len() > 128 {
-            return Ok(None);
-        }
-        let key = Self::lookup_key(&presented.sha256_hex());
-        Ok(Stored::<LookupRecord>::get(store, &key).await?.map(|stored| stored.record.lookup))
     }
 }
 

@@ -1,8 +1,7 @@
-//! OAuth 2.0 on the client side: the provider HTTP client (the network port), and the token
-//! responses providers send back, parsed once into [`TokenSet`] and sealed as [`Credentials`].
+//! OAuth 2.0 wire formats: the token responses providers send back, parsed once into
+//! [`TokenSet`] and sealed as [`Credentials`]. The calls themselves go through
+//! [`crate::outbound`].
 
-mod client;
 mod tokens;
 
-pub use client::{ProviderClient, ProviderError, ProviderResponse, RetryPolicy};
 pub use tokens::{at_path, parse_shaped_token_response, parse_token_response, Credentials, ResponseShape, TokenError, TokenSet};

@@ -55,7 +55,7 @@ const HANDLED: [&str; 7] = ["access_token", "refresh_token", "id_token", "token_
 #[derive(Debug, Clone, Copy)]
 pub struct ResponseShape<'a> {
     /// Token field paths.
-    pub mapping: &'a crate::catalog::TokenMapping,
+    pub mapping: &'a crate::model::TokenMapping,
     /// Metadata name → path.
     pub metadata: &'a std::collections::BTreeMap<String, String>,
     /// The callback's query parameters (code redemption only).
@@ -69,7 +69,7 @@ pub fn at_path<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
 
 /// Parses a token endpoint's answer in the RFC 6749 shape.
 pub fn parse_token_response(status: u16, body: &[u8], now: Timestamp, default_lifetime_secs: i64, scope_separator: &str) -> Result<TokenSet, TokenError> {
-    let mapping = crate::catalog::TokenMapping::default();
+    let mapping = crate::model::TokenMapping::default();
     let empty = std::collections::BTreeMap::new();
     let shape = ResponseShape { mapping: &mapping, metadata: &empty, query: &empty };
     parse_shaped_token_response(status, body, now, default_lifetime_secs, scope_separator, shape)

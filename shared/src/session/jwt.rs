@@ -6,16 +6,16 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::keys;
-use crate::model::RecordError;
+use crate::ports::Ports;
 use crate::secret::SecretString;
-use crate::state::AppState;
+use crate::store::RecordError;
 
 /// The issuer of every Latchkey token.
 pub const ISSUER: &str = "latchkey";
 
 /// Signs `claims` (which must carry `iss`, `aud` and `exp`) with the current key.
-pub async fn sign<C: Serialize>(state: &AppState, claims: &C) -> Result<SecretString, RecordError> {
-    let key = keys::current(state).await?;
+pub async fn sign<C: Serialize>(ports: &Ports, claims: &C) -> Result<SecretString, RecordError> {
+    let key = keys::current(ports).await?;
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some(key.kid.clone());
     encode(&header, claims, &EncodingKey::from_secret(key.secret.expose()))
@@ -24,10 +24,10 @@ pub async fn sign<C: Serialize>(state: &AppState, claims: &C) -> Result<SecretSt
 }
 
 /// Verifies a token for `audience`; `None` for anything that does not verify.
-pub async fn verify<C: DeserializeOwned>(state: &AppState, token: &str, audience: &str) -> Result<Option<C>, RecordError> {
+pub async fn verify<C: DeserializeOwned>(ports: &Ports, token: &str, audience: &str) -> Result<Option<C>, RecordError> {
     let Ok(header) = decode_header(token) else { return Ok(None) };
     let (Algorithm::HS256, Some(kid)) = (header.alg, header.kid) else { return Ok(None) };
-    let Some(key) = keys::find(state, &kid).await? else { return Ok(None) };
+    let Some(key) = keys::find(ports, &kid).await? else { return Ok(None) };
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_issuer(&[ISSUER]);
     validation.set_audience(&[audience]);
@@ -39,7 +39,7 @@ pub async fn verify<C: DeserializeOwned>(state: &AppState, token: &str, audience
         return Ok(None);
     };
     let exp = data.claims.get("exp").and_then(|e| e.as_i64()).unwrap_or(0);
-    if exp <= state.clock.now().0 {
+    if exp <= ports.clock.now().0 {
         return Ok(None);
     }
     Ok(serde_json::from_value(data.claims).ok())

@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::keyring::{Binding, Sealed};
-use crate::model::{Record, RecordError, Stored};
-use crate::secret::{random_bytes, random_id, SecretBytes};
-use crate::state::AppState;
+use crate::model::{Record, Stored};
+use crate::ports::Ports;
+use crate::secret::{random_bytes, random_id};
+use crate::store::RecordError;
 use crate::store::{Key, StoreError};
 
 const PARTITION: &str = "SIGNING_KEYS";
@@ -47,62 +48,59 @@ impl Record for SigningKey {
     }
 }
 
-/// An opened key.
-#[derive(Debug, Clone)]
-pub struct OpenKey {
-    /// Its id.
-    pub kid: String,
-    /// The secret.
-    pub secret: Arc<SecretBytes>,
-}
+pub use crate::cache::OpenKey;
 
 /// Every key, opened (cached per instance for a minute).
-async fn all(state: &AppState) -> Result<Vec<OpenKey>, RecordError> {
-    if let Some(keys) = state.caches.signing_keys.get(&()) {
+async fn all(ports: &Ports) -> Result<Vec<OpenKey>, RecordError> {
+    if let Some(keys) = ports.caches.signing_keys.get(&(), ports.clock.now()) {
         return Ok(keys);
     }
     let mut keys = Vec::new();
-    for stored in Stored::<SigningKey>::query(state.store.as_ref(), PARTITION, "KEY#").await? {
+    for stored in Stored::<SigningKey>::query(ports.store.as_ref(), PARTITION, "KEY#").await? {
         let key = stored.record;
-        let secret = state.keyring.open(&SigningKey::binding(key.sequence), &key.secret).await?;
+        let secret = ports.keyring.open(&SigningKey::binding(key.sequence), &key.secret).await?;
         keys.push(OpenKey { kid: key.kid, secret: Arc::new(secret) });
     }
-    state.caches.signing_keys.insert((), keys.clone());
+    ports.caches.signing_keys.insert((), keys.clone(), ports.clock.now());
     Ok(keys)
 }
 
 /// The key new tokens are signed with; the first one is made on first use.
-pub async fn current(state: &AppState) -> Result<OpenKey, RecordError> {
-    if let Some(key) = all(state).await?.pop() {
+pub async fn current(ports: &Ports) -> Result<OpenKey, RecordError> {
+    if let Some(key) = all(ports).await?.pop() {
         return Ok(key);
     }
-    rotate(state).await?;
-    all(state).await?.pop().ok_or_else(|| RecordError::Corrupt("no signing key after creating one".into()))
+    rotate(ports).await?;
+    all(ports).await?.pop().ok_or_else(|| RecordError::Corrupt("no signing key after creating one".into()))
 }
 
 /// The key named `kid`, if it exists.
-pub async fn find(state: &AppState, kid: &str) -> Result<Option<OpenKey>, RecordError> {
-    let found = all(state).await?.into_iter().find(|k| k.kid == kid);
-    if found.is_none() {
-        // Another instance may have rotated since this one cached the list.
-        state.caches.signing_keys.remove(&());
-        return Ok(all(state).await?.into_iter().find(|k| k.kid == kid));
+pub async fn find(ports: &Ports, kid: &str) -> Result<Option<OpenKey>, RecordError> {
+    let found = all(ports).await?.into_iter().find(|k| k.kid == kid);
+    // Another instance may have rotated since this one cached the list: read it again, but at most
+    // once every few seconds, so a token with a made-up kid cannot make every request reread.
+    if found.is_none() && ports.caches.signing_keys_reread.allow(ports.clock.now(), REREAD_SECS) {
+        ports.caches.signing_keys.remove(&());
+        return Ok(all(ports).await?.into_iter().find(|k| k.kid == kid));
     }
     Ok(found)
 }
 
+/// At most one reread of the keys per this many seconds for unknown kids.
+const REREAD_SECS: i64 = 5;
+
 /// Adds a new signing key; returns its id. Tokens signed with older keys keep verifying.
-pub async fn rotate(state: &AppState) -> Result<String, RecordError> {
+pub async fn rotate(ports: &Ports) -> Result<String, RecordError> {
     for _ in 0..5 {
-        let existing = Stored::<SigningKey>::query(state.store.as_ref(), PARTITION, "KEY#").await?;
+        let existing = Stored::<SigningKey>::query(ports.store.as_ref(), PARTITION, "KEY#").await?;
         let sequence = existing.last().map_or(1, |k| k.record.sequence + 1);
         let kid = random_id("sk");
         let secret = zeroize::Zeroizing::new(random_bytes(32));
-        let sealed = state.keyring.seal(&SigningKey::binding(sequence), &secret).await?;
-        let record = SigningKey { kid: kid.clone(), secret: sealed, sequence, created_at: state.clock.now() };
-        match state.store.put_if_absent(&record.to_item()?).await {
+        let sealed = ports.keyring.seal(&SigningKey::binding(sequence), &secret).await?;
+        let record = SigningKey { kid: kid.clone(), secret: sealed, sequence, created_at: ports.clock.now() };
+        match ports.store.put_if_absent(&record.to_item()?).await {
             Ok(()) => {
-                state.caches.signing_keys.remove(&());
+                ports.caches.signing_keys.remove(&());
                 return Ok(kid);
             }
             // Another rotation took this sequence number: take the next one.

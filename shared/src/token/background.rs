@@ -10,7 +10,7 @@ use super::refresh::{force_refresh, fresh_credentials};
 use super::TokenError;
 use crate::events::{self, EventType};
 use crate::model::{AuthMode, Connection, ConnectionState, Connector, Project, Stored};
-use crate::state::AppState;
+use crate::ports::Ports;
 
 /// Refresh what expires within this window.
 pub const WINDOW_SECS: i64 = 15 * 60;
@@ -35,29 +35,29 @@ pub struct SweepReport {
 }
 
 /// Runs one sweep over every project.
-pub async fn sweep(state: &AppState) -> SweepReport {
+pub async fn sweep(ports: &Ports) -> SweepReport {
     let mut report = SweepReport::default();
-    let projects = crate::admin::list_projects(state).await.unwrap_or_default();
+    let projects = Stored::<Project>::query(ports.store.as_ref(), Project::PARTITION, "PROJECT#").await.unwrap_or_default();
     for project in &projects {
-        let partition = Project::partition_of(&project.id);
-        let Ok(connections) = Stored::<Connection>::query(state.store.as_ref(), &partition, Connection::SK_PREFIX).await else { continue };
+        let partition = Project::partition_of(&project.record.id);
+        let Ok(connections) = Stored::<Connection>::query(ports.store.as_ref(), &partition, Connection::SK_PREFIX).await else { continue };
         for stored in connections {
             report.connections += 1;
-            sweep_one(state, stored, &mut report).await;
+            sweep_one(ports, stored, &mut report).await;
         }
     }
-    report.deliveries = events::deliver_due(state).await;
+    report.deliveries = events::deliver_due(ports).await;
     tracing::info!(?report, "sweep done");
     report
 }
 
-async fn sweep_one(state: &AppState, stored: Stored<Connection>, report: &mut SweepReport) {
+async fn sweep_one(ports: &Ports, stored: Stored<Connection>, report: &mut SweepReport) {
     let connection = &stored.record;
-    let now = state.clock.now();
+    let now = ports.clock.now();
     if connection.state != ConnectionState::Callable || connection.refresh_retry_at.is_some_and(|at| at > now) {
         return;
     }
-    let Ok(Some(connector)) = Stored::<Connector>::get(state.store.as_ref(), &Connector::key_of(&connection.connector)).await else { return };
+    let Ok(Some(connector)) = Stored::<Connector>::get(ports.store.as_ref(), &Connector::key_of(&connection.connector)).await else { return };
     let connector = connector.record;
     if connector.auth_mode != AuthMode::OAuth2 || connection.credentials.is_none() {
         return;
@@ -65,8 +65,8 @@ async fn sweep_one(state: &AppState, stored: Stored<Connection>, report: &mut Sw
     let expiring = connection.token_expires_at.is_some_and(|at| at.0 - WINDOW_SECS <= now.0);
     let idle = now.0 - connection.updated_at.0 >= KEEP_ALIVE_SECS;
     let outcome = match (expiring, idle) {
-        (true, _) => Some(fresh_credentials_soon(state, &connector, stored.clone()).await),
-        (false, true) => Some(force_refresh(state, &connector, stored.clone()).await.map(|_| ())),
+        (true, _) => Some(fresh_credentials_soon(ports, &connector, stored.clone()).await),
+        (false, true) => Some(force_refresh(ports, &connector, stored.clone()).await.map(|_| ())),
         _ => None,
     };
     match outcome {
@@ -75,13 +75,13 @@ async fn sweep_one(state: &AppState, stored: Stored<Connection>, report: &mut Sw
         Some(Err(TokenError::TokenRefreshFailed { .. })) => report.invalidated += 1,
         Some(Err(_)) => {
             report.failed += 1;
-            if let Ok(Some(mut current)) = Stored::<Connection>::get(state.store.as_ref(), &crate::model::Record::key(&stored.record)).await {
+            if let Ok(Some(mut current)) = Stored::<Connection>::get(ports.store.as_ref(), &crate::model::Record::key(&stored.record)).await {
                 if current.record.refresh_failures >= FAILURE_BUDGET && current.record.state == ConnectionState::Callable {
                     current.record.state = ConnectionState::Invalid;
-                    current.record.updated_at = state.clock.now();
-                    if current.save(state.store.as_ref()).await.is_ok() {
+                    current.record.updated_at = ports.clock.now();
+                    if current.save(ports.store.as_ref()).await.is_ok() {
                         report.invalidated += 1;
-                        events::emit(state, EventType::ConnectionInvalid, &current.record, serde_json::json!({"reason": "failure_budget"})).await;
+                        events::emit(ports, EventType::ConnectionInvalid, &current.record, serde_json::json!({"reason": "failure_budget"})).await;
                     }
                 }
             }
@@ -90,10 +90,10 @@ async fn sweep_one(state: &AppState, stored: Stored<Connection>, report: &mut Sw
 }
 
 /// A refresh ahead of the on-demand buffer: the sweep's window is wider than the buffer.
-async fn fresh_credentials_soon(state: &AppState, connector: &Connector, stored: Stored<Connection>) -> Result<(), TokenError> {
+async fn fresh_credentials_soon(ports: &Ports, connector: &Connector, stored: Stored<Connection>) -> Result<(), TokenError> {
     let mut early = connector.clone();
     if let Some(oauth) = early.oauth.as_mut() {
         oauth.refresh_buffer_secs = oauth.refresh_buffer_secs.max(WINDOW_SECS);
     }
-    fresh_credentials(state, &early, stored).await.map(|_| ())
+    fresh_credentials(ports, &early, stored).await.map(|_| ())
 }

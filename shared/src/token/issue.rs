@@ -7,10 +7,12 @@ use super::caller::Caller;
 use super::refresh::{authorization_required, fresh_credentials};
 use super::TokenError;
 use crate::clock::Timestamp;
-use crate::model::{AuthMode, Connection, ConnectionState, Connector, ConnectorUid, Record, Stored, Subject, SubjectType};
+use crate::model::{
+    AuthMode, Connection, ConnectionId, ConnectionState, Connector, ConnectorUid, ConsumerId, InstallationId, Record, Stored, Subject, SubjectType,
+};
 use crate::oauth::Credentials;
-use crate::secret::{random_id, SecretString};
-use crate::state::AppState;
+use crate::ports::Ports;
+use crate::secret::SecretString;
 use crate::store::StoreError;
 
 /// The body of `POST /v1/token/{connector}`.
@@ -21,7 +23,8 @@ pub struct TokenRequest {
     pub subject: SubjectInput,
     /// The provider installation (app subjects with several installations).
     #[serde(default)]
-    pub installation_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub installation_id: Option<InstallationId>,
     /// Scopes the token must carry; a subset of what was granted.
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
@@ -37,7 +40,8 @@ pub struct SubjectInput {
     pub kind: SubjectType,
     /// The user's id, for `user`.
     #[serde(default)]
-    pub id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub id: Option<ConsumerId>,
 }
 
 /// A provider token, ready to use.
@@ -54,9 +58,9 @@ pub struct IssuedToken {
     /// Its scopes.
     pub scopes: Vec<String>,
     /// The connection it came from.
-    pub connection_id: String,
+    pub connection_id: ConnectionId,
     /// The installation, for app connections.
-    pub installation_id: Option<String>,
+    pub installation_id: Option<InstallationId>,
     /// The connector.
     pub connector: ConnectorUid,
     /// The connector's provider.
@@ -66,35 +70,41 @@ pub struct IssuedToken {
 }
 
 /// Runs the checks in order and answers a fresh token.
-pub async fn issue(state: &AppState, caller: &Caller, connector_raw: &str, request: TokenRequest) -> Result<IssuedToken, TokenError> {
-    let uid = ConnectorUid::parse(connector_raw).map_err(|_| TokenError::ConnectorNotFound(connector_raw.chars().take(100).collect()))?;
-    let connector = connector(state, &uid).await?.ok_or_else(|| TokenError::ConnectorNotFound(uid.to_string()))?;
+pub async fn issue(ports: &Ports, caller: &Caller, uid: &ConnectorUid, request: TokenRequest) -> Result<IssuedToken, TokenError> {
+    let connector = connector(ports, uid).await?.ok_or_else(|| TokenError::ConnectorNotFound(uid.to_string()))?;
     let link = connector.link_for(caller.project_id()).ok_or_else(|| TokenError::ClientNotLinkedToProject(uid.to_string()))?;
     if !link.environments.contains(caller.environment()) {
         return Err(TokenError::ClientNotEnabledForEnvironment(uid.to_string(), caller.environment().to_string()));
     }
     let subject = subject(caller, &request)?;
-    let key = Connection::key_of(caller.project_id(), caller.environment(), &uid, &subject, request.installation_id.as_deref());
+    let key = Connection::key_of(caller.project_id(), caller.environment(), uid, &subject, request.installation_id.as_ref());
     if let Caller::Connection(token) = caller {
         if token.connection_sk != key.sk {
             return Err(TokenError::SubjectNotAllowed("a connection access token is for its own connection only".into()));
         }
     }
-    let stored = match Stored::<Connection>::get(state.store.as_ref(), &key).await? {
+    let stored = match Stored::<Connection>::get(ports.store.as_ref(), &key).await? {
         Some(stored) => stored,
         None if connector.auth_mode == AuthMode::GithubApp && request.installation_id.is_none() => {
             return Err(TokenError::InstallationRequired { connector: uid.to_string() });
         }
         None if connector.auth_mode.is_machine() && (subject.kind == SubjectType::App || connector.auth_mode == AuthMode::JwtBearer) => {
-            install_machine_connection(state, caller, &connector, &subject, request.installation_id.as_deref()).await?
+            install_machine_connection(ports, caller, &connector, &subject, request.installation_id.as_ref()).await?
         }
-        None => return Err(missing(&uid, &subject)),
+        None => return Err(missing(uid, &subject)),
     };
+    if let Caller::Connection(token) = caller {
+        // Bound to its connection, not to whatever now sits at the same place: a connection made
+        // again after this one was deleted does not bring its old tokens back to life.
+        if token.connection_id != stored.record.id {
+            return Err(TokenError::Unauthenticated);
+        }
+    }
     if stored.record.state == ConnectionState::Invalid || stored.record.state == ConnectionState::Added {
         return Err(authorization_required(&stored.record));
     }
     if stored.record.state == ConnectionState::Authorized {
-        return Err(TokenError::ConfigurationRequired { connection_id: stored.record.id.clone() });
+        return Err(TokenError::ConfigurationRequired { connection_id: stored.record.id.to_string() });
     }
     if let Some(wanted) = &request.scopes {
         let missing: Vec<String> = wanted.iter().filter(|s| !stored.record.scopes.contains(s)).cloned().collect();
@@ -102,18 +112,18 @@ pub async fn issue(state: &AppState, caller: &Caller, connector_raw: &str, reque
             return Err(TokenError::ScopeNotGranted { missing });
         }
     }
-    let (connection, credentials) = fresh_credentials(state, &connector, stored).await?;
+    let (connection, credentials) = fresh_credentials(ports, &connector, stored).await?;
     answer(connector, connection, &credentials, request.scopes)
 }
 
 /// The connector, from the per-instance cache or the store.
-async fn connector(state: &AppState, uid: &ConnectorUid) -> Result<Option<Connector>, TokenError> {
-    if let Some(connector) = state.caches.connectors.get(uid) {
+async fn connector(ports: &Ports, uid: &ConnectorUid) -> Result<Option<Connector>, TokenError> {
+    if let Some(connector) = ports.caches.connectors.get(uid, ports.clock.now()) {
         return Ok(Some(connector));
     }
-    let connector = Stored::<Connector>::get(state.store.as_ref(), &Connector::key_of(uid)).await?.map(|s| s.record);
+    let connector = Stored::<Connector>::get(ports.store.as_ref(), &Connector::key_of(uid)).await?.map(|s| s.record);
     if let Some(connector) = &connector {
-        state.caches.connectors.insert(uid.clone(), connector.clone());
+        ports.caches.connectors.insert(uid.clone(), connector.clone(), ports.clock.now());
     }
     Ok(connector)
 }
@@ -121,16 +131,11 @@ async fn connector(state: &AppState, uid: &ConnectorUid) -> Result<Option<Connec
 /// The subject asked for, if this caller may ask for it.
 fn subject(caller: &Caller, request: &TokenRequest) -> Result<Subject, TokenError> {
     let subject = match (request.subject.kind, &request.subject.id) {
-        (SubjectType::App, None) => Subject { kind: SubjectType::App, id: None },
+        (SubjectType::App, None) => Subject::app(),
         (SubjectType::App, Some(_)) => return Err(TokenError::InvalidRequest("an app subject has no id".into())),
-        (SubjectType::User, Some(id)) if !id.is_empty() && id.len() <= 256 => Subject::user(id.clone()),
-        (SubjectType::User, _) => return Err(TokenError::InvalidRequest("a user subject needs an id".into())),
+        (SubjectType::User, Some(id)) => Subject::user(id.clone()),
+        (SubjectType::User, None) => return Err(TokenError::InvalidRequest("a user subject needs an id".into())),
     };
-    if let Some(installation) = &request.installation_id {
-        if installation.is_empty() || installation.len() > 128 || installation.chars().any(char::is_control) {
-            return Err(TokenError::InvalidRequest("installation_id must be 1 to 128 printable characters".into()));
-        }
-    }
     match caller {
         Caller::SecretKey(key) if subject.kind == SubjectType::User && key.user_id.as_ref() != subject.id.as_ref() => {
             Err(TokenError::SubjectNotAllowed("a secret key may ask for the app, or for the user it is bound to".into()))
@@ -141,7 +146,7 @@ fn subject(caller: &Caller, request: &TokenRequest) -> Result<Subject, TokenErro
 
 fn missing(uid: &ConnectorUid, subject: &Subject) -> TokenError {
     match (&subject.kind, &subject.id) {
-        (SubjectType::User, Some(user)) => TokenError::UserAuthorizationRequired { connector: uid.to_string(), user_id: user.clone(), connection_id: None },
+        (SubjectType::User, Some(user)) => TokenError::UserAuthorizationRequired { connector: uid.to_string(), user_id: user.to_string(), connection_id: None },
         _ => TokenError::InstallationRequired { connector: uid.to_string() },
     }
 }
@@ -149,21 +154,21 @@ fn missing(uid: &ConnectorUid, subject: &Subject) -> TokenError {
 /// A machine connector (client credentials, GitHub App, JWT bearer) needs no person: its
 /// connection is created on first use, and its first token fetched under the refresh lease.
 async fn install_machine_connection(
-    state: &AppState,
+    ports: &Ports,
     caller: &Caller,
     connector: &Connector,
     subject: &Subject,
-    installation_id: Option<&str>,
+    installation_id: Option<&InstallationId>,
 ) -> Result<Stored<Connection>, TokenError> {
-    let now = state.clock.now();
+    let now = ports.clock.now();
     let connection = Connection {
-        id: random_id("conn"),
+        id: ConnectionId::generate(),
         project_id: caller.project_id().clone(),
         environment: caller.environment().clone(),
         connector: connector.uid.clone(),
         subject: subject.clone(),
         end_user: None,
-        installation_id: installation_id.map(str::to_owned),
+        installation_id: installation_id.cloned(),
         state: ConnectionState::Callable,
         credentials: None,
         token_expires_at: None,
@@ -175,16 +180,16 @@ async fn install_machine_connection(
         created_at: now,
         updated_at: now,
     };
-    match state.store.put_if_absent(&connection.to_item()?).await {
+    match ports.store.put_if_absent(&connection.to_item()?).await {
         Ok(()) => {
             let index =
                 crate::model::ConnectionIdIndex { id: connection.id.clone(), project_id: connection.project_id.clone(), connection_sk: connection.key().sk };
-            state.store.put(&index.to_item()?).await?;
+            ports.store.put(&index.to_item()?).await?;
         }
         Err(StoreError::ConditionFailed) => {}
         Err(e) => return Err(e.into()),
     }
-    Stored::<Connection>::get(state.store.as_ref(), &connection.key())
+    Stored::<Connection>::get(ports.store.as_ref(), &connection.key())
         .await?
         .ok_or_else(|| TokenError::InstallationRequired { connector: connector.uid.to_string() })
 }

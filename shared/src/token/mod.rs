@@ -2,7 +2,6 @@
 //! provider token for a subject, refreshed if needed, or a typed error with a stable code.
 //!
 //! - [`caller`]: who is asking (secret key, connection access token, OIDC JWT), cached per instance.
-//! - [`cache`]: the small per-instance caches that keep the warm path to one store read.
 //! - [`issue`]: the checks, in the documented order, and the answer.
 //! - [`refresh`]: single-flight refresh under a lease on the connection item.
 //! - [`grant`]: the provider calls (refresh token, client credentials).
@@ -11,17 +10,13 @@
 //! - [`oidc`]: verifying OIDC caller tokens against a project's trusted issuers.
 
 pub mod background;
-pub mod cache;
 pub mod caller;
 pub mod grant;
 pub mod issue;
 pub mod oidc;
 pub mod refresh;
 
-use serde_json::{json, Value};
-
-use crate::http::ApiError;
-use crate::model::RecordError;
+use crate::store::RecordError;
 
 /// Why a token was not issued. Checked and reported in this order.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +83,13 @@ pub enum TokenError {
         /// Seconds.
         retry_after: u64,
     },
+    /// Another instance has been refreshing for longer than a caller waits; the provider has not
+    /// failed, so it is worth retrying shortly.
+    #[error("another request is refreshing this token; retry after {retry_after} seconds")]
+    RefreshWaitTimeout {
+        /// Seconds.
+        retry_after: u64,
+    },
     /// The provider is rate limiting.
     #[error("the provider is rate limiting; retry after {retry_after} seconds")]
     RateLimited {
@@ -111,46 +113,8 @@ impl From<crate::keyring::KeyringError> for TokenError {
     }
 }
 
-fn link_token_hint(connector: &str, user_id: &str, connection_id: Option<&str>) -> Value {
-    let mut request = json!({"end_user": {"id": user_id}, "connectors": [connector]});
-    if let Some(id) = connection_id {
-        request["connection_id"] = json!(id);
-    }
-    json!({"link_token_request": request})
-}
-
-impl From<TokenError> for ApiError {
-    fn from(error: TokenError) -> Self {
-        use http::StatusCode as S;
-        let (status, code, details, retry_after) = match &error {
-            TokenError::Unauthenticated => return ApiError::Unauthenticated,
-            TokenError::Record(_) => {
-                let TokenError::Record(e) = error else { unreachable!() };
-                return e.into();
-            }
-            TokenError::InvalidRequest(_) => (S::BAD_REQUEST, "invalid_request", None, None),
-            TokenError::ConnectorNotFound(_) => (S::NOT_FOUND, "connector_not_found", None, None),
-            TokenError::ClientNotLinkedToProject(_) => (S::FORBIDDEN, "client_not_linked_to_project", None, None),
-            TokenError::ClientNotEnabledForEnvironment(..) => (S::FORBIDDEN, "client_not_enabled_for_environment", None, None),
-            TokenError::SubjectNotAllowed(_) => (S::FORBIDDEN, "subject_not_allowed", None, None),
-            TokenError::InstallationRequired { connector } => (S::CONFLICT, "connector_installation_required", Some(json!({"connector": connector})), None),
-            TokenError::UserAuthorizationRequired { connector, user_id, connection_id } => {
-                (S::CONFLICT, "user_authorization_required", Some(link_token_hint(connector, user_id, connection_id.as_deref())), None)
-            }
-            TokenError::ConfigurationRequired { connection_id } => {
-                (S::CONFLICT, "connection_configuration_required", Some(json!({"connection_id": connection_id})), None)
-            }
-            TokenError::ScopeNotGranted { missing } => (S::FORBIDDEN, "scope_not_granted", Some(json!({"missing_scopes": missing})), None),
-            TokenError::TokenRefreshFailed { connection_id, user_id, connector } => {
-                let details = match user_id {
-                    Some(user) => link_token_hint(connector, user, Some(connection_id)),
-                    None => json!({"connection_id": connection_id}),
-                };
-                (S::CONFLICT, "token_refresh_failed", Some(details), None)
-            }
-            TokenError::UpstreamUnavailable { retry_after } => (S::SERVICE_UNAVAILABLE, "upstream_unavailable", None, Some(*retry_after)),
-            TokenError::RateLimited { retry_after } => (S::TOO_MANY_REQUESTS, "rate_limited", None, Some(*retry_after)),
-        };
-        ApiError::Flow { status, code: code.into(), message: error.to_string(), details, retry_after }
+impl From<crate::model::CorruptRecord> for TokenError {
+    fn from(error: crate::model::CorruptRecord) -> Self {
+        TokenError::Record(error.into())
     }
 }

@@ -4,9 +4,6 @@
 //! `kid`; `aud`, `iss` and `exp` are required. The JWKS is cached per instance and fetched again on
 //! an unknown `kid` at most once a minute, so a flood of made-up kids cannot hammer the issuer.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::jwk::JwkSet;
@@ -15,35 +12,16 @@ use serde_json::Value;
 
 use super::caller::Caller;
 use super::TokenError;
-use crate::clock::Timestamp;
 use crate::model::{EnvironmentName, IssuerTrust, Project, Stored, TrustedIssuer};
+use crate::ports::Ports;
 use crate::secret::SecretString;
-use crate::state::AppState;
 
 /// At most one JWKS fetch per issuer per this many seconds for unknown kids.
 const REFETCH_SECS: i64 = 60;
 
-/// JWKS documents by URL, with when they were fetched.
-#[derive(Debug, Default)]
-pub struct JwksCache {
-    sets: Mutex<HashMap<String, (Timestamp, JwkSet)>>,
-}
-
-impl JwksCache {
-    fn get(&self, url: &str) -> Option<(Timestamp, JwkSet)> {
-        self.sets.lock().ok()?.get(url).cloned()
-    }
-
-    fn put(&self, url: &str, at: Timestamp, set: JwkSet) {
-        if let Ok(mut sets) = self.sets.lock() {
-            sets.insert(url.to_owned(), (at, set));
-        }
-    }
-}
-
 /// Verifies `jwt`; any failure is `Unauthenticated` (the reason goes to the log, not the caller).
-pub async fn verify(state: &AppState, jwt: &str) -> Result<Caller, TokenError> {
-    match try_verify(state, jwt).await {
+pub async fn verify(ports: &Ports, jwt: &str) -> Result<Caller, TokenError> {
+    match try_verify(ports, jwt).await {
         Ok(caller) => Ok(caller),
         Err(Refusal::Record(e)) => Err(e),
         Err(Refusal::Reason(reason)) => {
@@ -58,17 +36,17 @@ enum Refusal {
     Record(TokenError),
 }
 
-impl From<crate::model::RecordError> for Refusal {
-    fn from(error: crate::model::RecordError) -> Self {
+impl From<crate::store::RecordError> for Refusal {
+    fn from(error: crate::store::RecordError) -> Self {
         Refusal::Record(error.into())
     }
 }
 
-async fn try_verify(state: &AppState, jwt: &str) -> Result<Caller, Refusal> {
+async fn try_verify(ports: &Ports, jwt: &str) -> Result<Caller, Refusal> {
     let header = decode_header(jwt).map_err(|_| Refusal::Reason("malformed header or unsupported alg"))?;
     let kid = header.kid.clone().ok_or(Refusal::Reason("no kid"))?;
     let issuer = unverified_issuer(jwt).ok_or(Refusal::Reason("no iss"))?;
-    let trusts = trusts_of(state, &issuer).await?;
+    let trusts = trusts_of(ports, &issuer).await?;
     if trusts.is_empty() {
         return Err(Refusal::Reason("untrusted issuer"));
     }
@@ -76,7 +54,7 @@ async fn try_verify(state: &AppState, jwt: &str) -> Result<Caller, Refusal> {
         if trust.issuer != issuer || !trust.algorithms.iter().any(|a| algorithm(a) == Some(header.alg)) {
             continue;
         }
-        let Some(key) = find_key(state, &trust.jwks_url, &kid, header.alg).await else { continue };
+        let Some(key) = find_key(ports, &trust.jwks_url, &kid, header.alg).await else { continue };
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&trust.issuer]);
         validation.set_audience(&[&trust.audience]);
@@ -93,21 +71,30 @@ async fn try_verify(state: &AppState, jwt: &str) -> Result<Caller, Refusal> {
     Err(Refusal::Reason("signature, audience, issuer, expiry or key did not verify"))
 }
 
-/// The projects trusting `issuer`, cached per instance for a minute.
-async fn trusts_of(state: &AppState, issuer: &str) -> Result<Vec<(TrustedIssuer, Project)>, Refusal> {
+/// The projects trusting `issuer`, cached per instance for a few seconds. Issuers nobody trusts
+/// are remembered apart, so a flood of made-up issuers cannot evict the trusted ones.
+async fn trusts_of(ports: &Ports, issuer: &str) -> Result<Vec<(TrustedIssuer, Project)>, Refusal> {
     let hash = SecretString::new(issuer.to_owned()).sha256_hex();
-    if let Some(trusts) = state.caches.trusts.get(&hash) {
+    let now = ports.clock.now();
+    if let Some(trusts) = ports.caches.trusts.get(&hash, now) {
         return Ok(trusts);
     }
+    if ports.caches.untrusted.get(&hash, now).is_some() {
+        return Ok(Vec::new());
+    }
     let mut trusts = Vec::new();
-    for stored in Stored::<IssuerTrust>::query(state.store.as_ref(), &IssuerTrust::partition_of(&hash), "PROJECT#").await? {
-        let project = Stored::<Project>::get(state.store.as_ref(), &Project::key_of(&stored.record.project_id)).await?;
+    for stored in Stored::<IssuerTrust>::query(ports.store.as_ref(), &IssuerTrust::partition_of(&hash), "PROJECT#").await? {
+        let project = Stored::<Project>::get(ports.store.as_ref(), &Project::key_of(&stored.record.project_id)).await?;
         // The project's own list is the truth: an index entry it no longer names is stale.
         if let Some(project) = project.map(|p| p.record).filter(|p| p.trusted_issuers.contains(&stored.record.trust)) {
             trusts.push((stored.record.trust, project));
         }
     }
-    state.caches.trusts.insert(hash, trusts.clone());
+    if trusts.is_empty() {
+        ports.caches.untrusted.insert(hash, (), now);
+    } else {
+        ports.caches.trusts.insert(hash, trusts.clone(), now);
+    }
     Ok(trusts)
 }
 
@@ -131,9 +118,9 @@ fn algorithm(name: &str) -> Option<Algorithm> {
 
 /// The key `kid` of the JWKS at `url`, fetching it when not cached, or when the kid is unknown and
 /// the last fetch is over a minute old.
-async fn find_key(state: &AppState, url: &str, kid: &str, alg: Algorithm) -> Option<DecodingKey> {
-    let now = state.clock.now();
-    let cached = state.caches.jwks.get(url);
+async fn find_key(ports: &Ports, url: &str, kid: &str, alg: Algorithm) -> Option<DecodingKey> {
+    let now = ports.clock.now();
+    let cached = ports.caches.jwks.get(url);
     let lookup = |set: &JwkSet| {
         let jwk = set.find(kid)?;
         // A key that names its algorithm may only be used with it.
@@ -151,8 +138,8 @@ async fn find_key(state: &AppState, url: &str, kid: &str, alg: Algorithm) -> Opt
     if !stale {
         return None;
     }
-    let fetched = state.provider.get_json(url).await.ok()?;
+    let fetched = ports.outbound.get_json(url).await.ok()?;
     let set: JwkSet = serde_json::from_value(fetched).ok()?;
-    state.caches.jwks.put(url, now, set.clone());
+    ports.caches.jwks.put(url, now, set.clone());
     lookup(&set)
 }

@@ -1,0 +1,183 @@
+//! Configuration, read once from the environment when a process starts.
+//!
+//! Every variable is listed in the README's configuration reference. Locally nothing needs to be
+//! set: the defaults are the embedded store and a local master key under `.latchkey/`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use latchkey::keyring::CachePolicy;
+use latchkey::settings::Settings;
+use latchkey::SecretString;
+
+/// Where items are kept.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreConfig {
+    /// The embedded SQLite store in this file.
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// A DynamoDB table.
+    Dynamo {
+        /// Table name.
+        table: String,
+        /// Endpoint override (a local DynamoDB-API server); `None` for AWS.
+        endpoint: Option<String>,
+    },
+}
+
+/// Who wraps data keys.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyringConfig {
+    /// A local master key: given, or read from (and created in) a file.
+    Local {
+        /// The file holding the key.
+        key_file: PathBuf,
+        /// A base64 key given directly, which wins over the file.
+        key: Option<SecretString>,
+    },
+    /// AWS KMS.
+    Kms {
+        /// Key id, ARN or alias.
+        key_id: String,
+        /// Endpoint override (a local KMS-API server); `None` for AWS.
+        endpoint: Option<String>,
+    },
+}
+
+/// A configuration problem, named by the variable at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// Everything a process needs to build its state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The item store.
+    pub store: StoreConfig,
+    /// The keyring's provider.
+    pub keyring: KeyringConfig,
+    /// How long and how often unwrapped data keys are reused.
+    pub key_cache: CachePolicy,
+    /// What the flows are told.
+    pub settings: Settings,
+    /// The SQS queue webhook deliveries go through (AWS); without it, an in-process queue or the sweep.
+    pub webhook_queue_url: Option<String>,
+    /// SQS endpoint override (a local SQS-API server).
+    pub sqs_endpoint: Option<String>,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads the configuration through `var`, which answers a variable's value if it is set.
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let data_dir = PathBuf::from(var("LATCHKEY_DATA_DIR").unwrap_or_else(|| ".latchkey".into()));
+        let store = match var("LATCHKEY_STORE").as_deref().unwrap_or("sqlite") {
+            "sqlite" => StoreConfig::Sqlite { path: var("LATCHKEY_SQLITE_PATH").map(PathBuf::from).unwrap_or_else(|| data_dir.join("latchkey.sqlite3")) },
+            "dynamodb" => StoreConfig::Dynamo {
+                table: var("LATCHKEY_TABLE").ok_or_else(|| ConfigError("LATCHKEY_TABLE is required when LATCHKEY_STORE=dynamodb".into()))?,
+                endpoint: var("LATCHKEY_DYNAMODB_ENDPOINT"),
+            },
+            other => return Err(ConfigError(format!("LATCHKEY_STORE must be sqlite or dynamodb, not {other:?}"))),
+        };
+        let keyring = match var("LATCHKEY_KEYRING").as_deref().unwrap_or("local") {
+            "local" => KeyringConfig::Local {
+                key_file: var("LATCHKEY_MASTER_KEY_FILE").map(PathBuf::from).unwrap_or_else(|| data_dir.join("master.key")),
+                key: var("LATCHKEY_MASTER_KEY").map(SecretString::new),
+            },
+            "kms" => KeyringConfig::Kms {
+                key_id: var("LATCHKEY_KMS_KEY_ID").ok_or_else(|| ConfigError("LATCHKEY_KMS_KEY_ID is required when LATCHKEY_KEYRING=kms".into()))?,
+                endpoint: var("LATCHKEY_KMS_ENDPOINT"),
+            },
+            other => return Err(ConfigError(format!("LATCHKEY_KEYRING must be local or kms, not {other:?}"))),
+        };
+        let number = |name: &str, default: u64| -> Result<u64, ConfigError> {
+            var(name).map_or(Ok(default), |v| v.parse().map_err(|_| ConfigError(format!("{name} must be a whole number"))))
+        };
+        let defaults = CachePolicy::default();
+        let key_cache = CachePolicy {
+            max_age: Duration::from_secs(number("LATCHKEY_KEY_CACHE_MAX_AGE_SECS", defaults.max_age.as_secs())?),
+            max_uses: number("LATCHKEY_KEY_CACHE_MAX_USES", defaults.max_uses)?,
+            max_entries: defaults.max_entries,
+        };
+        let public_url = match var("LATCHKEY_PUBLIC_URL") {
+            Some(url) => Some(parse_public_url(&url)?),
+            None => None,
+        };
+        let link_token_ttl_secs = number("LATCHKEY_LINK_TOKEN_TTL_SECS", 4 * 3600)? as i64;
+        let update_link_token_ttl_secs = number("LATCHKEY_UPDATE_LINK_TOKEN_TTL_SECS", 1800)? as i64;
+        if link_token_ttl_secs == 0 || update_link_token_ttl_secs == 0 {
+            return Err(ConfigError("link token lifetimes must be positive".into()));
+        }
+        let webhook_retry_base = Duration::from_millis(number("LATCHKEY_WEBHOOK_RETRY_BASE_MS", 2000)?);
+        let allowed_hosts = var("LATCHKEY_ALLOWED_HOSTS").map(|v| parse_hosts("LATCHKEY_ALLOWED_HOSTS", &v)).transpose()?.unwrap_or_default();
+        let outbound_allowed_hosts = var("LATCHKEY_OUTBOUND_ALLOW").map(|v| parse_hosts("LATCHKEY_OUTBOUND_ALLOW", &v)).transpose()?.unwrap_or_default();
+        Ok(Self {
+            store,
+            keyring,
+            key_cache,
+            settings: Settings { public_url, allowed_hosts, link_token_ttl_secs, update_link_token_ttl_secs, webhook_retry_base, outbound_allowed_hosts },
+            webhook_queue_url: var("LATCHKEY_WEBHOOK_QUEUE_URL"),
+            sqs_endpoint: var("LATCHKEY_SQS_ENDPOINT"),
+        })
+    }
+}
+
+/// A comma-separated list of `host[:port]` values (`LATCHKEY_ALLOWED_HOSTS`, `LATCHKEY_OUTBOUND_ALLOW`).
+fn parse_hosts(variable: &str, raw: &str) -> Result<Vec<String>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(|host| {
+            let ok = host.len() <= 260 && host.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
+            if ok {
+                Ok(host.to_ascii_lowercase())
+            } else {
+                Err(ConfigError(format!("{variable} must list host[:port] values, not {host:?}")))
+            }
+        })
+        .collect()
+}
+
+fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
+    let error = || ConfigError(format!("LATCHKEY_PUBLIC_URL must be an http(s) URL without a query, not {raw:?}"));
+    let url = url::Url::parse(raw).map_err(|_| error())?;
+    if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.host_str().is_none() {
+        return Err(error());
+    }
+    Ok(raw.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_store_and_a_local_key() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.store, StoreConfig::Sqlite { path: ".latchkey/latchkey.sqlite3".into() });
+        assert!(matches!(config.keyring, KeyringConfig::Local { key: None, .. }));
+    }
+
+    #[test]
+    fn aws_mode_needs_its_names() {
+        assert!(config(&[("LATCHKEY_STORE", "dynamodb")]).unwrap_err().0.contains("LATCHKEY_TABLE"));
+        assert!(config(&[("LATCHKEY_KEYRING", "kms")]).unwrap_err().0.contains("LATCHKEY_KMS_KEY_ID"));
+        assert!(config(&[("LATCHKEY_STORE", "postgres")]).is_err());
+        assert!(config(&[("LATCHKEY_PUBLIC_URL", "ftp://x")]).is_err());
+        assert_eq!(config(&[("LATCHKEY_PUBLIC_URL", "https://a.example/")]).unwrap().settings.public_url.as_deref(), Some("https://a.example"));
+        assert_eq!(config(&[("LATCHKEY_ALLOWED_HOSTS", "a.example:80, B.example")]).unwrap().settings.allowed_hosts, vec!["a.example:80", "b.example"]);
+        assert!(config(&[("LATCHKEY_ALLOWED_HOSTS", "a/b")]).is_err());
+    }
+}

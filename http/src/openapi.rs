@@ -1,0 +1,78 @@
+//! The OpenAPI 3.1 document, collected by utoipa from the handlers' annotations: every route of the
+//! route table, every caller credential, the error schema and the headers routes answer with.
+
+use std::sync::OnceLock;
+
+use utoipa::OpenApi;
+
+use crate::error::{ErrorBody, ErrorCode, ErrorDetail};
+use crate::handlers;
+
+/// The API's OpenAPI description; every route of the route table is listed in `paths`.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Latchkey", description = "Self-hosted connection broker: link tokens, sessions, connections and short-lived provider tokens."),
+    paths(
+        handlers::create_link_token,
+        handlers::exchange_public_token,
+        handlers::revoke_access_token,
+        handlers::create_session,
+        handlers::issue_token,
+        handlers::oauth_callback,
+        handlers::connect_page,
+        handlers::connect_sdk,
+        handlers::connect_start,
+        handlers::connect_credentials,
+        handlers::connect_deep_link,
+        handlers::openapi_document,
+        handlers::list_providers,
+        handlers::list_connections,
+        handlers::get_connection,
+        handlers::delete_connection,
+        handlers::import_connection,
+        handlers::configure_connection,
+        handlers::connect_authorize,
+        handlers::connect_authorize_confirm,
+        handlers::connect_action,
+    ),
+    components(schemas(
+        ErrorBody, ErrorDetail, ErrorCode, handlers::LinkTokenResponse, handlers::ExchangeRequest, handlers::ExchangeResponse,
+        handlers::RevokeRequest, handlers::RevokeResponse,
+        latchkey::link::token::LinkTokenRequest, latchkey::link::token::EndUserInput, handlers::TokenResponse, handlers::ConnectorRef,
+        latchkey::token::issue::TokenRequest, latchkey::token::issue::SubjectInput,
+        handlers::SessionResponse, latchkey::link::session::SessionRequest, latchkey::model::SessionSettings,
+        latchkey::model::ConsumerMetadata, latchkey::model::Theme,
+        handlers::ConfigureRequest, latchkey::connections::ImportRequest, latchkey::connections::import::ImportedCredentials,
+        handlers::ConnectionList, handlers::ConnectionAnswer, handlers::Deleted, latchkey::connections::ConnectionView,
+        handlers::ProviderList, handlers::ProviderSummary,
+    )),
+    modifiers(&CallerCredentials)
+)]
+pub struct ApiDoc;
+
+/// Declares the bearer credentials the routes name: a project secret key, a connection access
+/// token from the link exchange, and an OIDC token from an issuer the project trusts.
+struct CallerCredentials;
+
+impl utoipa::Modify for CallerCredentials {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = |description: &str, format: Option<&str>| {
+            let mut builder = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some(description.to_owned()));
+            if let Some(format) = format {
+                builder = builder.bearer_format(format);
+            }
+            SecurityScheme::Http(builder.build())
+        };
+        components.add_security_scheme("secret_key", bearer("A project secret key, lk_sk_...", None));
+        components.add_security_scheme("connection_token", bearer("A connection access token from the link exchange, lk_conn_...", None));
+        components.add_security_scheme("oidc", bearer("An OIDC token from an issuer the project trusts, bound by its claims", Some("JWT")));
+    }
+}
+
+/// The document as JSON, rendered once per process.
+pub fn document_json() -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| ApiDoc::openapi().to_json().expect("the OpenAPI document serializes"))
+}

@@ -1,0 +1,158 @@
+//! The pages people see: the Connect page, the authorize confirmation, and the result of a
+//! connection. Compile-time templates (maud) that escape every value unless it is marked
+//! `PreEscaped`, which only the page's own stylesheet and scripts are. No third-party assets, one
+//! nonce'd script and stylesheet per page, and headers that keep the page to itself: a strict
+//! Content-Security-Policy, `Referrer-Policy: no-referrer` (the URL holds a link token), and framing
+//! only by the app origin that opened the modal.
+
+mod connect;
+mod result;
+
+pub use connect::{authorize_confirmation, connect_page};
+pub use result::{result_page, ResultMessage};
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+
+use crate::error::ErrorCode;
+
+/// The stylesheet every page shares.
+const STYLE: &str = include_str!("../../../shared/assets/connect.css");
+
+/// JSON safe inside a `<script type="application/json">` block: nothing in it can close the tag.
+pub fn script_json(value: &serde_json::Value) -> PreEscaped<String> {
+    PreEscaped(value.to_string().replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026"))
+}
+
+/// One page to send.
+pub struct Page<'a> {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// The `<title>`.
+    pub title: &'a str,
+    /// The `<main>` content.
+    pub body: Markup,
+    /// The page's script, if any (one of the crate's own assets).
+    pub script: Option<&'static str>,
+    /// Origins forms may submit to (and be redirected to) besides this one.
+    pub form_targets: Vec<String>,
+    /// The app origin allowed to frame the page (modal mode).
+    pub frame_ancestor: Option<String>,
+    /// The accent colour of a session's theme (`#rrggbb`, checked when the session was made).
+    pub accent: Option<String>,
+    /// An origin images may come from besides this one (a session theme's logo).
+    pub image_origin: Option<String>,
+    /// The language of the page.
+    pub lang: &'a str,
+}
+
+impl Page<'_> {
+    /// A page with `title` and `body` and nothing else.
+    pub fn plain(status: StatusCode, title: &str, body: Markup) -> Page<'_> {
+        Page { status, title, body, script: None, form_targets: Vec::new(), frame_ancestor: None, accent: None, image_origin: None, lang: "en" }
+    }
+
+    fn accent_rule(&self) -> String {
+        self.accent
+            .as_deref()
+            .filter(|c| c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|h| h.is_ascii_hexdigit()))
+            .map(|c| format!(":root{{--accent:{c}}}"))
+            .unwrap_or_default()
+    }
+
+    /// The response, with its security headers.
+    pub fn into_response(self) -> Response {
+        let nonce = latchkey::secret::random_token(16);
+        let nonce = nonce.expose();
+        let markup = html! {
+            (DOCTYPE)
+            html lang=(self.lang) {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    title { (self.title) }
+                    style nonce=(nonce) { (PreEscaped(STYLE)) (PreEscaped(self.accent_rule())) }
+                }
+                body {
+                    main.card { (self.body) }
+                    @if let Some(script) = self.script {
+                        script nonce=(nonce) { (PreEscaped(script)) }
+                    }
+                }
+            }
+        };
+        let form_action = std::iter::once("'self'".to_owned()).chain(self.form_targets).collect::<Vec<_>>().join(" ");
+        let frame_ancestors = self.frame_ancestor.clone().unwrap_or_else(|| "'none'".into());
+        let images = self.image_origin.as_deref().map(|o| format!(" {o}")).unwrap_or_default();
+        let csp = format!(
+            "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; img-src 'self' data:{images}; \
+             form-action {form_action}; frame-ancestors {frame_ancestors}; base-uri 'none'"
+        );
+        let mut response = (self.status, axum::response::Html(markup.into_string())).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        if let Ok(csp) = HeaderValue::from_str(&csp) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+        }
+        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        headers.insert("cross-origin-opener-policy", HeaderValue::from_static("unsafe-none"));
+        if self.frame_ancestor.is_none() {
+            headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        }
+        response
+    }
+}
+
+/// A page for a failure with nowhere to deliver it (the flow itself could not be identified).
+pub fn error_page(status: StatusCode, code: ErrorCode, message: &str) -> Response {
+    let body = html! {
+        h1 { "Something went wrong" }
+        p.lead { (message) }
+        p.code { "Error code: " code { (code.as_str()) } }
+    };
+    Page::plain(status, "Something went wrong", body).into_response()
+}
+
+/// A `303 See Other` to `location`, with no referrer (the page's URL holds a link token).
+pub fn see_other(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+/// The monogram shown for a connector: up to two letters of its name.
+pub fn monogram(name: &str) -> String {
+    let words: Vec<&str> = name.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let letters: String = match words.as_slice() {
+        [] => "?".into(),
+        // One word: its initial and its next capital (HubSpot → HS, Slack → S).
+        [word] => word.chars().take(1).chain(word.chars().skip(1).filter(|c| c.is_uppercase()).take(1)).collect(),
+        _ => words.iter().filter_map(|w| w.chars().next()).take(2).collect(),
+    };
+    letters.to_uppercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_escaped_and_script_json_cannot_close_its_tag() {
+        let markup = html! { p title=("\"><script>") { ("<b>&") } };
+        assert_eq!(markup.into_string(), "<p title=\"&quot;&gt;&lt;script&gt;\">&lt;b&gt;&amp;</p>");
+        let json = script_json(&serde_json::json!({"x": "</script><script>alert(1)</script>"}));
+        assert!(!json.0.contains("</script>"));
+    }
+
+    #[test]
+    fn monograms() {
+        assert_eq!(monogram("HubSpot"), "HS");
+        assert_eq!(monogram("Slack"), "S");
+        assert_eq!(monogram("Google Drive"), "GD");
+        assert_eq!(monogram(""), "?");
+    }
+}

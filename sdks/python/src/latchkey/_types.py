@@ -1,0 +1,103 @@
+"""Answers of the API as frozen dataclasses. Secret fields are left out of ``repr``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Dict, Generic, Mapping, Optional, Tuple, TypeVar, Union
+
+T = TypeVar("T")
+
+Subject = Mapping[str, Any]
+"""``{"type": "user", "id": "..."}`` or ``{"type": "app"}``; see :func:`user` and :func:`app`."""
+
+
+def user(id: str) -> Dict[str, str]:
+    """A user subject."""
+    return {"type": "user", "id": id}
+
+
+def app() -> Dict[str, str]:
+    """The app subject (the tenant-wide installation)."""
+    return {"type": "app"}
+
+
+@dataclass(frozen=True)
+class ConnectorRef:
+    uid: str
+    provider: str
+
+
+@dataclass(frozen=True)
+class ProviderToken:
+    """A provider token from the broker; ``access_token`` is not in its repr."""
+
+    access_token: str = field(repr=False)
+    token_type: str
+    expires_at: Optional[datetime]
+    scopes: Tuple[str, ...]
+    connection_id: str
+    installation_id: Optional[str]
+    connector: ConnectorRef
+    metadata: Mapping[str, Any]
+    user_access_token: Optional[str] = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class LinkToken:
+    link_token: str = field(repr=False)
+    expires_at: str
+    connect_url: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ExchangedConnection:
+    connection_id: str
+    access_token: str = field(repr=False)
+    """Latchkey's credential for this one connection: keep it server-side."""
+    connector: str
+    end_user: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Session:
+    session_token: str = field(repr=False)
+    url: str = field(repr=False)
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class Connection:
+    id: Optional[str]
+    """None for a connector this consumer has no connection to (state ``available``)."""
+    connector: str
+    name: str
+    provider: str
+    auth_type: str
+    state: str
+    consumer_id: Optional[str]
+    scopes: Tuple[str, ...]
+    metadata: Mapping[str, Any]
+    authorize_url: Optional[str] = field(repr=False)
+    revoke_url: Optional[str]
+    created_at: Optional[str]
+    updated_at: Optional[str]
+
+
+@dataclass(frozen=True)
+class DeletedConnection:
+    id: str
+    deleted: bool
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    data: Tuple[T, ...]
+    next_cursor: Optional[str]
+    """Pass as ``cursor`` for the next page; None on the last one."""
+
+
+AuditEvent = Mapping[str, Any]
+
+Timestamp = Union[datetime, str]

@@ -1,0 +1,199 @@
+// Errors: one class per stable code of Latchkey's API, all extending LatchkeyError.
+//
+// Messages come from the server (which never puts a secret in them) or are fixed strings of this
+// SDK; no credential, token or request body is ever part of an error.
+
+/** Every error code the API answers with. Codes are a closed set; an unknown one still maps to `LatchkeyError`. */
+export const ERROR_CODES = [
+  "unauthenticated",
+  "invalid_request",
+  "invalid_json",
+  "not_found",
+  "route_not_found",
+  "method_not_allowed",
+  "conflict",
+  "unavailable",
+  "internal_error",
+  "connector_not_found",
+  "client_not_linked_to_project",
+  "client_not_enabled_for_environment",
+  "subject_not_allowed",
+  "connector_installation_required",
+  "user_authorization_required",
+  "connection_configuration_required",
+  "scope_not_granted",
+  "token_refresh_failed",
+  "upstream_unavailable",
+  "rate_limited",
+  "refresh_wait_timeout",
+  "narrowing_unsupported",
+  "link_token_invalid",
+  "redirect_url_not_allowed",
+  "origin_not_allowed",
+  "connector_not_allowed",
+  "connection_not_found",
+  "public_token_invalid",
+  "payload_too_large",
+  "field_invalid",
+] as const;
+
+/** A code of the API. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Codes this SDK uses for failures that never reached a Latchkey answer. */
+export type ClientErrorCode = "connection_error" | "unexpected_response";
+
+/** What the server said, as the SDK received it. */
+export interface LatchkeyErrorInit {
+  code: string;
+  message: string;
+  status: number;
+  details?: Record<string, unknown> | null;
+  retryAfter?: number | null;
+}
+
+/** A request Latchkey refused (or that never got an answer from it). */
+export class LatchkeyError extends Error {
+  /** The stable code: one of `ERROR_CODES`, a `ClientErrorCode`, or a code newer than this SDK. */
+  readonly code: string;
+  /** The HTTP status (0 when no answer arrived). */
+  readonly status: number;
+  /** What the caller needs to fix it, when the server says (for example `link_token_request`). */
+  readonly details: Record<string, unknown> | null;
+  /** Seconds to wait before retrying (429 and 503 answers), else null. */
+  readonly retryAfter: number | null;
+
+  constructor(init: LatchkeyErrorInit) {
+    super(init.message);
+    this.name = new.target.name;
+    this.code = init.code;
+    this.status = init.status;
+    this.details = init.details ?? null;
+    this.retryAfter = init.retryAfter ?? null;
+  }
+
+  /** Whether the same request may succeed later, unchanged. */
+  get retryable(): boolean {
+    return this.status === 429 || this.status === 503 || this.code === "connection_error" || this.code === "refresh_wait_timeout";
+  }
+}
+
+/** No answer from Latchkey: the connection failed or timed out. */
+export class LatchkeyConnectionError extends LatchkeyError {
+  constructor(message: string) {
+    super({ code: "connection_error", message, status: 0 });
+  }
+}
+
+export class UnauthenticatedError extends LatchkeyError {}
+export class InvalidRequestError extends LatchkeyError {}
+export class InvalidJsonError extends LatchkeyError {}
+export class NotFoundError extends LatchkeyError {}
+export class RouteNotFoundError extends LatchkeyError {}
+export class MethodNotAllowedError extends LatchkeyError {}
+export class ConflictError extends LatchkeyError {}
+export class UnavailableError extends LatchkeyError {}
+export class InternalError extends LatchkeyError {}
+export class ConnectorNotFoundError extends LatchkeyError {}
+export class ClientNotLinkedToProjectError extends LatchkeyError {}
+export class ClientNotEnabledForEnvironmentError extends LatchkeyError {}
+export class SubjectNotAllowedError extends LatchkeyError {}
+export class ConnectorInstallationRequiredError extends LatchkeyError {}
+/** The user must authorize (again); `linkTokenRequest` is the body of `createLinkToken` that fixes it. */
+export class UserAuthorizationRequiredError extends LatchkeyError {
+  get linkTokenRequest(): Record<string, unknown> | null {
+    return (this.details?.["link_token_request"] as Record<string, unknown> | undefined) ?? null;
+  }
+}
+export class ConnectionConfigurationRequiredError extends LatchkeyError {}
+/** Some requested scopes were not granted; `missingScopes` names them. */
+export class ScopeNotGrantedError extends LatchkeyError {
+  get missingScopes(): string[] {
+    const missing = this.details?.["missing_scopes"];
+    return Array.isArray(missing) ? missing.filter((s): s is string => typeof s === "string") : [];
+  }
+}
+export class TokenRefreshFailedError extends LatchkeyError {
+  get linkTokenRequest(): Record<string, unknown> | null {
+    return (this.details?.["link_token_request"] as Record<string, unknown> | undefined) ?? null;
+  }
+}
+export class UpstreamUnavailableError extends LatchkeyError {}
+export class RateLimitedError extends LatchkeyError {}
+export class RefreshWaitTimeoutError extends LatchkeyError {}
+export class NarrowingUnsupportedError extends LatchkeyError {}
+export class LinkTokenInvalidError extends LatchkeyError {}
+export class RedirectUrlNotAllowedError extends LatchkeyError {}
+export class OriginNotAllowedError extends LatchkeyError {}
+export class ConnectorNotAllowedError extends LatchkeyError {}
+export class ConnectionNotFoundError extends LatchkeyError {}
+export class PublicTokenInvalidError extends LatchkeyError {}
+export class PayloadTooLargeError extends LatchkeyError {}
+export class FieldInvalidError extends LatchkeyError {}
+
+type ErrorClass = new (init: LatchkeyErrorInit) => LatchkeyError;
+
+/** The class of each code. */
+export const ERROR_CLASSES: Readonly<Record<ErrorCode, ErrorClass>> = Object.freeze({
+  unauthenticated: UnauthenticatedError,
+  invalid_request: InvalidRequestError,
+  invalid_json: InvalidJsonError,
+  not_found: NotFoundError,
+  route_not_found: RouteNotFoundError,
+  method_not_allowed: MethodNotAllowedError,
+  conflict: ConflictError,
+  unavailable: UnavailableError,
+  internal_error: InternalError,
+  connector_not_found: ConnectorNotFoundError,
+  client_not_linked_to_project: ClientNotLinkedToProjectError,
+  client_not_enabled_for_environment: ClientNotEnabledForEnvironmentError,
+  subject_not_allowed: SubjectNotAllowedError,
+  connector_installation_required: ConnectorInstallationRequiredError,
+  user_authorization_required: UserAuthorizationRequiredError,
+  connection_configuration_required: ConnectionConfigurationRequiredError,
+  scope_not_granted: ScopeNotGrantedError,
+  token_refresh_failed: TokenRefreshFailedError,
+  upstream_unavailable: UpstreamUnavailableError,
+  rate_limited: RateLimitedError,
+  refresh_wait_timeout: RefreshWaitTimeoutError,
+  narrowing_unsupported: NarrowingUnsupportedError,
+  link_token_invalid: LinkTokenInvalidError,
+  redirect_url_not_allowed: RedirectUrlNotAllowedError,
+  origin_not_allowed: OriginNotAllowedError,
+  connector_not_allowed: ConnectorNotAllowedError,
+  connection_not_found: ConnectionNotFoundError,
+  public_token_invalid: PublicTokenInvalidError,
+  payload_too_large: PayloadTooLargeError,
+  field_invalid: FieldInvalidError,
+});
+
+/** Seconds from a Retry-After header (delta-seconds or an HTTP date), or null. */
+export function parseRetryAfter(value: string | null, nowMs: number = Date.now()): number | null {
+  if (value === null) return null;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const at = Date.parse(trimmed);
+  if (Number.isNaN(at)) return null;
+  return Math.max(0, Math.ceil((at - nowMs) / 1000));
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The error for a failed answer: its status, its parsed JSON body (or undefined when the body was
+ * not JSON) and its Retry-After header. Never throws; an unknown code is a plain `LatchkeyError`.
+ */
+export function errorFromResponse(status: number, body: unknown, retryAfterHeader: string | null = null): LatchkeyError {
+  const retryAfter = parseRetryAfter(retryAfterHeader);
+  const error = isRecord(body) && isRecord(body["error"]) ? body["error"] : null;
+  if (!error || typeof error["code"] !== "string") {
+    return new LatchkeyError({ code: "unexpected_response", message: `Latchkey answered HTTP ${status} without an error body`, status, retryAfter });
+  }
+  const code = error["code"];
+  const message = typeof error["message"] === "string" ? error["message"] : code;
+  const details = isRecord(error["details"]) ? error["details"] : null;
+  const Class: ErrorClass = (ERROR_CLASSES as Record<string, ErrorClass>)[code] ?? LatchkeyError;
+  return new Class({ code, message, status, details, retryAfter });
+}

@@ -1,0 +1,189 @@
+// Request and response shapes. Requests are camelCase here and snake_case on the wire; answers are
+// converted the same way (provider metadata stays exactly as the provider sent it).
+
+/** Whose token: an end user's own grant, or the tenant-wide installation. */
+export type Subject = { type: "user"; id: string } | { type: "app"; id?: undefined };
+
+/** A secret key (`lk_sk_...`), a connection access token, or a function that returns a fresh OIDC token (called per request). */
+export type Credential = string | (() => string | Promise<string>);
+
+/** A provider token from the broker. `accessToken` prints as [redacted] in inspect output. */
+export interface ProviderToken {
+  readonly accessToken: string;
+  /** A user-level token beside the app's, where the provider grants one (Slack's user token). */
+  readonly userAccessToken: string | null;
+  /** `Bearer`, `api_key` or `basic`. */
+  readonly tokenType: string;
+  /** When it expires; null for credentials that do not. */
+  readonly expiresAt: Date | null;
+  readonly scopes: readonly string[];
+  readonly connectionId: string;
+  readonly installationId: string | null;
+  readonly connector: { readonly uid: string; readonly provider: string };
+  /** What the provider returned that callers need (instance URL, tenant id). */
+  readonly metadata: Readonly<Record<string, unknown>>;
+}
+
+export interface GetTokenOptions {
+  subject: Subject;
+  installationId?: string;
+  /** Scopes the token must carry (a subset of what was granted). */
+  scopes?: string[];
+  /** Resource indicators (RFC 8707) to narrow the token to. */
+  resources?: string[];
+  /** Rich authorization details (RFC 9396). */
+  authorizationDetails?: Record<string, unknown>[];
+  /** Accept a broader token where the provider cannot narrow. */
+  allowBroader?: boolean;
+  /** Skip the cache (the answer still refreshes it). */
+  forceRefresh?: boolean;
+  /** Use this credential instead of the client's for this call. */
+  credential?: Credential;
+  signal?: AbortSignal;
+}
+
+export interface EndUser {
+  id: string;
+  email?: string;
+  displayName?: string;
+}
+
+export interface CreateLinkTokenParams {
+  endUser: EndUser;
+  /** Connector uids to offer; every connector of the project environment when absent. */
+  connectors?: string[];
+  /** Update mode: re-authorize this connection. */
+  connectionId?: string;
+  /** Full-page mode: where the Connect page returns the browser (an allowed origin). */
+  redirectUrl?: string;
+}
+
+export interface LinkToken {
+  /** Give it to the browser: `Latchkey.open({ linkToken })`. Prints as [redacted]. */
+  readonly linkToken: string;
+  readonly expiresAt: string;
+  /** The hosted page for this link (full-page mode). */
+  readonly connectUrl: string;
+}
+
+export interface ExchangedConnection {
+  readonly connectionId: string;
+  /** Latchkey's credential for this one connection: keep it server-side. Prints as [redacted]. */
+  readonly accessToken: string;
+  readonly connector: string;
+  readonly endUser: Readonly<{ id: string; email?: string | null; display_name?: string | null }>;
+}
+
+export interface SessionSettings {
+  autoRedirect?: boolean;
+  isolationMode?: boolean;
+  allowedConnectors?: string[];
+  unifiedApis?: string[];
+  /** Seconds, or a duration like "30m", "2h", "7d" (at most a week). */
+  sessionLength?: number | string;
+  showSidebar?: boolean;
+  hideResourceSettings?: boolean;
+  allowActions?: ("reauthorize" | "disconnect" | "delete")[];
+}
+
+export interface CreateSessionParams {
+  consumerId: string;
+  consumerMetadata?: { accountName?: string; userName?: string; email?: string };
+  /** Where the page returns the browser (an allowed origin of the project). */
+  redirectUri: string;
+  settings?: SessionSettings;
+  theme?: { name?: string; logo?: string; primaryColor?: string };
+}
+
+export interface Session {
+  /** A JWT: open `url`, or a deep link `/connect/{unifiedApi}/{serviceId}?jwt=`. Prints as [redacted]. */
+  readonly sessionToken: string;
+  readonly url: string;
+  readonly expiresAt: string;
+}
+
+export type ConnectionState = "available" | "added" | "authorized" | "callable" | "invalid" | (string & {});
+
+export interface Connection {
+  /** Null for a connector this consumer has no connection to (state `available`). */
+  readonly id: string | null;
+  readonly connector: string;
+  readonly name: string;
+  readonly provider: string;
+  readonly authType: string;
+  readonly state: ConnectionState;
+  readonly consumerId: string | null;
+  readonly scopes: readonly string[];
+  readonly metadata: Readonly<Record<string, unknown>>;
+  /** Send the consumer here to authorize (append `&redirect_uri=`). */
+  readonly authorizeUrl: string | null;
+  readonly revokeUrl: string | null;
+  readonly createdAt: string | null;
+  readonly updatedAt: string | null;
+}
+
+export interface Page<T> {
+  readonly data: readonly T[];
+  /** Pass as `cursor` for the next page; null on the last one. */
+  readonly nextCursor: string | null;
+}
+
+export interface ListConnectionsParams {
+  consumerId: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface ImportConnectionParams {
+  consumerId: string;
+  connector: string;
+  credentials: {
+    accessToken?: string;
+    refreshToken?: string;
+    expiresIn?: number;
+    apiKey?: string;
+    username?: string;
+    password?: string;
+  };
+  scopes?: string[];
+  metadata?: Record<string, unknown>;
+}
+
+export interface DeletedConnection {
+  readonly id: string;
+  readonly deleted: boolean;
+  /** Whether the provider confirmed the revocation (RFC 7009). */
+  readonly revoked: boolean;
+}
+
+export interface AuditParams {
+  connectionId?: string;
+  action?: string;
+  outcome?: string;
+  since?: Date | string;
+  until?: Date | string;
+  limit?: number;
+  cursor?: string;
+}
+
+/** One audit record; top-level keys are camelCased, nested values kept as sent. */
+export type AuditEvent = Readonly<Record<string, unknown>> & {
+  readonly id?: string;
+  readonly action?: string;
+  readonly outcome?: string;
+  readonly connectionId?: string | null;
+};
+
+export interface ProxyOptions {
+  subject: Subject;
+  method?: string;
+  installationId?: string;
+  /** How long Latchkey may wait (seconds) for a refresh or a rate limit before answering (default 0). */
+  retryMaxWaitSeconds?: number;
+  headers?: HeadersInit;
+  /** A plain object or array is sent as JSON. */
+  body?: BodyInit | Record<string, unknown> | unknown[] | null;
+  query?: Record<string, string | number | boolean | undefined | null>;
+  credential?: Credential;
+  signal?: AbortSignal;
+}

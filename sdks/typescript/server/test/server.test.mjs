@@ -1,0 +1,212 @@
+// @latchkey/server beyond the shared cases: the real server's connections lifecycle and webhook
+// deliveries, secrets kept out of output, transport failures, input checks.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { execFileSync } from "node:child_process";
+import { inspect } from "node:util";
+import {
+  Latchkey, LatchkeyError, LatchkeyConnectionError, ConnectionNotFoundError, UnauthenticatedError, InvalidJsonError,
+  ERROR_CODES, ERROR_CLASSES, errorFromResponse, parseRetryAfter, reuseMillis, verifyWebhook, signWebhook, WebhookVerificationError, user, app,
+} from "@latchkey/server";
+
+const env = (name) => {
+  const value = process.env[name];
+  assert.ok(value, `${name} must be set (sdks/test.sh sets it)`);
+  return value;
+};
+
+function cli(...args) {
+  return JSON.parse(execFileSync(env("LATCHKEY_BIN"), ["--json", ...args], { env: { ...process.env, LATCHKEY_DATA_DIR: env("LATCHKEY_DATA_DIR") }, encoding: "utf8" }));
+}
+
+test("connections: import, get, list, delete, then get is connection_not_found (real server)", async () => {
+  const latchkey = new Latchkey({ baseUrl: env("LATCHKEY_URL"), credential: env("LATCHKEY_SECRET_KEY") });
+  const consumer = `ts-lifecycle-${Date.now()}`;
+  const imported = await latchkey.connections.import({ consumerId: consumer, connector: "demo/api-key", credentials: { apiKey: "ts-key" }, metadata: { team: "ts" } });
+  assert.match(imported.id, /^conn_/);
+  assert.equal(imported.state, "callable");
+  assert.equal(imported.authType, "api_key");
+  assert.equal(imported.consumerId, consumer);
+  const got = await latchkey.connections.get(imported.id);
+  assert.equal(got.id, imported.id);
+  assert.equal(got.connector, "demo/api-key");
+  const page = await latchkey.connections.list({ consumerId: consumer });
+  assert.equal(page.nextCursor, null, "today's server does not paginate: a missing next_cursor is the end");
+  assert.ok(page.data.some((c) => c.id === imported.id));
+  const deleted = await latchkey.connections.delete(imported.id);
+  assert.deepEqual({ ...deleted }, { id: imported.id, deleted: true, revoked: false });
+  await assert.rejects(latchkey.connections.get(imported.id), ConnectionNotFoundError);
+});
+
+test("a link token and a session come back typed, and print without their secrets (real server)", async () => {
+  const latchkey = new Latchkey({ baseUrl: env("LATCHKEY_URL"), credential: env("LATCHKEY_SECRET_KEY") });
+  const link = await latchkey.createLinkToken({ endUser: { id: "ts-user", displayName: "Ada" }, connectors: ["demo/api-key"] });
+  assert.match(link.linkToken, /^lk_link_/);
+  assert.ok(link.connectUrl.startsWith(`${env("LATCHKEY_URL")}/connect?link_token=`));
+  assert.ok(!inspect(link).includes(link.linkToken), inspect(link));
+  assert.ok(!String(link).includes(link.linkToken));
+  assert.ok(Date.parse(link.expiresAt) > Date.now());
+  const session = await latchkey.createSession({ consumerId: "ts-user", redirectUri: `${env("LATCHKEY_URL")}/`, settings: { isolationMode: true, allowActions: ["reauthorize"] }, theme: { primaryColor: "#2c5bd6" } });
+  assert.equal(session.sessionToken.split(".").length, 3);
+  assert.ok(!inspect(session).includes(session.sessionToken));
+});
+
+test("a token prints without its access token; the client without its credential", async () => {
+  const secret = env("LATCHKEY_ALICE_KEY");
+  const latchkey = new Latchkey({ baseUrl: env("LATCHKEY_URL"), credential: secret });
+  const token = await latchkey.getToken("demo/api-key", { subject: user("alice") });
+  assert.equal(token.tokenType, "api_key");
+  assert.equal(token.expiresAt, null);
+  assert.ok(inspect(token).includes("[redacted]"));
+  assert.ok(!inspect(token).includes(token.accessToken));
+  assert.ok(!inspect(latchkey, { showHidden: true, depth: 5 }).includes(secret));
+  assert.ok(!JSON.stringify(latchkey).includes(secret));
+  assert.throws(() => (token.accessToken = "changed"), TypeError, "tokens are frozen");
+});
+
+test("the app subject with a key bound to alice reaches the broker (no app connection: an error with a stable code)", async () => {
+  const latchkey = new Latchkey({ baseUrl: env("LATCHKEY_URL"), credential: env("LATCHKEY_ALICE_KEY") });
+  const error = await latchkey.getToken("demo/api-key", { subject: app() }).catch((e) => e);
+  assert.ok(error instanceof LatchkeyError, inspect(error));
+  assert.ok(ERROR_CODES.includes(error.code), error.code);
+});
+
+test("a real webhook delivery verifies with the signing secret, and fails with another (real server)", async () => {
+  const received = [];
+  let resolveArrived;
+  const arrived = new Promise((r) => (resolveArrived = r));
+  const receiver = createServer(async (req, res) => {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    received.push({ headers: req.headers, body: Buffer.concat(chunks) });
+    res.writeHead(200).end();
+    resolveArrived();
+  });
+  await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
+  const hook = cli("webhooks", "add", "--project", env("LATCHKEY_PROJECT"), "--url", `http://127.0.0.1:${receiver.address().port}/hook`);
+  try {
+    const latchkey = new Latchkey({ baseUrl: env("LATCHKEY_URL"), credential: env("LATCHKEY_SECRET_KEY") });
+    const consumer = `ts-webhook-${Date.now()}`;
+    await latchkey.connections.import({ consumerId: consumer, connector: "demo/api-key", credentials: { apiKey: "k" } });
+    let timer;
+    await Promise.race([arrived, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("no webhook within 10 s")), 10_000)))]);
+    clearTimeout(timer);
+    const { headers, body } = received[0];
+    const event = await verifyWebhook(hook.signing_secret, headers, body);
+    assert.match(event.id, /^evt_/);
+    assert.ok(event.type.startsWith("connection."));
+    assert.equal(event.payload.data.subject.id, consumer);
+    await assert.rejects(verifyWebhook("whsec_another", headers, body), (e) => e instanceof WebhookVerificationError && e.reason === "signature_mismatch");
+    await assert.rejects(verifyWebhook(hook.signing_secret, headers, body, { now: event.timestamp + 301 }), (e) => e.reason === "timestamp_out_of_tolerance");
+  } finally {
+    cli("webhooks", "remove", "--project", env("LATCHKEY_PROJECT"), "--id", hook.id);
+    receiver.closeAllConnections();
+    receiver.close();
+  }
+});
+
+test("signWebhook and verifyWebhook agree over bytes, strings and Headers", async () => {
+  const body = JSON.stringify({ id: "evt_x", note: "ünïcode" });
+  const signature = await signWebhook("s3cret", body, 1_700_000_000);
+  const event = await verifyWebhook("s3cret", new Headers({ "latchkey-signature": signature, "latchkey-event": "x.y" }), new TextEncoder().encode(body), { now: 1_700_000_100 });
+  assert.equal(event.type, "x.y");
+  assert.equal(event.payload.note, "ünïcode");
+  await assert.rejects(verifyWebhook("s3cret", { "latchkey-signature": signature }, JSON.parse(body), { now: 1_700_000_000 }), (e) => e.reason === "invalid_body");
+});
+
+test("an unreachable Latchkey is a LatchkeyConnectionError that names neither key nor token", async () => {
+  const server = createServer();
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const port = server.address().port;
+  await new Promise((r) => server.close(r));
+  const secret = "lk_sk_never_printed_0123456789";
+  const latchkey = new Latchkey({ baseUrl: `http://127.0.0.1:${port}`, credential: secret });
+  const error = await latchkey.getToken("a/b", { subject: user("u") }).catch((e) => e);
+  assert.ok(error instanceof LatchkeyConnectionError);
+  assert.equal(error.code, "connection_error");
+  assert.equal(error.status, 0);
+  assert.ok(error.retryable);
+  assert.ok(!inspect(error).includes(secret) && !error.message.includes(secret));
+});
+
+test("a slow Latchkey times out as a LatchkeyConnectionError", async () => {
+  const server = createServer(() => {});
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  try {
+    const latchkey = new Latchkey({ baseUrl: `http://127.0.0.1:${server.address().port}`, credential: "lk_sk_x", timeoutMs: 200 });
+    const error = await latchkey.connections.list({ consumerId: "x" }).catch((e) => e);
+    assert.ok(error instanceof LatchkeyConnectionError, inspect(error));
+    assert.match(error.message, /within 200 ms/);
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+test("the low-level request maps errors too (real server)", async () => {
+  const latchkey = new Latchkey({ baseUrl: env("LATCHKEY_URL"), credential: "lk_sk_wrong" });
+  await assert.rejects(latchkey.request("GET", "/v1/connections", { query: { consumer_id: "x" } }), UnauthenticatedError);
+  const good = new Latchkey({ baseUrl: env("LATCHKEY_URL"), credential: env("LATCHKEY_SECRET_KEY") });
+  await assert.rejects(good.request("POST", "/v1/link/token", { rawBody: "[" }), InvalidJsonError);
+  const providers = await good.request("GET", "/v1/providers");
+  assert.ok(Array.isArray(providers.data) && providers.data.length > 10);
+});
+
+test("every code has its own class, named after it; unknown codes and odd bodies never throw", () => {
+  assert.equal(ERROR_CODES.length, 30);
+  const names = new Set();
+  for (const code of ERROR_CODES) {
+    const error = errorFromResponse(400, { error: { code, message: "m" } });
+    assert.equal(error.code, code);
+    assert.ok(error instanceof ERROR_CLASSES[code] && error instanceof LatchkeyError);
+    assert.notEqual(error.constructor, LatchkeyError);
+    names.add(error.constructor.name);
+    const words = code.split("_").map((w) => w[0].toUpperCase() + w.slice(1)).join("");
+    assert.equal(error.constructor.name, `${words.replace(/Error$/, "")}Error`);
+  }
+  assert.equal(names.size, 30);
+  for (const body of [undefined, null, "text", [], { error: "x" }, { error: { code: 5 } }]) {
+    const error = errorFromResponse(500, body, "3");
+    assert.equal(error.constructor, LatchkeyError);
+    assert.equal(error.code, "unexpected_response");
+    assert.equal(error.retryAfter, 3);
+  }
+  assert.equal(parseRetryAfter("Wed, 21 Oct 2015 07:28:10 GMT", Date.parse("Wed, 21 Oct 2015 07:28:00 GMT")), 10);
+  assert.equal(parseRetryAfter("soon"), null);
+});
+
+test("reuse time: expiry minus the buffer, at most half the remaining lifetime, none when expired", () => {
+  const now = 1_000_000;
+  assert.equal(reuseMillis(new Date(now + 3_600_000), now, 60, 300), 1_800_000);
+  assert.equal(reuseMillis(new Date(now + 100_000), now, 60, 300), 40_000);
+  assert.equal(reuseMillis(new Date(now + 50_000), now, 60, 300), 0);
+  assert.equal(reuseMillis(new Date(now - 1), now, 60, 300), 0);
+  assert.equal(reuseMillis(null, now, 60, 300), 300_000);
+});
+
+test("input is checked before anything is sent", async () => {
+  let calls = 0;
+  const fetch = async () => {
+    calls += 1;
+    return new Response("{}");
+  };
+  const latchkey = new Latchkey({ baseUrl: "http://127.0.0.1:9", credential: "lk_sk_x", fetch });
+  assert.throws(() => new Latchkey({ baseUrl: "ftp://x", credential: "k" }), TypeError);
+  assert.throws(() => new Latchkey({ baseUrl: "http://x", credential: "" }), TypeError);
+  await assert.rejects(latchkey.getToken("", { subject: user("u") }), TypeError);
+  await assert.rejects(latchkey.getToken("a/b", { subject: { type: "user" } }), TypeError);
+  await assert.rejects(latchkey.getToken("a/b", { subject: { type: "robot", id: "x" } }), TypeError);
+  await assert.rejects(latchkey.proxy("a/b", "/../v1/connections", { subject: user("u") }), TypeError);
+  await assert.rejects(latchkey.proxy("a/b", "x/%2e%2e/y", { subject: user("u") }), TypeError);
+  await assert.rejects(latchkey.connections.list({}), TypeError);
+  await assert.rejects(latchkey.exchangePublicToken(""), TypeError);
+  assert.equal(calls, 0);
+});
+
+test("a credential function that fails stops the request", async () => {
+  let calls = 0;
+  const latchkey = new Latchkey({ baseUrl: "http://127.0.0.1:9", credential: async () => "", fetch: async () => (calls++, new Response("{}")) });
+  await assert.rejects(latchkey.revokeAccessToken("lk_at_x"), TypeError);
+  assert.equal(calls, 0);
+});

@@ -1,0 +1,26 @@
+// Compiled with `tsc --noEmit` against the built declarations: the public API reads as documented.
+import { Latchkey, UserAuthorizationRequiredError, RateLimitedError, verifyWebhook, user, type ProviderToken, type Connection, type Page } from "@latchkey/server";
+
+async function example(): Promise<void> {
+  const latchkey = new Latchkey({ baseUrl: "https://auth.example.com", credential: async () => "oidc", tokenCache: { bufferSeconds: 30 } });
+  const token: ProviderToken = await latchkey.getToken("slack/acme", { subject: user("u"), scopes: ["chat:write"], allowBroader: false });
+  const when: Date | null = token.expiresAt;
+  const page: Page<Connection> = await latchkey.connections.list({ consumerId: "u", limit: 50 });
+  for await (const c of latchkey.connections.iterate({ consumerId: "u" })) void c.state;
+  for await (const e of latchkey.audit.iterate({ since: new Date(0) })) void e.action;
+  const response: Response = await latchkey.proxy("slack/acme", "/api/auth.test", { subject: { type: "app" }, method: "POST", body: { a: 1 } });
+  const event = await verifyWebhook<{ type: string }>("secret", response.headers, "{}", { toleranceSeconds: 60 });
+  const type: string = event.payload.type;
+  try {
+    await latchkey.getToken("x/y", { subject: user("u") });
+  } catch (error) {
+    if (error instanceof UserAuthorizationRequiredError) await latchkey.createLinkToken({ endUser: { id: "u" }, connectors: ["x/y"] });
+    if (error instanceof RateLimitedError) void (error.retryAfter satisfies number | null);
+  }
+  // @ts-expect-error: a user subject needs its id
+  await latchkey.getToken("x/y", { subject: { type: "user" } });
+  // @ts-expect-error: results are read-only
+  token.accessToken = "x";
+  void [when, page.nextCursor, type];
+}
+void example;

@@ -1,0 +1,52 @@
+//! `Ports`: the adapters the flows work over, wired together once per process by the bootstrap
+//! (AWS adapters on Lambda, embedded ones locally) and borrowed by every request.
+
+use std::sync::Arc;
+
+use crate::cache::Caches;
+use crate::clock::Clock;
+use crate::keyring::Keyring;
+use crate::outbound::{Outbound, OutboundPolicy, RetryPolicy};
+use crate::outbox::Outbox;
+use crate::settings::Settings;
+use crate::store::ItemStore;
+
+/// The ports every flow works over.
+#[derive(Debug, Clone)]
+pub struct Ports {
+    /// What the operator configured.
+    pub settings: Arc<Settings>,
+    /// The item store.
+    pub store: Arc<dyn ItemStore>,
+    /// Envelope encryption.
+    pub keyring: Keyring,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// Every request Latchkey makes goes through it, under the outbound policy.
+    pub outbound: Outbound,
+    /// Per-instance caches of callers and connectors (the warm token path).
+    pub caches: Arc<Caches>,
+    /// Where webhook deliveries wait.
+    pub outbox: Outbox,
+}
+
+impl Ports {
+    /// Wires built adapters; webhook deliveries wait for the sweep until an outbox is given.
+    pub fn new(settings: Settings, store: Arc<dyn ItemStore>, keyring: Keyring, clock: Arc<dyn Clock>) -> Self {
+        let outbound = Outbound::new(OutboundPolicy { allowed_hosts: settings.outbound_allowed_hosts.clone() }, RetryPolicy::default());
+        Self { settings: Arc::new(settings), store, keyring, clock, outbound, caches: Arc::new(Caches::default()), outbox: Outbox::sweep_only() }
+    }
+
+    /// The same ports with `outbox` for webhook deliveries.
+    pub fn with_outbox(mut self, outbox: Outbox) -> Self {
+        self.outbox = outbox;
+        self
+    }
+
+    /// The same ports with other settings.
+    pub fn with_settings(mut self, settings: Settings) -> Self {
+        self.outbound = Outbound::new(OutboundPolicy { allowed_hosts: settings.outbound_allowed_hosts.clone() }, RetryPolicy::default());
+        self.settings = Arc::new(settings);
+        self
+    }
+}

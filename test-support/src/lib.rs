@@ -1,0 +1,6 @@
+//! What the end-to-end tests and the benchmark harness share: loopback servers that count what
+//! reaches them, a listener that stands in for an attacker and records every request, and the API
+//! Gateway events the Lambda functions are invoked with.
+
+pub mod events;
+pub mod relay;

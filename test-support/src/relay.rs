@@ -1,0 +1,126 @@
+//! Loopback servers that count what reaches them: a relay to moto_server that counts AWS calls by
+//! operation and the connections its clients open, and a provider token endpoint that counts the
+//! grants it gives.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+
+/// Serves `handler` on a free loopback port, with keep-alive; answers `http://127.0.0.1:PORT` and a
+/// count of the connections accepted.
+pub async fn serve<F, Fut>(handler: F) -> std::io::Result<(String, Arc<AtomicU64>)>
+where
+    F: Fn(hyper::Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = hyper::Response<Full<Bytes>>> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let accepted = Arc::new(AtomicU64::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request| {
+                    let handler = handler.clone();
+                    async move { Ok::<_, Infallible>(handler(request).await) }
+                });
+                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    });
+    Ok((url, accepted))
+}
+
+/// An HTTP relay to moto_server that counts calls by their `X-Amz-Target` operation, and the
+/// connections its clients open (moto itself closes every connection, so it cannot show reuse).
+#[derive(Clone)]
+pub struct CountingRelay {
+    pub url: String,
+    counts: Arc<Mutex<BTreeMap<String, u64>>>,
+    connections: Arc<AtomicU64>,
+}
+
+impl CountingRelay {
+    pub async fn start(moto: &str) -> std::io::Result<CountingRelay> {
+        let counts = Arc::new(Mutex::new(BTreeMap::new()));
+        let client = reqwest::Client::new();
+        let (moto, tally) = (moto.to_owned(), counts.clone());
+        let (url, connections) = serve(move |request: hyper::Request<hyper::body::Incoming>| {
+            let (client, moto, tally) = (client.clone(), moto.clone(), tally.clone());
+            async move {
+                let (parts, body) = request.into_parts();
+                let operation = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("other");
+                let operation = operation.rsplit('.').next().unwrap_or(operation).to_owned();
+                *tally.lock().expect("not poisoned").entry(operation).or_insert(0) += 1;
+                let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                let target = format!("{moto}{}", parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+                let mut forward = client.request(parts.method, target).body(body);
+                for (name, value) in parts.headers.iter().filter(|(n, _)| *n != "host") {
+                    forward = forward.header(name, value);
+                }
+                match forward.send().await {
+                    Ok(answer) => {
+                        let mut response = hyper::Response::builder().status(answer.status().as_u16());
+                        // Moto's `connection: close` stays behind: the relay keeps its clients' connections.
+                        let hop_by_hop = ["connection", "keep-alive", "transfer-encoding", "content-length"];
+                        for (name, value) in answer.headers().iter().filter(|(n, _)| !hop_by_hop.contains(&n.as_str())) {
+                            response = response.header(name, value);
+                        }
+                        response.body(Full::new(answer.bytes().await.unwrap_or_default())).expect("a relayed response")
+                    }
+                    Err(_) => hyper::Response::builder().status(502).body(Full::new(Bytes::new())).expect("a plain response"),
+                }
+            }
+        })
+        .await?;
+        Ok(CountingRelay { url, counts, connections })
+    }
+
+    /// The calls so far, by operation; and resets the tally.
+    pub fn take(&self) -> BTreeMap<String, u64> {
+        std::mem::take(&mut *self.counts.lock().expect("not poisoned"))
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+/// A provider token endpoint that grants every refresh and counts the grants.
+pub struct TokenEndpoint {
+    pub url: String,
+    grants: Arc<AtomicU64>,
+}
+
+impl TokenEndpoint {
+    pub async fn start() -> std::io::Result<TokenEndpoint> {
+        let grants = Arc::new(AtomicU64::new(0));
+        let counter = grants.clone();
+        let (url, _) = serve(move |_request| {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                let body =
+                    json!({"access_token": format!("refreshed-{n}"), "token_type": "Bearer", "expires_in": 3600, "refresh_token": format!("rotated-{n}")});
+                hyper::Response::builder().header("content-type", "application/json").body(Full::new(Bytes::from(body.to_string()))).expect("a token response")
+            }
+        })
+        .await?;
+        Ok(TokenEndpoint { url: format!("{url}/token"), grants })
+    }
+
+    /// Grants so far.
+    pub fn grants(&self) -> u64 {
+        self.grants.load(Ordering::SeqCst)
+    }
+}
