@@ -79,6 +79,8 @@ fn connection() -> Connection {
         refresh_failures: 0,
         refresh_retry_at: None,
         metadata: json!({"team_id": "T0123ABCD", "team_name": "Acme"}).as_object().unwrap().clone(),
+        fields: Default::default(),
+        end_user_supplied: Vec::new(),
         created_at: now,
         updated_at: now,
     }
@@ -181,6 +183,9 @@ fn bench_jwt(c: &mut Criterion, rt: &Runtime) {
             jwks_url,
             environment_claim: "environment".into(),
             algorithms: vec!["RS256".into()],
+            bound_claims: [("sub".to_owned(), "ci-job-*".to_owned())].into(),
+            allow_unbound: false,
+            user_claim: None,
         };
         admin::trust_issuer(&state, &project.id, trust).await.unwrap();
     });

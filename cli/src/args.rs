@@ -156,6 +156,33 @@ pub enum ProjectsCommand {
         /// An accepted algorithm (repeatable); RS256 and ES256 when none is given.
         #[arg(long = "algorithm")]
         algorithms: Vec<String>,
+        /// A claim every token must carry, as name=value; `*` in the value stands for any run of
+        /// characters (repeatable), e.g. --claim repository_owner_id=1234 --claim sub=repo:acme/*.
+        #[arg(long = "claim")]
+        claims: Vec<String>,
+        /// Trust every token the issuer signs for the audience, with no bound claim (only for an
+        /// issuer that signs for you alone).
+        #[arg(long)]
+        allow_unbound_claims: bool,
+        /// Let a token ask only for the end user this claim names (sub, email, ...).
+        #[arg(long)]
+        user_claim: Option<String>,
+    },
+    /// Stop trusting an OIDC issuer (in effect within 5 seconds on every instance).
+    DistrustIssuer {
+        #[arg(long)]
+        project: String,
+        /// The issuer's exact `iss`.
+        #[arg(long)]
+        issuer: String,
+    },
+    /// Replace a project's allowed origins (in effect at once here, within 5 seconds on every instance).
+    SetOrigins {
+        #[arg(long)]
+        project: String,
+        /// An allowed origin (repeatable), e.g. https://app.example.com.
+        #[arg(long = "allowed-origin")]
+        allowed_origins: Vec<String>,
     },
 }
 
@@ -176,7 +203,7 @@ pub enum KeysCommand {
         #[arg(long)]
         project: String,
     },
-    /// Revoke a secret key: it stops working at once.
+    /// Revoke a secret key: it stops working at once here and within 5 seconds on every instance.
     Revoke {
         #[arg(long)]
         project: String,
@@ -284,7 +311,8 @@ pub enum ConnectorsCommand {
     },
     /// List connectors.
     List,
-    /// Change a connector's name, client id, secret or default scopes.
+    /// Change a connector's name, client id, secret or default scopes (a new secret is used at once
+    /// here and within 5 seconds on every instance; the old one is never sent again).
     Update {
         #[arg(long)]
         uid: String,
@@ -302,12 +330,13 @@ pub enum ConnectorsCommand {
         #[arg(long, conflicts_with = "scopes")]
         clear_scopes: bool,
     },
-    /// Delete a connector.
+    /// Delete a connector (in effect at once here, within 5 seconds on every instance).
     Delete {
         #[arg(long)]
         uid: String,
     },
-    /// Let a project use the connector in some of its environments.
+    /// Let a project use the connector in exactly these environments (dropping one takes effect
+    /// within 5 seconds on every instance).
     Link {
         #[arg(long)]
         uid: String,
@@ -317,7 +346,8 @@ pub enum ConnectorsCommand {
         #[arg(long = "environment", required = true)]
         environments: Vec<String>,
     },
-    /// Remove a project's link to the connector.
+    /// Remove a project's link to the connector (in effect at once here, within 5 seconds on every
+    /// instance).
     Unlink {
         #[arg(long)]
         uid: String,
@@ -333,6 +363,26 @@ pub enum ConnectionsCommand {
         #[arg(long)]
         project: String,
     },
+    /// Record a GitHub App installation for a project environment (and one end user, or the app):
+    /// only recorded installations can be asked for tokens.
+    AddInstallation {
+        #[arg(long)]
+        project: String,
+        #[arg(long)]
+        environment: String,
+        /// The GitHub App connector.
+        #[arg(long)]
+        connector: String,
+        /// The numeric installation id.
+        #[arg(long)]
+        installation_id: String,
+        /// The end user it belongs to; the app itself when absent.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a connection access token (lk_conn_...), read from standard input; in effect at
+    /// once here and within 5 seconds on every instance.
+    RevokeToken,
 }
 
 #[derive(Debug, Subcommand)]

@@ -65,11 +65,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Projects(command) => projects(&ports, command, &print).await,
         Command::Keys(command) => keys(&ports, command, &print).await,
         Command::Connectors(command) => connectors(&ports, command, &print).await,
-        Command::Connections(ConnectionsCommand::List { project }) => {
-            let connections = admin::list_connections(&ports, &project_id(&project)?).await?;
-            print.connections(&connections);
-            Ok(())
-        }
+        Command::Connections(command) => connections(&ports, command, &print).await,
         Command::Webhooks(command) => webhooks(&ports, command, &print).await,
         Command::Sweep => {
             let report = latchkey::token::background::sweep(&ports).await;
@@ -121,11 +117,53 @@ async fn projects(ports: &Ports, command: ProjectsCommand, print: &Printer) -> R
             print.projects(std::slice::from_ref(&project));
         }
         ProjectsCommand::List => print.projects(&admin::list_projects(ports).await?),
-        ProjectsCommand::TrustIssuer { project, issuer, audience, jwks_url, environment_claim, algorithms } => {
+        ProjectsCommand::TrustIssuer { project, issuer, audience, jwks_url, environment_claim, algorithms, claims, allow_unbound_claims, user_claim } => {
             let algorithms = if algorithms.is_empty() { vec!["RS256".to_owned(), "ES256".to_owned()] } else { algorithms };
-            let trust = latchkey::model::TrustedIssuer { issuer, audience, jwks_url, environment_claim, algorithms };
+            let bound_claims = claims
+                .iter()
+                .map(|c| {
+                    c.split_once('=')
+                        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                        .ok_or_else(|| CliError::Usage(format!("--claim must look like name=value, not {c:?}")))
+                })
+                .collect::<Result<_, _>>()?;
+            let trust = latchkey::model::TrustedIssuer {
+                issuer,
+                audience,
+                jwks_url,
+                environment_claim,
+                algorithms,
+                bound_claims,
+                allow_unbound: allow_unbound_claims,
+                user_claim,
+            };
             let project = admin::trust_issuer(ports, &project_id(&project)?, trust).await?;
             print.projects(std::slice::from_ref(&project));
+        }
+        ProjectsCommand::DistrustIssuer { project, issuer } => {
+            let project = admin::distrust_issuer(ports, &project_id(&project)?, &issuer).await?;
+            print.projects(std::slice::from_ref(&project));
+        }
+        ProjectsCommand::SetOrigins { project, allowed_origins } => {
+            let project = admin::set_allowed_origins(ports, &project_id(&project)?, &allowed_origins).await?;
+            print.projects(std::slice::from_ref(&project));
+        }
+    }
+    Ok(())
+}
+
+async fn connections(ports: &Ports, command: ConnectionsCommand, print: &Printer) -> Result<(), CliError> {
+    match command {
+        ConnectionsCommand::List { project } => print.connections(&admin::list_connections(ports, &project_id(&project)?).await?),
+        ConnectionsCommand::AddInstallation { project, environment, connector, installation_id, user } => {
+            let connection = admin::record_installation(ports, &connector, &project_id(&project)?, &environment, &installation_id, user.as_deref()).await?;
+            print.connections(std::slice::from_ref(&connection));
+        }
+        ConnectionsCommand::RevokeToken => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).map_err(|e| CliError::Io(format!("cannot read standard input: {e}")))?;
+            let revoked = admin::revoke_access_token(ports, &SecretString::new(text.trim().to_owned())).await?;
+            print.message(if revoked { "revoked" } else { "no such token" }, serde_json::json!({"revoked": revoked}));
         }
     }
     Ok(())

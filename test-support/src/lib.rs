@@ -2,5 +2,6 @@
 //! reaches them, a listener that stands in for an attacker and records every request, and the API
 //! Gateway events the Lambda functions are invoked with.
 
+pub mod attacker;
 pub mod events;
 pub mod relay;

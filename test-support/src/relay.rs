@@ -124,3 +124,43 @@ impl TokenEndpoint {
         self.grants.load(Ordering::SeqCst)
     }
 }
+
+/// A client-credentials token endpoint that records the client secret each grant presents (HTTP
+/// basic or form) and grants tokens that live `lifetime_secs`.
+pub struct SecretRecorder {
+    pub url: String,
+    secrets: Arc<Mutex<Vec<String>>>,
+}
+
+impl SecretRecorder {
+    pub async fn start(lifetime_secs: u64) -> std::io::Result<SecretRecorder> {
+        use base64::Engine;
+        let secrets = Arc::new(Mutex::new(Vec::new()));
+        let seen = secrets.clone();
+        let (url, _) = serve(move |request: hyper::Request<hyper::body::Incoming>| {
+            let seen = seen.clone();
+            async move {
+                let basic = request.headers().get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Basic ")).map(str::to_owned);
+                let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                let from_form = url::form_urlencoded::parse(&body).find(|(k, _)| k == "client_secret").map(|(_, v)| v.into_owned());
+                let from_basic = basic
+                    .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .and_then(|pair| pair.split_once(':').map(|(_, secret)| secret.to_owned()));
+                if let Some(secret) = from_form.or(from_basic) {
+                    seen.lock().expect("not poisoned").push(secret);
+                }
+                let n = seen.lock().expect("not poisoned").len();
+                let body = json!({"access_token": format!("cc-{n}"), "token_type": "Bearer", "expires_in": lifetime_secs}).to_string();
+                hyper::Response::builder().header("content-type", "application/json").body(Full::new(Bytes::from(body))).expect("a response")
+            }
+        })
+        .await?;
+        Ok(SecretRecorder { url, secrets })
+    }
+
+    /// The secrets presented so far, oldest first.
+    pub fn secrets(&self) -> Vec<String> {
+        self.secrets.lock().expect("not poisoned").clone()
+    }
+}

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::helpers;
 
 /// Runs `latchkey` with `args` over the data folder `dir` (and `extra` variables), feeding `stdin`.
-fn latchkey(dir: &Path, args: &[&str], extra: &[(&str, &str)], stdin: Option<&str>) -> Output {
+pub(crate) fn latchkey(dir: &Path, args: &[&str], extra: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut command = Command::new(helpers::workspace_binary("latchkey"));
     for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("LATCHKEY_") && n != "LATCHKEY_TEST_MOTO_ENDPOINT") {
         command.env_remove(name);
@@ -36,7 +36,7 @@ fn latchkey(dir: &Path, args: &[&str], extra: &[(&str, &str)], stdin: Option<&st
     child.wait_with_output().expect("latchkey output")
 }
 
-fn json(output: &Output) -> Value {
+pub(crate) fn json(output: &Output) -> Value {
     assert!(output.status.success(), "latchkey failed: {}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).expect("JSON output")
 }

@@ -11,12 +11,28 @@ use latchkey::store::{DeleteCondition, Item, ItemStore, Key, StoreError};
 pub struct Counts {
     pub reads: AtomicU64,
     pub writes: AtomicU64,
+    pub queries: AtomicU64,
 }
 
 impl Counts {
     /// (reads, writes) so far.
     pub fn snapshot(&self) -> (u64, u64) {
-        (self.reads.load(Ordering::SeqCst), self.writes.load(Ordering::SeqCst))
+        (self.reads(), self.writes())
+    }
+
+    /// Reads (gets and queries) so far.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::SeqCst)
+    }
+
+    /// Writes (puts, deletes and takes) so far.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    /// Queries (partition reads) so far, and gets: every read that could be a reread of a list.
+    pub fn queries(&self) -> u64 {
+        self.queries.load(Ordering::SeqCst)
     }
 }
 
@@ -64,6 +80,7 @@ impl ItemStore for CountingStore {
     }
     async fn query(&self, pk: &str, sk_prefix: &str) -> Result<Vec<Item>, StoreError> {
         self.read();
+        self.counts.queries.fetch_add(1, Ordering::SeqCst);
         self.inner.query(pk, sk_prefix).await
     }
 }

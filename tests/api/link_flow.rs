@@ -116,10 +116,13 @@ async fn a_state_from_another_link_token_is_refused() {
     // Act: browser B arrives with A's state.
     let response = browser_b.callback(&app, &callback_a).await;
 
-    // Assert: refused, and A's flow cannot be finished later either.
+    // Assert: refused without consuming the state, so B cannot burn A's sign-in: A still finishes
+    // it, once.
     assert_eq!(response.status(), 303);
     assert_eq!(redirect_param(&response, "error").as_deref(), Some("state_mismatch"));
     assert_eq!(redirect_param(&response, "public_token"), None);
+    let finished = browser_a.callback(&app, &callback_a).await;
+    assert!(redirect_param(&finished, "public_token").is_some(), "A's own flow still completes");
     assert_eq!(link::page_code(browser_a.callback(&app, &callback_a).await).await, "state_invalid");
 }
 
@@ -425,7 +428,8 @@ async fn connection_fields_fill_the_connector_urls_and_cannot_escape_them() {
             .await
             .unwrap()
             .unwrap();
-    assert_eq!(connection.metadata["tenant"], "acme");
+    assert_eq!(connection.fields["tenant"], "Acme", "kept in the connection's checked fields");
+    assert!(connection.metadata.get("tenant").is_none(), "never in its free-form metadata");
 }
 
 #[tokio::test]

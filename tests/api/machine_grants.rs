@@ -85,6 +85,8 @@ async fn github_app_installation_tokens_are_minted_with_an_app_jwt_and_cached() 
     let token_url = format!("{}/app/installations/{{installation_id}}/access_tokens", shapes.base);
     latchkey::admin::create_connector(&app.state, connector("github/acme-app", AuthMode::GithubApp, token_url, "12345", &pem)).await.unwrap();
     latchkey::admin::link_connector(&app.state, "github/acme-app", &project.project_id, &["production".into()]).await.unwrap();
+    // The operator records the installation the project's end user made; only it can be used.
+    latchkey::admin::record_installation(&app.state, "github/acme-app", &project.project_id, "production", "777", None).await.unwrap();
     let path = "/v1/token/github%2Facme-app";
 
     // Act
@@ -102,6 +104,7 @@ async fn github_app_installation_tokens_are_minted_with_an_app_jwt_and_cached() 
     assert_eq!(shapes.get("/test/counts").await["installation_tokens"], 1);
     assert_eq!((missing, missing_body["error"]["code"].as_str().unwrap()), (409, "connector_installation_required"));
     assert_eq!((none, none_body["error"]["code"].as_str().unwrap()), (409, "connector_installation_required"));
+    assert_eq!(shapes.get("/test/counts").await["installation_tokens"], 1, "an unrecorded installation never reaches GitHub");
     assert_eq!(shapes.get("/test/counts").await["refused"], 0, "every app JWT verified");
 }
 

@@ -2,6 +2,8 @@
 //! module is one area, all share `helpers`.
 
 mod architecture;
+mod attacks_bindings;
+mod attacks_outbound;
 mod browser;
 mod cli;
 mod connections_api;
@@ -15,6 +17,7 @@ mod link_helpers;
 mod local_server;
 mod machine_grants;
 mod oidc_callers;
+mod operator_changes;
 mod provider;
 mod provider_quirks;
 mod sessions;

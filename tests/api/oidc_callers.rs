@@ -10,14 +10,14 @@ use crate::helpers::{workspace_root, TestApp};
 use crate::link_helpers as link;
 
 /// The JWT issuer fixture (`tests/e2e/jwt-issuer.mjs`).
-struct Issuer {
+pub(crate) struct Issuer {
     child: Child,
-    issuer: String,
-    jwks_url: String,
+    pub(crate) issuer: String,
+    pub(crate) jwks_url: String,
 }
 
 impl Issuer {
-    fn start() -> Issuer {
+    pub(crate) fn start() -> Issuer {
         let (child, ready) = crate::helpers::spawn_ready(
             || {
                 let mut command = Command::new("node");
@@ -29,7 +29,7 @@ impl Issuer {
         Issuer { issuer: ready["issuer"].as_str().unwrap().into(), jwks_url: ready["jwks_url"].as_str().unwrap().into(), child }
     }
 
-    async fn sign(&self, claims: Value, kid: &str, alg: &str) -> String {
+    pub(crate) async fn sign(&self, claims: Value, kid: &str, alg: &str) -> String {
         let response =
             reqwest::Client::new().post(format!("{}/sign", self.issuer)).json(&json!({"claims": claims, "kid": kid, "alg": alg})).send().await.unwrap();
         response.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_owned()
@@ -62,6 +62,10 @@ async fn arrange() -> (TestApp, Issuer, link::Linked) {
         jwks_url: issuer.jwks_url.clone(),
         environment_claim: "environment".into(),
         algorithms: vec!["RS256".into()],
+        // The issuer signs for anyone who asks (a CI system); these claims make a token this project's.
+        bound_claims: [("repository_owner_id".to_owned(), "4242".to_owned()), ("sub".to_owned(), "ci-job-*".to_owned())].into(),
+        allow_unbound: false,
+        user_claim: None,
     };
     latchkey::admin::trust_issuer(&app.state, &project.project_id, trust).await.unwrap();
     link::api_key_connector(&app, "keys/acme", None, &project.project_id).await;
@@ -71,9 +75,12 @@ async fn arrange() -> (TestApp, Issuer, link::Linked) {
     (app, issuer, project)
 }
 
-fn claims(issuer: &Issuer, overrides: Value) -> Value {
+pub(crate) fn claims(issuer: &Issuer, overrides: Value) -> Value {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let mut claims = json!({"iss": issuer.issuer, "aud": "latchkey", "sub": "ci-job-7", "exp": now + 300, "iat": now, "environment": "production"});
+    let mut claims = json!({
+        "iss": issuer.issuer, "aud": "latchkey", "sub": "ci-job-7", "exp": now + 300, "iat": now, "environment": "production",
+        "repository_owner_id": 4242,
+    });
     for (k, v) in overrides.as_object().unwrap() {
         claims[k] = v.clone();
     }
@@ -111,6 +118,10 @@ async fn forged_misdirected_and_expired_tokens_are_refused() {
         ("expired", issuer.sign(claims(&issuer, json!({"exp": now - 120})), "k1", "RS256").await),
         ("unknown kid", issuer.sign(claims(&issuer, json!({})), "rogue", "RS256").await),
         ("unknown environment", issuer.sign(claims(&issuer, json!({"environment": "staging"})), "k1", "RS256").await),
+        ("another tenant of the issuer", issuer.sign(claims(&issuer, json!({"repository_owner_id": 666})), "k1", "RS256").await),
+        ("another subject of the tenant", issuer.sign(claims(&issuer, json!({"sub": "evil-job-1"})), "k1", "RS256").await),
+        ("no bound claim", issuer.sign(claims(&issuer, json!({"repository_owner_id": null})), "k1", "RS256").await),
+        ("not yet valid", issuer.sign(claims(&issuer, json!({"nbf": now + 3600})), "k1", "RS256").await),
     ];
     for (what, jwt) in cases {
         let (status, body) = ask(&app, &jwt).await;
@@ -137,4 +148,44 @@ async fn an_unknown_kid_refetches_the_jwks_at_most_once_a_minute() {
     let fresh = issuer.sign(claims(&issuer, json!({})), "k2", "RS256").await;
     assert_eq!(ask(&app, &fresh).await.0, 200);
     assert_eq!(issuer.fetches().await, 2);
+}
+
+#[tokio::test]
+async fn an_issuer_with_no_bound_claim_is_refused_unless_the_operator_says_so() {
+    let app = TestApp::spawn().await;
+    let issuer = Issuer::start();
+    let project = link::project(&app, "Acme").await;
+    let trust = |allow_unbound: bool| latchkey::model::TrustedIssuer {
+        issuer: issuer.issuer.clone(),
+        audience: "latchkey".into(),
+        jwks_url: issuer.jwks_url.clone(),
+        environment_claim: "environment".into(),
+        algorithms: vec!["RS256".into()],
+        bound_claims: Default::default(),
+        allow_unbound,
+        user_claim: None,
+    };
+    let refused = latchkey::admin::trust_issuer(&app.state, &project.project_id, trust(false)).await;
+    match refused {
+        Err(latchkey::admin::AdminError::Invalid(why)) => assert!(why.contains("bind at least one claim"), "{why}"),
+        other => panic!("expected a refusal that says why, got {other:?}"),
+    }
+    assert!(latchkey::admin::trust_issuer(&app.state, &project.project_id, trust(true)).await.is_ok(), "an explicit choice is honoured");
+}
+
+#[tokio::test]
+async fn a_user_claim_limits_a_token_to_the_user_it_names() {
+    // Arrange: the trust binds the owner and says the token's `sub` is the one user it may ask for.
+    let (app, issuer, project) = arrange().await;
+    let mut trust = latchkey::admin::project(&app.state, &project.project_id).await.unwrap().record.trusted_issuers[0].clone();
+    trust.user_claim = Some("sub".into());
+    latchkey::admin::trust_issuer(&app.state, &project.project_id, trust).await.unwrap();
+    app.clock.advance(5);
+    let jwt = issuer.sign(claims(&issuer, json!({"sub": "ci-job-7"})), "k1", "RS256").await;
+
+    // Act: it asks for user-1, who is not the user its claim names.
+    let (status, body) = ask(&app, &jwt).await;
+
+    // Assert
+    assert_eq!((status, body["error"]["code"].as_str().unwrap()), (403, "subject_not_allowed"));
 }

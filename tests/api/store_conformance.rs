@@ -161,6 +161,15 @@ mod cases {
         assert_eq!(f.store.query("BIG", "I#").await.unwrap().len(), 40);
     }
 
+    pub async fn an_item_over_400_kb_is_too_large_on_both(f: Fixture) {
+        let big = "x".repeat(401 * 1024);
+        let result = f.store.put_if_absent(&item("P", "BIG", json!({"blob": big}))).await;
+        assert!(matches!(result, Err(StoreError::TooLarge(_))), "{result:?}");
+        assert_eq!(f.store.get(&Key::new("P", "BIG")).await.unwrap(), None, "nothing was written");
+        let fits = "x".repeat(300 * 1024);
+        f.store.put_if_absent(&item("P", "FITS", json!({"blob": fits}))).await.unwrap();
+    }
+
     pub async fn reserved_attribute_names_are_refused(f: Fixture) {
         let result = f.store.put_if_absent(&item("P", "A", json!({"version": 5}))).await;
         assert!(matches!(result, Err(StoreError::Codec(_))), "{result:?}");
@@ -208,4 +217,5 @@ conformance!(
     query_reads_one_partition_by_prefix_in_order,
     query_reads_past_one_page,
     reserved_attribute_names_are_refused,
+    an_item_over_400_kb_is_too_large_on_both,
 );

@@ -79,6 +79,14 @@ fn kms_actions(resource: &Value) -> BTreeSet<String> {
 }
 
 #[test]
+fn no_function_is_granted_an_action_the_code_never_calls() {
+    let raw = std::fs::read_to_string(helpers::workspace_root().join("template.yaml")).unwrap();
+    for unused in ["dynamodb:UpdateItem", "dynamodb:Scan", "dynamodb:BatchWriteItem"] {
+        assert!(!raw.contains(unused), "{unused} is granted but never called");
+    }
+}
+
+#[test]
 fn kms_permissions_are_least_privilege() {
     let template = template();
     for f in [Function::CreateLinkToken, Function::ExchangePublicToken] {
@@ -90,6 +98,25 @@ fn kms_permissions_are_least_privilege() {
     }
     for f in Function::ALL {
         assert!(!kms_actions(function(&template, f)).iter().any(|a| a.contains('*')), "{f:?} has a wildcard KMS action");
+    }
+    // A function decrypts only for the scopes it serves: sessions sign with the deployment's keys
+    // and nothing else; none may decrypt for a scope it does not name.
+    let pinned = |logical_id: &str| -> BTreeSet<String> {
+        let resource = &template["Resources"][logical_id];
+        let mut scopes = BTreeSet::new();
+        for policy in resource["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+            for statement in policy["Statement"].as_sequence().into_iter().flatten().filter(|s| s["Sid"] == "KeyAccess") {
+                let values = &statement["Condition"]["StringLike"]["kms:EncryptionContext:latchkey:scope"];
+                assert!(values.is_sequence(), "{logical_id} does not pin the encryption context's scope");
+                scopes.extend(values.as_sequence().unwrap().iter().filter_map(|v| v.as_str().map(str::to_owned)));
+            }
+        }
+        scopes
+    };
+    assert_eq!(pinned("CreateSessionFunction"), BTreeSet::from(["deployment".to_owned()]));
+    assert_eq!(pinned("WebhookDeliveryFunction"), BTreeSet::from(["project:*".to_owned()]));
+    for logical_id in ["IssueTokenFunction", "OAuthCallbackFunction", "SweepFunction"] {
+        assert!(!pinned(logical_id).contains("deployment"), "{logical_id} signs nothing");
     }
     let table = &template["Resources"]["Table"]["Properties"];
     assert_eq!(table["TimeToLiveSpecification"]["AttributeName"], "expires_at");

@@ -70,6 +70,7 @@ fn check_fields(fields: &[ConnectionField]) -> Result<(), AdminError> {
             return Err(AdminError::Invalid(format!("field name {:?} must be 1 to 32 of a-z, 0-9 and _", field.name)));
         }
         check_display_name(&field.label)?;
+        crate::fields::check_field(field).map_err(AdminError::Invalid)?;
         if fields[..i].iter().any(|f| f.name == field.name) {
             return Err(AdminError::Invalid(format!("field {} is named twice", field.name)));
         }
@@ -77,13 +78,15 @@ fn check_fields(fields: &[ConnectionField]) -> Result<(), AdminError> {
     Ok(())
 }
 
-/// Every `{placeholder}` of `url` must be a field; the URL with sample values must be valid.
+/// Every `{placeholder}` of `url` must be a field, placed where its kind may go; the URL filled with
+/// sample values must be https (http only on loopback).
 fn check_template(name: &str, url: &str, fields: &[ConnectionField]) -> Result<(), AdminError> {
+    crate::fields::check_template(url, fields).map_err(|why| AdminError::Invalid(format!("{name}: {why}")))?;
     // `{installation_id}` is filled from the request (GitHub Apps); the rest are the connector's fields.
-    let samples = fields.iter().map(|f| (f.name.clone(), "sample".to_owned())).chain([("installation_id".to_owned(), "1".to_owned())]).collect();
-    let filled =
-        crate::fields::fill(url, &samples).map_err(|_| AdminError::Invalid(format!("{name} names a placeholder that is not one of the connector's fields")))?;
-    check_endpoint(name, &filled)
+    let samples =
+        fields.iter().map(|f| (f.name.clone(), crate::fields::sample(f))).chain([(crate::fields::INSTALLATION_ID.to_owned(), "1".to_owned())]).collect();
+    let filled = crate::fields::fill(url, &samples).map_err(|e| AdminError::Invalid(format!("{name}: {e}")))?;
+    check_endpoint(name, filled.as_str())
 }
 
 fn check_oauth(oauth: &OAuthEndpoints, fields: &[ConnectionField]) -> Result<(), AdminError> {
@@ -300,6 +303,7 @@ pub async fn update_connector(ports: &Ports, uid: &str, changes: ConnectorChange
 pub async fn delete_connector(ports: &Ports, uid: &str) -> Result<Connector, AdminError> {
     let uid = ConnectorUid::parse(uid)?;
     let stored = connector(ports, &uid).await?;
+    ports.caches.connectors.remove(&uid);
     match ports.store.delete_if(&stored.record.key(), DeleteCondition::Version(stored.version)).await {
         Ok(()) => Ok(stored.record),
         Err(StoreError::ConditionFailed) => Err(AdminError::Conflict(format!("a concurrent change to connector {uid}"))),
@@ -345,7 +349,10 @@ pub async fn unlink_connector(ports: &Ports, uid: &str, project_id: &ProjectId) 
     Ok(stored.record)
 }
 
+/// Writes a changed connector; this process stops using its cached copy at once (every other
+/// instance within the connector cache's bound).
 async fn save(ports: &Ports, stored: &mut Stored<Connector>) -> Result<(), AdminError> {
+    ports.caches.connectors.remove(&stored.record.uid);
     match stored.save(ports.store.as_ref()).await {
         Ok(()) => Ok(()),
         Err(crate::store::RecordError::Store(StoreError::ConditionFailed)) => {
@@ -353,4 +360,39 @@ async fn save(ports: &Ports, stored: &mut Stored<Connector>) -> Result<(), Admin
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Records a GitHub App installation for a project environment (and one end user, or the app):
+/// only recorded installations can be asked for tokens, so nobody can name another tenant's.
+pub async fn record_installation(
+    ports: &Ports,
+    uid: &str,
+    project_id: &ProjectId,
+    environment: &str,
+    installation_id: &str,
+    user: Option<&str>,
+) -> Result<crate::model::Connection, AdminError> {
+    let uid = ConnectorUid::parse(uid)?;
+    let environment = EnvironmentName::parse(environment)?;
+    let installation = crate::model::InstallationId::parse(installation_id)?;
+    if !installation.is_numeric() {
+        return Err(AdminError::Invalid("a GitHub App installation id is a number".into()));
+    }
+    let subject = match user {
+        Some(user) => crate::model::Subject::user(crate::model::ConsumerId::parse(user)?),
+        None => crate::model::Subject::app(),
+    };
+    let connector = connector(ports, &uid).await?.record;
+    if connector.auth_mode != AuthMode::GithubApp {
+        return Err(AdminError::Invalid(format!("connector {uid} is not a GitHub App")));
+    }
+    if !connector.usable_by(project_id, &environment) {
+        return Err(AdminError::Invalid(format!("connector {uid} is not linked to {project_id} in {environment}")));
+    }
+    let place = crate::model::Scope { project_id: project_id.clone(), environment, consumer: None };
+    let stored = crate::token::issue::install_machine_connection(ports, &place, &connector, &subject, Some(&installation)).await.map_err(|e| match e {
+        crate::token::TokenError::Record(e) => AdminError::Record(e),
+        other => AdminError::Invalid(other.to_string()),
+    })?;
+    Ok(stored.record)
 }

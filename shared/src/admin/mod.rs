@@ -10,12 +10,12 @@ mod secret_keys;
 mod webhooks;
 
 pub use connectors::{
-    connector, create_catalog_connector, create_connector, create_connector_with, delete_connector, link_connector, list_connectors, unlink_connector,
-    update_connector, ConnectorChanges, NewConnector, Quirks,
+    connector, create_catalog_connector, create_connector, create_connector_with, delete_connector, link_connector, list_connectors, record_installation,
+    unlink_connector, update_connector, ConnectorChanges, NewConnector, Quirks,
 };
 pub use discovery::discover;
-pub use projects::{create_project, list_projects, parse_origin, trust_issuer, NewProject, OIDC_ALGORITHMS};
-pub use secret_keys::{create_secret_key, create_user_secret_key, list_secret_keys, revoke_secret_key};
+pub use projects::{create_project, distrust_issuer, list_projects, parse_origin, set_allowed_origins, trust_issuer, NewProject, OIDC_ALGORITHMS};
+pub use secret_keys::{create_secret_key, create_user_secret_key, list_secret_keys, revoke_access_token, revoke_secret_key};
 pub use webhooks::{add_webhook, list_deliveries, remove_webhook};
 
 use crate::model::{Connection, InvalidName, Project, ProjectId, Stored};

@@ -91,13 +91,61 @@ pub async fn trust_issuer(ports: &Ports, project_id: &ProjectId, trust: TrustedI
     if trust.algorithms.is_empty() || trust.algorithms.iter().any(|a| !OIDC_ALGORITHMS.contains(&a.as_str())) {
         return Err(AdminError::Invalid(format!("algorithms must be among {}", OIDC_ALGORITHMS.join(", "))));
     }
+    if trust.bound_claims.is_empty() && !trust.allow_unbound {
+        return Err(AdminError::Invalid(
+            "bind at least one claim (--claim sub=repo:acme/*): an issuer signs tokens for anyone who asks for this audience, \
+             and without a bound claim every one of them could ask for this project's tokens; pass --allow-unbound-claims only if \
+             every token the issuer signs for the audience is yours"
+                .into(),
+        ));
+    }
+    let claim_name =
+        |c: &str| !c.is_empty() && c.len() <= 64 && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-' || ch == ':' || ch == '.');
+    if trust.bound_claims.len() > 16 || trust.bound_claims.iter().any(|(name, value)| !claim_name(name) || value.is_empty() || value.len() > 512) {
+        return Err(AdminError::Invalid("bound claims: at most 16, each a claim name and a value or pattern of 1 to 512 characters".into()));
+    }
+    if trust.user_claim.as_deref().is_some_and(|c| !claim_name(c)) {
+        return Err(AdminError::Invalid("the user claim must be a claim name".into()));
+    }
     let mut stored = super::project(ports, project_id).await?;
     stored.record.trusted_issuers.retain(|t| t.issuer != trust.issuer);
     stored.record.trusted_issuers.push(trust.clone());
+    forget_trust(ports, &trust.issuer);
     let index = IssuerTrust { issuer_hash: crate::SecretString::new(trust.issuer.clone()).sha256_hex(), project_id: project_id.clone(), trust };
     ports.store.put(&index.to_item()?).await?;
     stored.save(ports.store.as_ref()).await?;
     Ok(stored.record)
+}
+
+/// Stops trusting `issuer` for the project: its tokens stop working at once in this process, and
+/// within the trust cache's bound everywhere else.
+pub async fn distrust_issuer(ports: &Ports, project_id: &ProjectId, issuer: &str) -> Result<Project, AdminError> {
+    let mut stored = super::project(ports, project_id).await?;
+    let before = stored.record.trusted_issuers.len();
+    stored.record.trusted_issuers.retain(|t| t.issuer != issuer);
+    if stored.record.trusted_issuers.len() == before {
+        return Err(AdminError::NotFound(format!("trusted issuer {issuer} of project {project_id}")));
+    }
+    stored.save(ports.store.as_ref()).await?;
+    let hash = crate::SecretString::new(issuer.to_owned()).sha256_hex();
+    let index = IssuerTrust::partition_of(&hash);
+    let _ = ports.store.delete_if(&crate::model::Key::new(index, format!("PROJECT#{project_id}")), crate::store::DeleteCondition::Exists).await;
+    forget_trust(ports, issuer);
+    Ok(stored.record)
+}
+
+/// Changes a project's allowed origins (where redirect and return URLs may point); in effect at
+/// once, since every flow reads the project itself.
+pub async fn set_allowed_origins(ports: &Ports, project_id: &ProjectId, origins: &[String]) -> Result<Project, AdminError> {
+    let parsed = origins.iter().map(|o| parse_origin(o)).collect::<Result<Vec<_>, _>>()?;
+    let mut stored = super::project(ports, project_id).await?;
+    stored.record.allowed_origins = parsed;
+    stored.save(ports.store.as_ref()).await?;
+    Ok(stored.record)
+}
+
+fn forget_trust(ports: &Ports, issuer: &str) {
+    ports.caches.trusts.remove(&crate::SecretString::new(issuer.to_owned()).sha256_hex());
 }
 
 #[cfg(test)]

@@ -60,3 +60,18 @@ pub async fn revoke_secret_key(ports: &Ports, project_id: &ProjectId, key_id: &s
     ports.store.delete_if(&key, DeleteCondition::Version(stored.version)).await?;
     Ok(stored.record)
 }
+
+/// Revokes a connection access token, whatever its project (the operator's power); true when it
+/// existed. It stops working at once here and within the caller cache's bound everywhere else.
+pub async fn revoke_access_token(ports: &Ports, raw: &SecretString) -> Result<bool, AdminError> {
+    if !raw.expose().starts_with(crate::model::ConnectionAccessToken::PREFIX) || raw.expose().len() > 128 {
+        return Ok(false);
+    }
+    let hash = raw.sha256_hex();
+    ports.caches.callers.remove(&hash);
+    match ports.store.delete_if(&crate::model::ConnectionAccessToken::key_of(&hash), DeleteCondition::Exists).await {
+        Ok(()) => Ok(true),
+        Err(crate::store::StoreError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}

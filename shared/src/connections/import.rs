@@ -8,6 +8,7 @@ use crate::link::LinkError;
 use crate::model::{AuthMode, Connection, Connector, ConnectorUid, ConsumerId, EndUser, Scope, SecretKeyLookup, Stored};
 use crate::oauth::Credentials;
 use crate::ports::Ports;
+use crate::secret::SecretString;
 
 /// The body of `POST /v1/connections/import`.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -22,48 +23,79 @@ pub struct ImportRequest {
     /// Granted scopes.
     #[serde(default)]
     pub scopes: Vec<String>,
-    /// Provider values callers need (instance URL, tenant id).
+    /// Provider values callers need (instance URL, tenant id): at most 32 entries and 8 KB. Never
+    /// read back to fill the connector's URLs; `fields` does that.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub metadata: Map<String, Value>,
+    /// Values for the connector's fields (`{"subdomain": "acme"}`), each checked against its kind.
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, String>,
 }
 
+/// The most metadata entries an import may carry.
+pub const MAX_METADATA_ENTRIES: usize = 32;
+/// The most metadata an import may carry, as JSON.
+pub const MAX_METADATA_BYTES: usize = 8 * 1024;
+/// The most scopes an import may name.
+pub const MAX_SCOPES: usize = 100;
+
 /// Credentials to import; which are required depends on the connector's auth type.
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportedCredentials {
     /// OAuth access token.
     #[serde(default)]
-    pub access_token: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub access_token: Option<SecretString>,
     /// OAuth refresh token.
     #[serde(default)]
-    pub refresh_token: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub refresh_token: Option<SecretString>,
     /// Seconds the access token has left (unknown: Latchkey refreshes it on first use).
     #[serde(default)]
     pub expires_in: Option<i64>,
     /// An API key.
     #[serde(default)]
-    pub api_key: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub api_key: Option<SecretString>,
     /// A basic-auth username.
     #[serde(default)]
     pub username: Option<String>,
     /// A basic-auth password.
     #[serde(default)]
-    pub password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub password: Option<SecretString>,
 }
 
-impl std::fmt::Debug for ImportedCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ImportedCredentials([redacted])")
+fn given(value: Option<&str>, what: &str) -> Result<String, LinkError> {
+    match value {
+        Some(v) if !v.is_empty() && v.len() <= 8192 => Ok(v.to_owned()),
+        Some(_) => Err(LinkError::InvalidRequest(format!("credentials.{what} must be 1 to 8192 characters"))),
+        None => Err(LinkError::InvalidRequest(format!("credentials.{what} is required for this connector"))),
     }
 }
 
-fn given(value: Option<String>, what: &str) -> Result<String, LinkError> {
-    value.filter(|v| !v.is_empty() && v.len() <= 8192).ok_or_else(|| LinkError::InvalidRequest(format!("credentials.{what} is required for this connector")))
+fn secret(value: &Option<SecretString>) -> Option<&str> {
+    value.as_ref().map(SecretString::expose)
+}
+
+/// Checks what an import may carry besides credentials, before anything is read or written.
+fn check_limits(request: &ImportRequest) -> Result<(), LinkError> {
+    if request.metadata.len() > MAX_METADATA_ENTRIES || serde_json::to_vec(&request.metadata).map_or(true, |m| m.len() > MAX_METADATA_BYTES) {
+        return Err(LinkError::InvalidRequest(format!("metadata may hold at most {MAX_METADATA_ENTRIES} entries and {MAX_METADATA_BYTES} bytes")));
+    }
+    if request.scopes.len() > MAX_SCOPES
+        || request.scopes.iter().any(|s| s.is_empty() || s.len() > 200 || s.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
+        return Err(LinkError::InvalidRequest(format!("scopes lists at most {MAX_SCOPES} scopes, each 1 to 200 characters without spaces")));
+    }
+    Ok(())
 }
 
 /// Seals the imported credentials into the consumer's connection (created, or replaced).
 pub async fn import_connection(ports: &Ports, caller: &SecretKeyLookup, request: ImportRequest) -> Result<Connection, LinkError> {
+    check_limits(&request)?;
     let consumer_id = ConsumerId::parse(&request.consumer_id).map_err(|e| LinkError::InvalidRequest(e.to_string()))?;
     if !Scope::of_key(caller).allows(&consumer_id) {
         return Err(LinkError::SubjectNotAllowed);
@@ -74,15 +106,16 @@ pub async fn import_connection(ports: &Ports, caller: &SecretKeyLookup, request:
         .map(|s| s.record)
         .filter(|c| c.usable_by(&caller.project_id, &caller.environment))
         .ok_or(LinkError::ConnectorNotAllowed)?;
+    let fields = crate::fields::check_given(&connector.fields, &request.fields)?;
     let imported = request.credentials;
     let now = ports.clock.now();
     let (credentials, expires) = match connector.auth_mode {
-        AuthMode::ApiKey => (Credentials::api_key(given(imported.api_key, "api_key")?), None),
-        AuthMode::Basic => (Credentials::basic(given(imported.username, "username")?, given(imported.password, "password")?), None),
+        AuthMode::ApiKey => (Credentials::api_key(given(secret(&imported.api_key), "api_key")?), None),
+        AuthMode::Basic => (Credentials::basic(given(imported.username.as_deref(), "username")?, given(secret(&imported.password), "password")?), None),
         AuthMode::OAuth2 => {
             let mut credentials = Credentials::default();
-            credentials.access_token = Some(given(imported.access_token, "access_token")?);
-            credentials.refresh_token = imported.refresh_token.filter(|t| !t.is_empty());
+            credentials.access_token = Some(given(secret(&imported.access_token), "access_token")?);
+            credentials.refresh_token = secret(&imported.refresh_token).filter(|t| !t.is_empty()).map(str::to_owned);
             credentials.token_type = Some("Bearer".into());
             // Unknown expiry: treat the token as expiring now, so the first use refreshes it.
             (credentials, Some(now.plus_secs(imported.expires_in.unwrap_or(0).clamp(0, 365 * 24 * 3600))))
@@ -90,6 +123,14 @@ pub async fn import_connection(ports: &Ports, caller: &SecretKeyLookup, request:
         _ => return Err(LinkError::InvalidRequest("machine connectors need no import".into())),
     };
     let end_user = EndUser { id: consumer_id, email: None, display_name: None };
-    let grant = Grant { credentials, token_expires_at: expires, scopes: request.scopes, metadata: request.metadata, ready: true };
+    let grant = Grant {
+        credentials,
+        token_expires_at: expires,
+        scopes: request.scopes,
+        metadata: request.metadata,
+        fields,
+        end_user_supplied: Vec::new(),
+        ready: true,
+    };
     store_connection(ports, &caller.project_id, &caller.environment, &end_user, &connector, grant).await
 }

@@ -27,7 +27,15 @@ pub async fn delete_connection(ports: &Ports, scope: &Scope, id: &ConnectionId) 
 /// A failure is logged and reported, not fatal: the connection is deleted either way.
 async fn revoke(ports: &Ports, connection: &Connection, connector: &Connector) -> bool {
     let (Some(oauth), Some(sealed)) = (&connector.oauth, &connection.credentials) else { return false };
-    let Some(revoke_url) = &oauth.revoke_url else { return false };
+    let Some(template) = &oauth.revoke_url else { return false };
+    // Templated endpoints (a tenant's own host) are filled from the connection's checked fields.
+    let revoke_url = match crate::fields::fill(template, &connection.fields) {
+        Ok(url) => url.to_string(),
+        Err(error) => {
+            tracing::warn!(connection_id = %connection.id, %error, "revocation URL cannot be filled");
+            return false;
+        }
+    };
     let Ok(opened) = ports.keyring.open(&connection.credentials_binding(), sealed).await else { return false };
     let Some(credentials) = Credentials::from_opened(opened.expose()) else { return false };
     let (token, hint) = match (&credentials.refresh_token, &credentials.access_token) {
@@ -51,7 +59,7 @@ async fn revoke(ports: &Ports, connection: &Connection, connector: &Connector) -
             None
         }
     };
-    match ports.outbound.post_form(revoke_url, &form, basic).await {
+    match ports.outbound.post_form(&revoke_url, &form, basic).await {
         Ok(response) if response.status == 200 => true,
         Ok(response) => {
             tracing::warn!(connection_id = %connection.id, status = response.status, "revocation refused");

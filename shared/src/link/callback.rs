@@ -1,9 +1,11 @@
 //! The provider's redirect back: `GET /v1/oauth/callback?code&state&iss` (or `error`).
 //!
-//! In order: the `state` is consumed exactly once; the flow must have started in this browser (the
-//! binding cookie) and its link token must still be live; the provider's `error` ends it; `iss`
+//! In order: the flow must have started in this browser (the binding cookie), checked before its
+//! `state` is consumed, exactly once; its link token must still be live; the provider's `error` ends it; `iss`
 //! must name the connector's issuer (RFC 9207); the code is redeemed with the PKCE verifier and
 //! the exact redirect URI; the tokens are sealed into the connection; a public token is minted.
+
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
@@ -67,19 +69,32 @@ pub async fn complete_authorization(ports: &Ports, params: CallbackParams, brows
     let Some(raw_state) = params.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 512) else {
         return CallbackOutcome { target: None, result: Err(LinkError::StateMissing) };
     };
-    let flow = match take_flow(ports, raw_state).await {
+    let key = OAuthFlow::key_of(&SecretString::new(raw_state.to_owned()).sha256_hex());
+    let flow = match peek_flow(ports, &key).await {
         Ok(flow) => flow,
         Err(e) => return CallbackOutcome { target: None, result: Err(e) },
     };
+    let target = ResultTarget { mode: flow.mode, origin: flow.origin.clone(), redirect_url: flow.redirect_url.clone() };
+    // The browser binding is checked before the state is consumed: a state replayed from another
+    // browser must not burn the flow its owner is still finishing.
+    let bound = browser_binding.is_some_and(|b| SecretString::new(b.to_owned()).sha256_hex() == flow.browser_hash);
+    if !bound {
+        tracing::info!(connector = %flow.connector, "callback from another browser refused");
+        return CallbackOutcome { target: Some(target), result: Err(LinkError::StateMismatch) };
+    }
+    match ports.store.take(&key).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return CallbackOutcome { target: None, result: Err(LinkError::StateInvalid) },
+        Err(e) => return CallbackOutcome { target: None, result: Err(e.into()) },
+    }
     let link = Stored::<LinkToken>::get(ports.store.as_ref(), &LinkToken::key_of(&flow.link_token_hash)).await;
     let link = match link {
         Ok(link) => link.map(|s| s.record).filter(|l| l.valid_until > ports.clock.now()),
         Err(e) => return CallbackOutcome { target: None, result: Err(e.into()) },
     };
-    let target = ResultTarget { mode: flow.mode, origin: flow.origin.clone(), redirect_url: flow.redirect_url.clone() };
     let result = match link {
         None => Err(LinkError::LinkTokenInvalid),
-        Some(link) => finish(ports, &flow, &link, &params, browser_binding).await,
+        Some(link) => finish(ports, &flow, &link, &params).await,
     };
     if let Err(error) = &result {
         tracing::info!(error = %error, connector = %flow.connector, "authorization not completed");
@@ -87,17 +102,11 @@ pub async fn complete_authorization(ports: &Ports, params: CallbackParams, brows
     CallbackOutcome { target: Some(target), result }
 }
 
-async fn take_flow(ports: &Ports, raw_state: &str) -> Result<OAuthFlow, LinkError> {
-    let hash = SecretString::new(raw_state.to_owned()).sha256_hex();
-    let item = ports.store.take(&OAuthFlow::key_of(&hash)).await?.ok_or(LinkError::StateInvalid)?;
-    Ok(Stored::<OAuthFlow>::from_item(item)?.record)
+async fn peek_flow(ports: &Ports, key: &crate::model::Key) -> Result<OAuthFlow, LinkError> {
+    Ok(Stored::<OAuthFlow>::get(ports.store.as_ref(), key).await?.ok_or(LinkError::StateInvalid)?.record)
 }
 
-async fn finish(ports: &Ports, flow: &OAuthFlow, link: &LinkToken, params: &CallbackParams, browser_binding: Option<&str>) -> Result<Connected, LinkError> {
-    let bound = browser_binding.is_some_and(|b| SecretString::new(b.to_owned()).sha256_hex() == flow.browser_hash);
-    if !bound {
-        return Err(LinkError::StateMismatch);
-    }
+async fn finish(ports: &Ports, flow: &OAuthFlow, link: &LinkToken, params: &CallbackParams) -> Result<Connected, LinkError> {
     if let Some(error) = &params.error {
         return Err(LinkError::ProviderDenied { error: error.chars().take(64).collect() });
     }
@@ -117,11 +126,27 @@ async fn finish(ports: &Ports, flow: &OAuthFlow, link: &LinkToken, params: &Call
     let readiness = super::post_authorization::complete(ports, &connector, &mut tokens).await?;
     let credentials = Credentials::from_tokens(&tokens, None);
     let scopes = tokens.scopes.clone().unwrap_or_else(|| flow.scopes.clone());
-    let mut metadata = tokens.extra.clone();
-    metadata.extend(flow.fields.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))));
+    let (fields, end_user_supplied) = provider_fields(&connector, flow, &tokens)?;
     let ready = readiness == super::post_authorization::Readiness::Ready;
-    let grant = Grant { credentials, token_expires_at: Some(tokens.expires_at), scopes, metadata, ready };
+    let grant = Grant { credentials, token_expires_at: Some(tokens.expires_at), scopes, metadata: tokens.extra.clone(), fields, end_user_supplied, ready };
     save_connection(ports, link, &connector, grant).await
+}
+
+/// The connection's field values: those the end user typed when the flow started, and those the
+/// provider's response or the callback's query carry, each checked against its kind. Values that
+/// came through the browser's query are recorded as end-user supplied.
+fn provider_fields(connector: &Connector, flow: &OAuthFlow, tokens: &crate::oauth::TokenSet) -> Result<(BTreeMap<String, String>, Vec<String>), LinkError> {
+    let mut values = flow.fields.clone();
+    let mut end_user_supplied: Vec<String> =
+        connector.metadata_paths.iter().filter(|(_, path)| path.starts_with("query:")).map(|(name, _)| name.clone()).collect();
+    for field in connector.fields.iter().filter(|f| !f.entered_by_user()) {
+        let Some(raw) = tokens.field_values.get(&field.name) else { continue };
+        values.insert(field.name.clone(), crate::fields::value(field, raw)?);
+        if field.from_callback() {
+            end_user_supplied.push(field.name.clone());
+        }
+    }
+    Ok((values, end_user_supplied))
 }
 
 async fn redeem(
@@ -157,14 +182,14 @@ async fn redeem(
             None
         }
     };
-    let token_url = crate::fields::fill(&oauth.token_url, &flow.fields)?;
+    let token_url = crate::fields::fill(&oauth.token_url, &flow.fields)?.to_string();
     let response = ports.outbound.post_form(&token_url, &form, basic).await.map_err(|e| match e {
         ProviderError::Unavailable { retry_after, .. } => LinkError::ProviderUnavailable { retry_after },
         ProviderError::Unreachable(_) => LinkError::ProviderUnavailable { retry_after: None },
         ProviderError::Refused(refused) => LinkError::DestinationRefused(refused.to_string()),
     })?;
     let separator = oauth.scope_separator.as_str();
-    let shape = ResponseShape { mapping: &connector.token_response, metadata: &connector.metadata_paths, query };
+    let shape = ResponseShape { mapping: &connector.token_response, metadata: &connector.metadata_paths, query, fields: &connector.fields };
     let now = ports.clock.now();
     parse_shaped_token_response(response.status, &response.body, now, oauth.default_token_lifetime_secs, separator, shape).map_err(|e| match e {
         TokenError::Refused { error, .. } => LinkError::CodeExchangeFailed { error: error.chars().take(64).collect() },

@@ -250,8 +250,7 @@ struct AuthorizeRequest<'a> {
 
 impl AuthorizeRequest<'_> {
     fn url(&self, oauth: &OAuthEndpoints, fields: &BTreeMap<String, String>) -> Result<String, LinkError> {
-        let base = fields::fill(&oauth.authorize_url, fields)?;
-        let mut url = url::Url::parse(&base).map_err(|_| LinkError::ConnectorMisconfigured("bad authorize URL".into()))?;
+        let mut url = fields::fill(&oauth.authorize_url, fields)?;
         {
             let mut query = url.query_pairs_mut();
             query
@@ -274,39 +273,59 @@ impl AuthorizeRequest<'_> {
 }
 
 /// What the end user typed into a key or password form.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub struct KeyForm {
     /// The connector.
     pub connector: String,
     /// The API key (api_key connectors).
     #[serde(default)]
-    pub api_key: Option<String>,
+    pub api_key: Option<SecretString>,
     /// The username (basic connectors).
     #[serde(default)]
     pub username: Option<String>,
     /// The password (basic connectors).
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<SecretString>,
+    /// The connector's fields (`field_<name>`).
+    #[serde(flatten)]
+    pub fields: FieldInputs,
 }
 
-impl std::fmt::Debug for KeyForm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyForm").field("connector", &self.connector).finish_non_exhaustive()
+/// The `field_<name>` inputs of a Connect page form, and nothing else of it.
+#[derive(Debug, Default)]
+pub struct FieldInputs(pub BTreeMap<String, String>);
+
+impl<'de> Deserialize<'de> for FieldInputs {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let all = BTreeMap::<String, serde_json::Value>::deserialize(deserializer)?;
+        let fields = all.into_iter().filter(|(k, _)| k.starts_with("field_")).filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_owned()))).collect();
+        Ok(FieldInputs(fields))
     }
 }
 
 /// Stores the key or password the end user gave, sealed, as a callable connection.
 pub async fn submit_key(ports: &Ports, page: &ConnectPage, form: KeyForm) -> Result<Connected, LinkError> {
     let connector = page.connector(&form.connector)?.clone();
-    let present = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty() && s.len() <= 4096).map(str::to_owned);
+    let present = |v: Option<&str>| v.map(str::trim).filter(|s| !s.is_empty() && s.len() <= 4096).map(str::to_owned);
     let credentials = match connector.auth_mode {
-        AuthMode::ApiKey => Credentials::api_key(present(&form.api_key).ok_or_else(|| LinkError::InvalidRequest("Enter the API key.".into()))?),
+        AuthMode::ApiKey => Credentials::api_key(
+            present(form.api_key.as_ref().map(SecretString::expose)).ok_or_else(|| LinkError::InvalidRequest("Enter the API key.".into()))?,
+        ),
         AuthMode::Basic => Credentials::basic(
-            present(&form.username).ok_or_else(|| LinkError::InvalidRequest("Enter the username.".into()))?,
-            present(&form.password).ok_or_else(|| LinkError::InvalidRequest("Enter the password.".into()))?,
+            present(form.username.as_deref()).ok_or_else(|| LinkError::InvalidRequest("Enter the username.".into()))?,
+            present(form.password.as_ref().map(SecretString::expose)).ok_or_else(|| LinkError::InvalidRequest("Enter the password.".into()))?,
         ),
         _ => return Err(LinkError::InvalidRequest("this integration uses a sign-in, not a key".into())),
     };
-    let grant = Grant { credentials, token_expires_at: None, scopes: connector.default_scopes.clone(), metadata: Default::default(), ready: true };
+    let fields = fields::collect(&connector.fields, &form.fields.0)?;
+    let grant = Grant {
+        credentials,
+        token_expires_at: None,
+        scopes: connector.default_scopes.clone(),
+        metadata: Default::default(),
+        fields,
+        end_user_supplied: Vec::new(),
+        ready: true,
+    };
     save_connection(ports, &page.link, &connector, grant).await
 }

@@ -39,6 +39,10 @@ pub struct Grant {
     pub scopes: Vec<String>,
     /// What callers need from the provider.
     pub metadata: Map<String, Value>,
+    /// The connector's field values, checked against their kinds.
+    pub fields: std::collections::BTreeMap<String, String>,
+    /// Metadata and fields whose values came through the end user's browser.
+    pub end_user_supplied: Vec<String>,
     /// Callable now, or `authorized` until the consumer finishes the configuration step.
     pub ready: bool,
 }
@@ -53,7 +57,7 @@ pub async fn store_connection(
     connector: &Connector,
     grant: Grant,
 ) -> Result<Connection, LinkError> {
-    let Grant { credentials, token_expires_at, scopes, metadata, ready } = grant;
+    let Grant { credentials, token_expires_at, scopes, metadata, fields, end_user_supplied, ready } = grant;
     let settled = if ready { ConnectionState::Callable } else { ConnectionState::Authorized };
     let now = ports.clock.now();
     let subject = Subject::user(end_user.id.clone());
@@ -81,6 +85,8 @@ pub async fn store_connection(
                     refresh_failures: 0,
                     refresh_retry_at: None,
                     metadata: Map::new(),
+                    fields: Default::default(),
+                    end_user_supplied: Vec::new(),
                     created_at: now,
                     updated_at: now,
                 };
@@ -96,6 +102,8 @@ pub async fn store_connection(
         connection.refresh_failures = 0;
         connection.refresh_retry_at = None;
         connection.metadata.extend(metadata.clone());
+        connection.fields = fields.clone();
+        connection.end_user_supplied = end_user_supplied.clone();
         connection.updated_at = now;
         let mut item = connection.to_item()?;
         let written = match version {

@@ -65,14 +65,14 @@ pub async fn exchange_public_token(ports: &Ports, caller: &SecretKeyLookup, raw:
         connection_id: public.connection_id.clone(),
         connection_sk: index.record.connection_sk,
         created_at: now,
-        expires_at: lifetime.map(|secs| now.plus_secs(secs)),
+        valid_until: lifetime.map(|secs| now.plus_secs(secs)),
     };
     let mut item = record.to_item()?;
-    if let Some(at) = record.expires_at {
+    if let Some(at) = record.valid_until {
         item = item.expiring_at(at);
     }
     ports.store.put_if_absent(&item).await?;
-    Ok(Exchanged { connection_id: public.connection_id, access_token, expires_at: record.expires_at, connector: public.connector, end_user: public.end_user })
+    Ok(Exchanged { connection_id: public.connection_id, access_token, expires_at: record.valid_until, connector: public.connector, end_user: public.end_user })
 }
 
 /// Revokes a connection access token of the caller's project environment (for a key bound to one

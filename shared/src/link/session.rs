@@ -35,21 +35,26 @@ pub struct SessionRequest {
     pub theme: Option<Theme>,
 }
 
+/// The length of a session in seconds: a number, or digits and a unit (`30m`, `2h`, `7d`); from a
+/// minute to a week. Total: any input is a length or a refusal, never a panic or an overflow.
 fn length_secs(raw: Option<&serde_json::Value>) -> Result<i64, LinkError> {
     let invalid = || LinkError::InvalidRequest("settings.session_length must be seconds or a duration like 30m, 2h or 7d, at most 7d".into());
     let secs = match raw {
         None => DEFAULT_SESSION_SECS,
         Some(serde_json::Value::Number(n)) => n.as_i64().ok_or_else(invalid)?,
         Some(serde_json::Value::String(s)) => {
-            let (number, unit) = s.split_at(s.len().saturating_sub(1));
-            let n: i64 = number.parse().map_err(|_| invalid())?;
-            n * match unit {
-                "s" => 1,
-                "m" => 60,
-                "h" => 3600,
-                "d" => 86400,
+            let unit = match s.chars().last() {
+                Some('s') => 1,
+                Some('m') => 60,
+                Some('h') => 3600,
+                Some('d') => 86400,
                 _ => return Err(invalid()),
+            };
+            let digits = &s[..s.len() - 1];
+            if digits.is_empty() || digits.len() > 9 || !digits.chars().all(|c| c.is_ascii_digit()) {
+                return Err(invalid());
             }
+            digits.parse::<i64>().ok().and_then(|n| n.checked_mul(unit)).ok_or_else(invalid)?
         }
         _ => return Err(invalid()),
     };
@@ -57,6 +62,37 @@ fn length_secs(raw: Option<&serde_json::Value>) -> Result<i64, LinkError> {
         return Err(invalid());
     }
     Ok(secs)
+}
+
+/// The longest session token the Connect page opens; a session whose token would be longer is
+/// refused when it is made, so every session `POST /v1/sessions` accepts opens.
+pub const MAX_SESSION_TOKEN_BYTES: usize = 8192;
+
+fn check_text(what: &str, value: Option<&str>, max: usize) -> Result<(), LinkError> {
+    match value {
+        Some(v) if v.is_empty() || v.len() > max || v.chars().any(char::is_control) => {
+            Err(LinkError::InvalidRequest(format!("{what} must be 1 to {max} printable characters")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The limits on what a session carries, checked before anything is read.
+fn check_limits(request: &SessionRequest) -> Result<(), LinkError> {
+    let settings = &request.settings;
+    if settings.allowed_connectors.len() > 100 || settings.unified_apis.len() > 30 || settings.allow_actions.len() > 3 {
+        return Err(LinkError::InvalidRequest("settings lists at most 100 connectors and 30 unified APIs".into()));
+    }
+    if let Some(metadata) = &request.consumer_metadata {
+        check_text("consumer_metadata.account_name", metadata.account_name.as_deref(), 200)?;
+        check_text("consumer_metadata.user_name", metadata.user_name.as_deref(), 200)?;
+        check_text("consumer_metadata.email", metadata.email.as_deref(), 320)?;
+    }
+    if let Some(theme) = &request.theme {
+        check_text("theme.name", theme.name.as_deref(), 80)?;
+        check_text("theme.logo", theme.logo.as_deref(), 2048)?;
+    }
+    Ok(())
 }
 
 /// A session: its token, when it ends, and the page URL.
@@ -76,6 +112,7 @@ pub async fn create_session(ports: &Ports, caller: &SecretKeyLookup, consumer_id
     if !Scope::of_key(caller).allows(&consumer_id) {
         return Err(LinkError::SubjectNotAllowed);
     }
+    check_limits(&request)?;
     let project = Stored::<Project>::get(ports.store.as_ref(), &Project::key_of(&caller.project_id)).await?.ok_or(LinkError::LinkTokenInvalid)?.record;
     let redirect_uri = allowed_redirect_url(&project, &request.redirect_uri)?;
     let settings = request.settings;
@@ -112,5 +149,25 @@ pub async fn create_session(ports: &Ports, caller: &SecretKeyLookup, consumer_id
         consumer_metadata: request.consumer_metadata,
     };
     let token = crate::session::jwt::sign(ports, &claims).await?;
+    if token.expose().len() > MAX_SESSION_TOKEN_BYTES {
+        return Err(LinkError::InvalidRequest(format!("the session carries too much to fit a {MAX_SESSION_TOKEN_BYTES}-byte token; name fewer connectors")));
+    }
     Ok(CreatedSession { token, claims })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_lengths_parse_totally() {
+        let length = |v: serde_json::Value| length_secs(Some(&v));
+        assert_eq!(length(serde_json::json!("30m")).unwrap(), 1800);
+        assert_eq!(length(serde_json::json!(3600)).unwrap(), 3600);
+        for bad in ["5é", "é", "", "d", "106751991167301d", "99999999999999999999s", "-5m", "+5m", "1.5h", "8d", "59s"] {
+            assert!(length(serde_json::json!(bad)).is_err(), "{bad}");
+        }
+        assert!(length(serde_json::json!(i64::MAX)).is_err());
+        assert!(length(serde_json::json!(-60)).is_err());
+    }
 }

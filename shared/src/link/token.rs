@@ -160,7 +160,7 @@ pub async fn resolve_connection(ports: &Ports, connection_id: &ConnectionId) -> 
 
 /// Finds the live link token `raw` names.
 pub async fn find_link_token(ports: &Ports, raw: &str) -> Result<LinkToken, LinkError> {
-    if raw.starts_with("eyJ") && raw.len() <= 8192 {
+    if raw.starts_with("eyJ") && raw.len() <= super::session::MAX_SESSION_TOKEN_BYTES {
         return link_for_session(ports, raw).await;
     }
     if !raw.starts_with(LinkToken::PREFIX) || raw.len() > 128 {

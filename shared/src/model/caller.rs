@@ -9,7 +9,8 @@ pub enum Caller {
     SecretKey(SecretKeyLookup),
     /// A connection access token from the link exchange: its own connection only.
     Connection(ConnectionAccessToken),
-    /// An OIDC token from an issuer the project trusts: any user of its project.
+    /// An OIDC token from an issuer the project trusts, its bound claims satisfied: any user of
+    /// its project, or only the one its user claim names.
     Oidc {
         /// The project.
         project_id: ProjectId,
@@ -17,6 +18,8 @@ pub enum Caller {
         environment: EnvironmentName,
         /// The token's `sub`, for logs.
         subject: String,
+        /// The only user it may ask for, when the trust binds one.
+        user: Option<ConsumerId>,
     },
 }
 

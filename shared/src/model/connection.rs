@@ -140,6 +140,14 @@ pub struct Connection {
     /// What the provider returned that callers need (instance URL, tenant id).
     #[serde(default)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    /// The values of the connector's fields, each checked against its kind: the only place the
+    /// connector's URLs are filled from.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub fields: std::collections::BTreeMap<String, String>,
+    /// Names of metadata entries and fields whose values arrived through the end user's browser
+    /// (a callback's query): the end user could have written them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub end_user_supplied: Vec<String>,
     /// When it was created.
     pub created_at: Timestamp,
     /// When it last changed.

@@ -184,7 +184,7 @@ pub struct ConnectionAccessToken {
     pub created_at: Timestamp,
     /// When it stops working, if the app asked for an expiry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<Timestamp>,
+    pub valid_until: Option<Timestamp>,
 }
 
 impl ConnectionAccessToken {
@@ -200,7 +200,7 @@ impl ConnectionAccessToken {
 impl ConnectionAccessToken {
     /// Whether it still works at `now` (its own expiry; the connection's checks come later).
     pub fn is_live(&self, now: Timestamp) -> bool {
-        self.expires_at.is_none_or(|at| at > now)
+        self.valid_until.is_none_or(|at| at > now)
     }
 }
 

@@ -45,6 +45,49 @@ pub struct TrustedIssuer {
     pub environment_claim: String,
     /// Accepted algorithms (asymmetric only).
     pub algorithms: Vec<String>,
+    /// Claims every token must carry, by name: an exact value, or a pattern where `*` stands for
+    /// any run of characters (`repo:acme/*`). A multi-tenant issuer (GitHub Actions) signs tokens
+    /// for anyone who asks for the audience; these claims say which of them are this project's.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub bound_claims: std::collections::BTreeMap<String, String>,
+    /// The operator said, explicitly, that every token this issuer signs for the audience is theirs.
+    #[serde(default)]
+    pub allow_unbound: bool,
+    /// When set, a token may ask only for the end user this claim names (`sub`, `email`); when not,
+    /// for any user of the project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_claim: Option<String>,
+}
+
+impl TrustedIssuer {
+    /// Whether `claims` satisfy every bound claim (strings, or numbers read as their digits).
+    pub fn binds(&self, claims: &serde_json::Value) -> bool {
+        self.bound_claims.iter().all(|(name, pattern)| {
+            let value = match claims.get(name) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(serde_json::Value::Number(n)) => n.to_string(),
+                _ => return false,
+            };
+            glob_matches(pattern, &value)
+        })
+    }
+}
+
+/// Whether `value` matches `pattern`, where `*` stands for any run of characters and everything
+/// else for itself.
+pub fn glob_matches(pattern: &str, value: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = value.strip_prefix(first) else { return false };
+    let pieces: Vec<&str> = parts.collect();
+    let Some((last, middle)) = pieces.split_last() else { return rest.is_empty() };
+    for piece in middle {
+        match rest.find(piece) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
 }
 
 /// Points from an issuer to a project that trusts it (tokens are routed by their `iss`).
@@ -94,5 +137,20 @@ impl Project {
 impl Record for Project {
     fn key(&self) -> Key {
         Self::key_of(&self.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_matches;
+
+    #[test]
+    fn globs_match_whole_values() {
+        assert!(glob_matches("repo:acme/*", "repo:acme/app:ref:refs/heads/main"));
+        assert!(glob_matches("repo:acme/*:ref:refs/heads/main", "repo:acme/app:ref:refs/heads/main"));
+        assert!(!glob_matches("repo:acme/*", "repo:evil/acme/x"));
+        assert!(!glob_matches("repo:acme/app", "repo:acme/app2"));
+        assert!(glob_matches("1234", "1234") && !glob_matches("1234", "12345"));
+        assert!(!glob_matches("a*b", "ab-c"));
     }
 }

@@ -27,8 +27,11 @@ pub struct TokenSet {
     pub expiry_from_provider: bool,
     /// The granted scopes, if the response names them (else the requested ones were granted).
     pub scopes: Option<Vec<String>>,
-    /// Other fields of the response that are not secrets (instance URLs, tenant ids).
+    /// The metadata the connector declares (instance URLs, tenant ids), never a secret.
     pub extra: Map<String, Value>,
+    /// Values for the connector's fields that come from the response or the callback's query
+    /// (`from`), as sent: the caller checks them against their kinds.
+    pub field_values: std::collections::BTreeMap<String, String>,
 }
 
 /// A token endpoint refused or answered nonsense.
@@ -47,9 +50,6 @@ pub enum TokenError {
     Malformed(String),
 }
 
-/// Fields of a token response that are secrets or handled explicitly, and never copied to `extra`.
-const HANDLED: [&str; 7] = ["access_token", "refresh_token", "id_token", "token_type", "expires_in", "scope", "expires_at"];
-
 /// How a provider shapes its token response: where the tokens sit, and which non-secret values to
 /// keep as metadata (`query:<name>` takes a callback query parameter).
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +60,8 @@ pub struct ResponseShape<'a> {
     pub metadata: &'a std::collections::BTreeMap<String, String>,
     /// The callback's query parameters (code redemption only).
     pub query: &'a std::collections::BTreeMap<String, String>,
+    /// The connector's fields, for those whose value comes from the response or the query.
+    pub fields: &'a [crate::model::ConnectionField],
 }
 
 /// The value at a dot path (`authed_user.access_token`).
@@ -71,7 +73,7 @@ pub fn at_path<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
 pub fn parse_token_response(status: u16, body: &[u8], now: Timestamp, default_lifetime_secs: i64, scope_separator: &str) -> Result<TokenSet, TokenError> {
     let mapping = crate::model::TokenMapping::default();
     let empty = std::collections::BTreeMap::new();
-    let shape = ResponseShape { mapping: &mapping, metadata: &empty, query: &empty };
+    let shape = ResponseShape { mapping: &mapping, metadata: &empty, query: &empty, fields: &[] };
     parse_shaped_token_response(status, body, now, default_lifetime_secs, scope_separator, shape)
 }
 
@@ -106,26 +108,25 @@ pub fn parse_shaped_token_response(
     let scopes = path(&shape.mapping.scope)
         .and_then(Value::as_str)
         .map(|s| s.split(|c: char| scope_separator.contains(c) || c == ' ').filter(|p| !p.is_empty()).map(str::to_owned).collect());
-    let extra: Map<String, Value> = if shape.metadata.is_empty() {
-        // No declared metadata: keep the top-level fields that cannot be secrets.
-        object
-            .iter()
-            .filter(|(k, _)| !HANDLED.contains(&k.as_str()) && !k.contains("token") && !k.contains("secret"))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    } else {
-        shape
-            .metadata
-            .iter()
-            .filter_map(|(name, p)| {
-                let found = match p.strip_prefix("query:") {
-                    Some(param) => shape.query.get(param).map(|v| Value::String(v.clone())),
-                    None => at_path(&value, p).cloned(),
-                };
-                found.map(|v| (name.clone(), v))
-            })
-            .collect()
+    let lookup = |path: &str| match path.strip_prefix("query:") {
+        Some(param) => shape.query.get(param).map(|v| Value::String(v.clone())),
+        None => at_path(&value, path).cloned(),
     };
+    // Only what the connector declares is kept, and never a secret inside it.
+    let extra: Map<String, Value> = shape.metadata.iter().filter_map(|(name, path)| lookup(path).map(|v| (name.clone(), without_secrets(v)))).collect();
+    let field_values = shape
+        .fields
+        .iter()
+        .filter_map(|field| {
+            let found = lookup(field.from.as_deref()?)?;
+            let text = match found {
+                Value::String(s) => s,
+                Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            Some((field.name.clone(), text))
+        })
+        .collect();
     Ok(TokenSet {
         access_token,
         refresh_token: secret(&shape.mapping.refresh_token),
@@ -136,7 +137,23 @@ pub fn parse_shaped_token_response(
         expiry_from_provider: expires_in.is_some(),
         scopes,
         extra,
+        field_values,
     })
+}
+
+/// Whether a response field's name says it holds a secret.
+fn secret_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["token", "secret", "password", "assertion", "private", "credential", "api_key", "apikey"].iter().any(|word| name.contains(word))
+}
+
+/// `value` with every entry whose name says it is a secret taken out, however deep.
+fn without_secrets(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(map.into_iter().filter(|(k, _)| !secret_name(k)).map(|(k, v)| (k, without_secrets(v))).collect()),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_secrets).collect()),
+        other => other,
+    }
 }
 
 /// What a connection keeps sealed: its tokens, or the key or password the end user gave.
@@ -248,8 +265,32 @@ mod tests {
         )
         .unwrap();
         assert_eq!(set.scopes.clone().unwrap(), vec!["a", "b", "c"]);
-        assert_eq!(set.extra.keys().collect::<Vec<_>>(), vec!["instance_url"]);
+        assert!(set.extra.is_empty(), "nothing undeclared is kept");
         assert_eq!(format!("{:?}", Credentials::from_tokens(&set, None)), "Credentials([redacted])");
+    }
+
+    #[test]
+    fn only_declared_metadata_is_kept_without_the_secrets_inside_it() {
+        let body = br#"{"access_token":"a","team":{"id":"T1","name":"Acme"},"incoming_webhook":{"url":"https://hooks/x","token":"secret-1"},"instance_url":"https://acme.my.salesforce.com"}"#;
+        let mapping = crate::model::TokenMapping::default();
+        let metadata = std::collections::BTreeMap::from([
+            ("team".to_owned(), "team".to_owned()),
+            ("webhook".to_owned(), "incoming_webhook".to_owned()),
+            ("realm".to_owned(), "query:realmId".to_owned()),
+        ]);
+        let query = std::collections::BTreeMap::from([("realmId".to_owned(), "123".to_owned())]);
+        let field = crate::model::ConnectionField {
+            name: "instance_url".into(),
+            label: "Instance".into(),
+            kind: crate::model::FieldKind::Url(vec![".salesforce.com".into()]),
+            from: Some("instance_url".into()),
+        };
+        let shape = ResponseShape { mapping: &mapping, metadata: &metadata, query: &query, fields: std::slice::from_ref(&field) };
+        let set = parse_shaped_token_response(200, body, Timestamp(0), 1, " ", shape).unwrap();
+        assert_eq!(set.extra["team"], serde_json::json!({"id": "T1", "name": "Acme"}));
+        assert_eq!(set.extra["webhook"], serde_json::json!({"url": "https://hooks/x"}), "the nested token is a secret");
+        assert_eq!(set.extra["realm"], "123");
+        assert_eq!(set.field_values["instance_url"], "https://acme.my.salesforce.com");
     }
 
     #[test]

@@ -223,9 +223,10 @@ fn unavailable<E: ProvideErrorMetadata + std::fmt::Debug>(error: E) -> StoreErro
 }
 
 fn condition_or_unavailable<E: ProvideErrorMetadata + std::fmt::Debug>(error: E) -> StoreError {
-    if error.code() == Some("ConditionalCheckFailedException") {
-        StoreError::ConditionFailed
-    } else {
-        unavailable(error)
+    match error.code() {
+        Some("ConditionalCheckFailedException") => StoreError::ConditionFailed,
+        // DynamoDB's 400 KB item limit: the caller's input is too big, not the store down.
+        Some("ValidationException") if error.message().is_some_and(|m| m.contains("size")) => StoreError::TooLarge("the record".into()),
+        _ => unavailable(error),
     }
 }

@@ -79,6 +79,10 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug {
     async fn query(&self, pk: &str, sk_prefix: &str) -> Result<Vec<Item>, StoreError>;
 }
 
+/// The largest item either adapter stores: DynamoDB's limit, which the embedded store keeps too so
+/// that nothing works locally that would fail on AWS.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
 /// Rejects record attributes that would overwrite the store's own.
 fn check_attrs(attrs: &Map<String, Value>) -> Result<(), StoreError> {
     match RESERVED_ATTRIBUTES.iter().find(|name| attrs.contains_key(**name)) {

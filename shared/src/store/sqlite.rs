@@ -223,6 +223,9 @@ impl ItemStore for SqliteStore {
 fn encode(item: &Item) -> Result<(Key, Option<i64>, String), StoreError> {
     check_attrs(&item.attrs)?;
     let attrs = serde_json::to_string(&item.attrs).map_err(|e| StoreError::Codec(e.to_string()))?;
+    if attrs.len() + item.key.pk.len() + item.key.sk.len() > super::MAX_ITEM_BYTES {
+        return Err(StoreError::TooLarge("the record".into()));
+    }
     Ok((item.key.clone(), item.expires_at.map(|t| t.0), attrs))
 }
 

@@ -62,10 +62,11 @@ async fn github_installation(ports: &Ports, connector: &Connector, installation_
     let claims = serde_json::json!({"iat": now - 60, "exp": now + 540, "iss": app_id});
     let jwt = sign(ports, connector, &claims).await?;
     let authorization = SecretString::new(format!("Bearer {}", jwt.expose()));
-    let values = std::collections::BTreeMap::from([("installation_id".to_owned(), installation_id.to_owned())]);
+    let values = std::collections::BTreeMap::from([(crate::fields::INSTALLATION_ID.to_owned(), installation_id.to_owned())]);
     let url = crate::fields::fill(&oauth.token_url, &values).map_err(|e| GrantFailure::Misconfigured(e.to_string()))?;
+    let url = url.as_str();
     let headers = [("accept", "application/vnd.github+json"), ("x-github-api-version", "2022-11-28")];
-    let response = ports.outbound.post(&url, &headers, Some(&authorization), String::new()).await.map_err(unavailable)?;
+    let response = ports.outbound.post(url, &headers, Some(&authorization), String::new()).await.map_err(unavailable)?;
     let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
     match response.status {
         201 | 200 => {
@@ -90,6 +91,7 @@ async fn github_installation(ports: &Ports, connector: &Connector, installation_
                 expires_at,
                 expiry_from_provider: true,
                 scopes: None,
+                field_values: Default::default(),
                 extra,
             })
         }
@@ -123,7 +125,7 @@ pub async fn request(
         Some(sealed) => Some(ports.keyring.open_str(&Connector::client_secret_binding(&connector.uid), sealed).await.map_err(GrantFailure::Keyring)?),
         None => None,
     };
-    let token_url = crate::fields::fill(&oauth.token_url, fields).map_err(|e| GrantFailure::Misconfigured(e.to_string()))?;
+    let token_url = crate::fields::fill(&oauth.token_url, fields).map_err(|e| GrantFailure::Misconfigured(e.to_string()))?.to_string();
     let scope_text;
     let assertion;
     let mut form: Vec<(&str, &str)> = match &grant {
@@ -178,7 +180,7 @@ async fn finish(
     let response = ports.outbound.post_form(token_url, form, basic).await.map_err(unavailable)?;
     let now = ports.clock.now();
     let query = std::collections::BTreeMap::new();
-    let shape = ResponseShape { mapping: &connector.token_response, metadata: &connector.metadata_paths, query: &query };
+    let shape = ResponseShape { mapping: &connector.token_response, metadata: &connector.metadata_paths, query: &query, fields: &[] };
     parse_shaped_token_response(response.status, &response.body, now, oauth.default_token_lifetime_secs, &oauth.scope_separator, shape).map_err(|e| match e {
         ResponseError::Refused { error, .. } if error == "temporarily_unavailable" || error == "server_error" => {
             GrantFailure::Unavailable { retry_after: response.retry_after }

@@ -77,6 +77,9 @@ pub async fn issue(ports: &Ports, caller: &Caller, uid: &ConnectorUid, request: 
         return Err(TokenError::ClientNotEnabledForEnvironment(uid.to_string(), caller.environment().to_string()));
     }
     let subject = subject(caller, &request)?;
+    if connector.auth_mode == AuthMode::GithubApp && request.installation_id.as_ref().is_some_and(|id| !id.is_numeric()) {
+        return Err(TokenError::InvalidRequest("a GitHub App installation id is a number".into()));
+    }
     let key = Connection::key_of(caller.project_id(), caller.environment(), uid, &subject, request.installation_id.as_ref());
     if let Caller::Connection(token) = caller {
         if token.connection_sk != key.sk {
@@ -85,11 +88,14 @@ pub async fn issue(ports: &Ports, caller: &Caller, uid: &ConnectorUid, request: 
     }
     let stored = match Stored::<Connection>::get(ports.store.as_ref(), &key).await? {
         Some(stored) => stored,
-        None if connector.auth_mode == AuthMode::GithubApp && request.installation_id.is_none() => {
-            return Err(TokenError::InstallationRequired { connector: uid.to_string() });
-        }
+        // Its connection is gone: so is the token.
+        None if matches!(caller, Caller::Connection(_)) => return Err(TokenError::Unauthenticated),
+        // A GitHub App installation acts on whatever repositories it was granted: only one recorded
+        // for this project (by its end user's Connect flow, or by the operator) may be used.
+        None if connector.auth_mode == AuthMode::GithubApp => return Err(TokenError::InstallationRequired { connector: uid.to_string() }),
         None if connector.auth_mode.is_machine() && (subject.kind == SubjectType::App || connector.auth_mode == AuthMode::JwtBearer) => {
-            install_machine_connection(ports, caller, &connector, &subject, request.installation_id.as_ref()).await?
+            let place = crate::model::Scope { project_id: caller.project_id().clone(), environment: caller.environment().clone(), consumer: None };
+            install_machine_connection(ports, &place, &connector, &subject, request.installation_id.as_ref()).await?
         }
         None => return Err(missing(uid, &subject)),
     };
@@ -140,6 +146,9 @@ fn subject(caller: &Caller, request: &TokenRequest) -> Result<Subject, TokenErro
         Caller::SecretKey(key) if subject.kind == SubjectType::User && key.user_id.as_ref() != subject.id.as_ref() => {
             Err(TokenError::SubjectNotAllowed("a secret key may ask for the app, or for the user it is bound to".into()))
         }
+        Caller::Oidc { user: Some(user), .. } if subject.id.as_ref() != Some(user) => {
+            Err(TokenError::SubjectNotAllowed("this OIDC token may ask only for the user its claims name".into()))
+        }
         _ => Ok(subject),
     }
 }
@@ -151,11 +160,11 @@ fn missing(uid: &ConnectorUid, subject: &Subject) -> TokenError {
     }
 }
 
-/// A machine connector (client credentials, GitHub App, JWT bearer) needs no person: its
-/// connection is created on first use, and its first token fetched under the refresh lease.
-async fn install_machine_connection(
+/// A machine connector (client credentials, JWT bearer) needs no person: its connection is created
+/// on first use, and its first token fetched under the refresh lease.
+pub(crate) async fn install_machine_connection(
     ports: &Ports,
-    caller: &Caller,
+    caller: &crate::model::Scope,
     connector: &Connector,
     subject: &Subject,
     installation_id: Option<&InstallationId>,
@@ -163,8 +172,8 @@ async fn install_machine_connection(
     let now = ports.clock.now();
     let connection = Connection {
         id: ConnectionId::generate(),
-        project_id: caller.project_id().clone(),
-        environment: caller.environment().clone(),
+        project_id: caller.project_id.clone(),
+        environment: caller.environment.clone(),
         connector: connector.uid.clone(),
         subject: subject.clone(),
         end_user: None,
@@ -177,6 +186,8 @@ async fn install_machine_connection(
         refresh_failures: 0,
         refresh_retry_at: None,
         metadata: Map::new(),
+        fields: Default::default(),
+        end_user_supplied: Vec::new(),
         created_at: now,
         updated_at: now,
     };

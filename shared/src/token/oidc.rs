@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::caller::Caller;
 use super::TokenError;
-use crate::model::{EnvironmentName, IssuerTrust, Project, Stored, TrustedIssuer};
+use crate::model::{ConsumerId, EnvironmentName, IssuerTrust, Project, Stored, TrustedIssuer};
 use crate::ports::Ports;
 use crate::secret::SecretString;
 
@@ -60,13 +60,25 @@ async fn try_verify(ports: &Ports, jwt: &str) -> Result<Caller, Refusal> {
         validation.set_audience(&[&trust.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 30;
+        validation.validate_nbf = true;
         let Ok(data) = decode::<Value>(jwt, &key, &validation) else { continue };
+        // A trust with no bound claim (stored before they existed, and never confirmed) lets nobody in.
+        if (trust.bound_claims.is_empty() && !trust.allow_unbound) || !trust.binds(&data.claims) {
+            return Err(Refusal::Reason("the token's claims are not the ones this project bound"));
+        }
+        let user = match &trust.user_claim {
+            Some(claim) => {
+                let named = data.claims.get(claim).and_then(Value::as_str).and_then(|u| ConsumerId::parse(u).ok());
+                Some(named.ok_or(Refusal::Reason("the token does not name its user in the claim the project bound"))?)
+            }
+            None => None,
+        };
         let environment = data.claims.get(&trust.environment_claim).and_then(Value::as_str).and_then(|e| EnvironmentName::parse(e).ok());
         let Some(environment) = environment.filter(|e| project.has_environment(e)) else {
             return Err(Refusal::Reason("the environment claim names no environment of the project"));
         };
         let subject = data.claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned();
-        return Ok(Caller::Oidc { project_id: project.id, environment, subject });
+        return Ok(Caller::Oidc { project_id: project.id, environment, subject, user });
     }
     Err(Refusal::Reason("signature, audience, issuer, expiry or key did not verify"))
 }

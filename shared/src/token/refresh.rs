@@ -119,9 +119,14 @@ async fn open(ports: &Ports, connection: &Connection) -> Result<Credentials, Tok
     Credentials::from_opened(opened.expose()).ok_or_else(|| TokenError::Record(crate::store::RecordError::Corrupt("credentials".into())))
 }
 
-/// The connection's field values (subdomain, tenant) that its connector's URLs name.
-fn field_values(connection: &Connection, connector: &Connector) -> BTreeMap<String, String> {
-    connector.fields.iter().filter_map(|f| connection.metadata.get(&f.name).and_then(|v| v.as_str()).map(|v| (f.name.clone(), v.to_owned()))).collect()
+/// The values the connector's URLs name: the connection's own checked fields (never its
+/// free-form metadata), and its installation.
+fn field_values(connection: &Connection) -> BTreeMap<String, String> {
+    let mut values = connection.fields.clone();
+    if let Some(installation) = &connection.installation_id {
+        values.insert(crate::fields::INSTALLATION_ID.to_owned(), installation.to_string());
+    }
+    values
 }
 
 async fn refresh_under_lease(ports: &Ports, connector: &Connector, held: Stored<Connection>) -> Result<(Connection, Credentials), TokenError> {
@@ -146,7 +151,7 @@ async fn request_grant(
     connection: &Connection,
     previous: Option<&Credentials>,
 ) -> Result<crate::oauth::TokenSet, GrantFailure> {
-    let fields = field_values(connection, connector);
+    let fields = field_values(connection);
     match connector.auth_mode {
         AuthMode::ClientCredentials => grant::request(ports, connector, Grant::ClientCredentials(&connector.default_scopes), &fields).await,
         AuthMode::GithubApp => {
