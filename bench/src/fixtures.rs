@@ -31,6 +31,8 @@ pub async fn aws_world(moto: &str, relay: &CountingRelay) -> Result<Vec<(String,
         ("LATCHKEY_KEYRING", "kms".to_owned()),
         ("LATCHKEY_KMS_KEY_ID", key_id),
         ("LATCHKEY_KMS_ENDPOINT", relay.url.clone()),
+        // The provider token endpoint the refreshes call is a plain-http loopback server.
+        ("LATCHKEY_OUTBOUND_ALLOW", "127.0.0.1".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

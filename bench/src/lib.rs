@@ -5,6 +5,7 @@
 //!   endpoint that counts grants, and the records the measured requests use.
 //! - [`measure`]: one run of a measurement: a function under the runtime API, a zip, a wrk load.
 //! - [`sections`]: init times, backend calls, memory and durations, each over repeated runs.
+//! - [`refills`]: the store rereads that keep operator changes within 5 s, and their cost.
 //! - [`load`]: warm issue-token on the local server against a hyper hello-world, under wrk.
 //! - [`micro`]: the criterion micro-benchmarks, read back from criterion's files.
 //! - [`machine`]: the facts of the machine the figures come from.
@@ -17,6 +18,7 @@ pub mod load;
 pub mod machine;
 pub mod measure;
 pub mod micro;
+pub mod refills;
 pub mod report;
 pub mod runtime_api;
 pub mod sections;

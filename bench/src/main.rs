@@ -2,7 +2,7 @@
 //! what it needs, starts moto_server and runs it; see `bench/README.md`.
 //!
 //!   latchkey-bench --moto http://127.0.0.1:PORT [--runs 5] [--out BENCHMARKS.md]
-//!                  [--only init,calls,load,throughput,micro]
+//!                  [--only init,calls,load,refills,throughput,micro]
 
 use std::path::PathBuf;
 
@@ -11,6 +11,7 @@ use latchkey_bench::load::{self, LoadShape};
 use latchkey_bench::measure::Error;
 use latchkey_bench::report::{per_million, Markdown, Stat, Usage, PRICES};
 use latchkey_bench::sections::{self, Bench};
+use latchkey_bench::refills::{self, Refills, RATE_PER_SECOND};
 use latchkey_bench::{machine, micro};
 
 /// Invocations per function per run in the memory and duration section.
@@ -56,6 +57,12 @@ async fn main() -> Result<(), Error> {
     } else {
         Vec::new()
     };
+    let refills = if wanted("refills") {
+        eprintln!("== cache rereads");
+        Some(refills::measure(&bench, &mut md).await?)
+    } else {
+        None
+    };
     if wanted("throughput") {
         eprintln!("== throughput");
         load::compare(&bench.lambda_dir, &scratch, &LoadShape { seconds: 5, connections: 32, runs }, &mut md).await?;
@@ -65,7 +72,7 @@ async fn main() -> Result<(), Error> {
         micro::section(&root.join("target/criterion"), &mut md)?;
     }
     if let (Some(calls), Some(issue)) = (calls, loaded.iter().find(|l| l.function == "latchkey-issue-token")) {
-        cost_section(&mut md, &calls, Stat::of(&issue.p50_ms).median, issue.log_bytes_per_request);
+        cost_section(&mut md, &calls, refills.as_ref(), Stat::of(&issue.p50_ms).median, issue.log_bytes_per_request);
     }
     // What earlier runs showed and what was changed because of it: written by hand, kept beside
     // the harness, carried into every report.
@@ -79,9 +86,15 @@ async fn main() -> Result<(), Error> {
     Ok(())
 }
 
-fn cost_section(md: &mut Markdown, calls: &sections::WarmCalls, p50_ms: f64, log_bytes: f64) {
+fn cost_section(md: &mut Markdown, calls: &sections::WarmCalls, refills: Option<&Refills>, p50_ms: f64, log_bytes: f64) {
     let usage = Usage { billed_ms: p50_ms.ceil().max(1.0), memory_mb: 256.0, reads: calls.reads, kms_calls: calls.kms, log_bytes };
-    let cost = per_million(&usage);
+    let mut cost = per_million(&usage);
+    let before = cost.total();
+    if let Some(refills) = refills {
+        let rate = RATE_PER_SECOND as f64;
+        let extra = refills.per_request(rate);
+        cost.lines.push((format!("DynamoDB cache rereads ({extra:.4} per request at {rate:.0} requests/s per instance)"), extra * PRICES.dynamodb_per_million_read_units));
+    }
     md.heading(2, "Cost per million warm token issuances");
     md.para(&format!(
         "From the counted calls and the measured median duration of a warm issue-token invocation (rounded up to the \
@@ -97,8 +110,19 @@ fn cost_section(md: &mut Markdown, calls: &sections::WarmCalls, p50_ms: f64, log
         PRICES.logs_per_gb_ingested
     ));
     let mut rows: Vec<Vec<String>> = cost.lines.iter().map(|(line, dollars)| vec![line.clone(), format!("${dollars:.4}")]).collect();
-    rows.push(vec!["**total**".into(), format!("**${:.2}**", cost.total())]);
+    rows.push(vec!["**total**".into(), format!("**${:.4}**", cost.total())]);
     md.table(&["line", "per million"], &rows);
+    if let Some(refills) = refills {
+        let rate = RATE_PER_SECOND as f64;
+        let with_old_caches = before + refills.before_per_request(rate) * PRICES.dynamodb_per_million_read_units;
+        md.para(&format!(
+            "With the 60-second caches of before, the rereads at {rate:.0} requests/s per instance came to ${:.4} per million and the \
+             total to ${with_old_caches:.4}; with the 5-second bound the total is ${:.4}, a rise of ${:.4}.",
+            refills.before_per_request(rate) * PRICES.dynamodb_per_million_read_units,
+            cost.total(),
+            cost.total() - with_old_caches
+        ));
+    }
 }
 
 fn tempdir() -> Result<PathBuf, Error> {

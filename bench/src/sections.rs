@@ -41,7 +41,7 @@ impl Bench {
         self.lambda_dir.join(name).join("bootstrap")
     }
 
-    async fn start(&self, name: &str, env: &[(String, String)]) -> Result<Running, Error> {
+    pub async fn start(&self, name: &str, env: &[(String, String)]) -> Result<Running, Error> {
         let log = self.scratch.join(format!("{name}.log"));
         Running::start(&self.bootstrap(name), env, log).await
     }
