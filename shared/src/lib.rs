@@ -9,7 +9,7 @@
 //!    encryption over KMS or a local master key), [`outbound`] (every request Latchkey makes, under
 //!    one policy), [`oauth`] (the token responses providers send), [`outbox`] (where webhook deliveries wait), [`cache`] (per-instance
 //!    caches), and [`ports`], which holds them together.
-//! 4. [`catalog`]: provider data and its schema; [`fields`]: connection fields and the URLs they fill.
+//! 4. [`fields`]: connection fields and the URLs they fill; [`catalog`]: provider data, linted with them.
 //! 5. Flows: [`events`] (webhooks), [`session`] (signing keys, Latchkey's own JWTs), [`token`]
 //!    (callers, single-flight refresh, the broker), [`link`] (link tokens, the Connect page's
 //!    actions, the callback, the exchange), [`connections`] (the connections API), [`admin`]

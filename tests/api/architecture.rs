@@ -26,8 +26,8 @@ const LAYERS: &[&str] = &[
     "cache",
     "ports",
     // 4. provider data
-    "catalog",
     "fields",
+    "catalog",
     // 5. flows
     "events",
     "session",

@@ -36,7 +36,7 @@ async fn catalog_connector_at(app: &TestApp, shapes: &Shapes, id: &str, project:
         client_id: Some("client".into()),
         client_secret: Some(SecretString::new("secret")),
         default_scopes: entry.default_scopes.clone(),
-        fields: vec![],
+        fields: entry.connection_fields.clone(),
     };
     create_connector_with(&app.state, new, quirks, Some(id)).await.unwrap();
     latchkey::admin::link_connector(&app.state, &uid, project, &["production".into()]).await.unwrap();

@@ -111,6 +111,13 @@ fn check_oauth(oauth: &OAuthEndpoints, fields: &[ConnectionField]) -> Result<(),
     Ok(())
 }
 
+/// The proxy's base URL is a template like the endpoints (fields only where their kinds allow),
+/// and its headers are names and fixed values, never a place for a secret.
+fn check_api(api: &crate::model::ApiSpec, fields: &[ConnectionField]) -> Result<(), AdminError> {
+    check_template("API base URL", &api.base_url, fields)?;
+    api.check().map_err(AdminError::Invalid)
+}
+
 /// One day: a longer buffer would refresh day-long tokens the moment they arrive (the lifetime cap
 /// stops that anyway, but a larger value is always a mistake).
 pub const MAX_REFRESH_BUFFER_SECS: i64 = 24 * 3600;
@@ -150,6 +157,12 @@ pub struct Quirks {
     pub metadata_paths: std::collections::BTreeMap<String, String>,
     /// The call that completes a connection.
     pub post_authorization: Option<PostAuthorization>,
+    /// How the proxy calls the provider's API.
+    pub api: Option<crate::model::ApiSpec>,
+    /// How its tokens can be narrowed.
+    pub narrowing: Vec<crate::model::Narrowing>,
+    /// What the Connect page's form calls the credential's parts.
+    pub credential_labels: std::collections::BTreeMap<String, String>,
 }
 
 impl Quirks {
@@ -166,7 +179,14 @@ impl Quirks {
                 _ => None,
             }
         });
-        Self { token_response: entry.token_response.clone().unwrap_or_default(), metadata_paths: entry.metadata.clone(), post_authorization }
+        Self {
+            token_response: entry.token_response.clone().unwrap_or_default(),
+            metadata_paths: entry.metadata.clone(),
+            post_authorization,
+            api: entry.api.clone(),
+            narrowing: entry.narrowing.clone(),
+            credential_labels: entry.credential_labels.clone().unwrap_or_default(),
+        }
     }
 }
 
@@ -233,6 +253,9 @@ pub async fn create_connector_with(ports: &Ports, new: NewConnector, quirks: Qui
         check_secret(secret)?;
     }
     check_scopes(&new.default_scopes)?;
+    if let Some(api) = &quirks.api {
+        check_api(api, &new.fields)?;
+    }
     let client_secret = match &new.client_secret {
         Some(secret) => Some(ports.keyring.seal_str(&Connector::client_secret_binding(&uid), secret).await.map_err(crate::store::RecordError::from)?),
         None => None,
@@ -251,6 +274,9 @@ pub async fn create_connector_with(ports: &Ports, new: NewConnector, quirks: Qui
         token_response: quirks.token_response,
         metadata_paths: quirks.metadata_paths,
         post_authorization: quirks.post_authorization,
+        api: quirks.api,
+        narrowing: quirks.narrowing,
+        credential_labels: quirks.credential_labels,
         links: Vec::new(),
         created_at: now,
         updated_at: now,

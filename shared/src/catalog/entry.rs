@@ -6,10 +6,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::model::TokenMapping;
-use crate::model::{AuthMode, ConnectionField, OAuthEndpoints, TokenAuthMethod, DEFAULT_TOKEN_LIFETIME_SECS};
+use crate::model::{ApiSpec, AuthMode, ConnectionField, Narrowing, OAuthEndpoints, TokenAuthMethod, DEFAULT_TOKEN_LIFETIME_SECS};
 
-/// A provider as the catalog describes it.
+/// A provider as the catalog describes it (schema version 2: shared/catalog/SCHEMA.md).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProviderEntry {
     /// `salesforce`.
     pub id: String,
@@ -39,6 +40,9 @@ pub struct ProviderEntry {
     pub token_auth: String,
     /// Whether a refresh returns a new refresh token.
     pub rotates_refresh_token: bool,
+    /// Days after which an unused refresh token dies (`None`: never, or unknown).
+    #[serde(default)]
+    pub refresh_token_idle_days: Option<u32>,
     /// Refresh this long before expiry.
     pub refresh_buffer_secs: i64,
     /// What revoking one of its tokens ends: `token` (RFC 7009's usual reading) or `grant` (the
@@ -59,8 +63,14 @@ pub struct ProviderEntry {
     pub metadata: BTreeMap<String, String>,
     /// An extra step after the token (accessible resources, tenant list, introspection).
     pub post_authorization: Option<Value>,
-    /// How an API key or password is presented.
-    pub api_key: Option<Value>,
+    /// How the proxy calls its API (`None`: no HTTP API to proxy).
+    pub api: Option<ApiSpec>,
+    /// What the Connect page's form calls an API key, user name or password.
+    #[serde(default)]
+    pub credential_labels: Option<BTreeMap<String, String>>,
+    /// How its tokens can be narrowed to fewer rights.
+    #[serde(default)]
+    pub narrowing: Vec<Narrowing>,
     /// The documentation page its URLs and quirks come from.
     pub docs_url: String,
 }

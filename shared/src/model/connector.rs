@@ -360,6 +360,15 @@ pub struct Connector {
     /// An extra call after the token that completes the connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_authorization: Option<PostAuthorization>,
+    /// How the proxy calls the provider's API; none: the connector cannot be proxied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<super::ApiSpec>,
+    /// The ways its tokens can be narrowed to fewer rights.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub narrowing: Vec<super::Narrowing>,
+    /// What the Connect page's form calls an API key, user name or password (`Account SID`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub credential_labels: BTreeMap<String, String>,
     /// Which project environments may use it.
     #[serde(default)]
     pub links: Vec<ProjectLink>,

@@ -32,6 +32,7 @@
 //! - Secrets inside records (client secrets, credentials) are [`Sealed`] values
 //!   bound to the record's key and field.
 
+mod api;
 mod caller;
 mod connection;
 mod connector;
@@ -45,6 +46,7 @@ pub(crate) mod secret_key;
 mod session;
 mod webhook;
 
+pub use api::{ApiAuth, ApiSpec, BasicHalf, Narrowing};
 pub use caller::{Caller, Scope};
 pub use connection::{Connection, ConnectionIdIndex, ConnectionState, EndUser, RefreshLease, Subject, SubjectType};
 pub use connector::{
