@@ -7,11 +7,11 @@ VENV=$TOOLS/venv
 
 log() { printf '\n== %s\n' "$*" >&2; }
 
-# Python tools: moto_server (DynamoDB and KMS APIs), cfn-lint, cargo-lambda.
+# Python tools: moto_server (DynamoDB and KMS APIs), cfn-lint, cargo-lambda, schemathesis.
 ensure_python_tools() {
   local stamp=$VENV/.requirements
   if [ -f "$stamp" ] && cmp -s "$stamp" "$ROOT/scripts/requirements-tools.txt"; then return; fi
-  log "installing moto_server, cfn-lint and cargo-lambda into .tools/venv"
+  log "installing moto_server, cfn-lint, cargo-lambda and schemathesis into .tools/venv"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements-tools.txt"

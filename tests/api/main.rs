@@ -7,6 +7,7 @@ mod attacks_outbound;
 mod browser;
 mod cli;
 mod connections_api;
+mod contract;
 mod counting;
 mod helpers;
 mod keyring;
