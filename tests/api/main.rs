@@ -1,6 +1,7 @@
 //! One integration binary for Latchkey's end-to-end tests (the zero-to-production layout): each
 //! module is one area, all share `helpers`.
 
+mod accessibility;
 mod architecture;
 mod attacks_bindings;
 mod attacks_outbound;
