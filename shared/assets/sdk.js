@@ -125,9 +125,16 @@ export function open(options) {
   function restoreFocus() {
     if (!previousFocus || !previousFocus.isConnected || !previousFocus.focus) return;
     previousFocus.focus();
+    if (document.activeElement === previousFocus || !previousFocus.disabled) return;
     // An opener disabled while the modal was open is enabled again once the app has handled
-    // onSuccess or onExit: try again when it has rendered.
-    if (document.activeElement !== previousFocus) requestAnimationFrame(() => previousFocus.focus());
+    // onSuccess or onExit (whenever it renders): focus it then, unless focus went elsewhere.
+    const enabled = new MutationObserver(() => {
+      if (previousFocus.disabled) return;
+      enabled.disconnect();
+      if (!document.activeElement || document.activeElement === document.body) previousFocus.focus();
+    });
+    enabled.observe(previousFocus, { attributes: true, attributeFilter: ["disabled"] });
+    setTimeout(() => enabled.disconnect(), 5000);
   }
 
   let closed = false;

@@ -64,7 +64,7 @@ try {
   result.modalOpen = (await page.locator('[data-latchkey="modal"]').count()) > 0;
   if (scenario === "keyboard") {
     // Focus goes back once the app has re-enabled its button (a frame after onExit).
-    await page.waitForFunction(() => document.activeElement && document.activeElement.id === "connect", null, { timeout: 3000 }).catch(() => {});
+    await page.waitForFunction(() => document.activeElement && document.activeElement.id === "connect", null, { timeout: 5000 }).catch(() => {});
   }
   result.focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
   if (shots) await page.screenshot({ path: `${shots}/app-after-${scenario}.png` });

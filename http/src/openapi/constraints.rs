@@ -48,7 +48,7 @@ fn schema_limits() -> Vec<(&'static str, Value)> {
         ("/EndUserInput/properties/id", text(256)),
         ("/EndUserInput/properties/email", optional(json!({"pattern": EMAIL, "maxLength": 320}))),
         ("/EndUserInput/properties/display_name", optional(text(200))),
-        ("/LinkTokenRequest/properties/connectors", json!({"items": {"pattern": CONNECTOR_UID}, "maxItems": 100, "uniqueItems": true})),
+        ("/LinkTokenRequest/properties/connectors", json!({"items": {"pattern": CONNECTOR_UID}, "maxItems": 100})),
         ("/SessionRequest", json!({"required": ["consumer_id", "redirect_uri"]})),
         ("/SessionRequest/properties/consumer_id", text(256)),
         ("/SessionSettings/properties/allowed_connectors", json!({"items": {"pattern": CONNECTOR_UID}, "maxItems": 100})),
