@@ -58,7 +58,9 @@ try {
         if (args.screenshots) await page.screenshot({ path: `${args.screenshots}/a11y-${results.length}.png`, fullPage: true });
         results.push({ name, violations });
       } catch (error) {
-        results.push({ name, error: String((error && error.message) || error) });
+        // A failing step's message can quote the page URL, which holds the link or session token.
+        const message = String((error && error.message) || error).replace(/\b(link_token|jwt|token)=[^&\s"']+/g, "$1=[redacted]");
+        results.push({ name, error: message });
       } finally {
         await page.close();
       }

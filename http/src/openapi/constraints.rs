@@ -130,8 +130,24 @@ fn layer_responses(operation: &mut Value) {
     add_response(responses, "503", "unavailable, timeout: a backing service is down or the deadline passed; retry", Some(retry_after()));
 }
 
+/// The answers of the router itself, for any path and method: a path no route has (404) and a
+/// method a route does not answer (405, with `Allow` naming the ones it does).
+fn router_responses() -> Value {
+    json!({
+        "RouteNotFound": {"description": "route_not_found: no route has this path", "content": error_content()},
+        "MethodNotAllowed": {
+            "description": "method_not_allowed: the route exists with other methods",
+            "headers": {"Allow": {"description": "The methods the route answers", "schema": {"type": "string"}}},
+            "content": error_content(),
+        },
+    })
+}
+
 /// Applies the limits and the layers' answers to `document`.
 pub fn apply(document: &mut Value) {
+    if let Some(components) = document.get_mut("components") {
+        merge(components, &json!({"responses": router_responses()}));
+    }
     if let Some(schemas) = document.pointer_mut("/components/schemas") {
         for (pointer, patch) in schema_limits() {
             if let Some(target) = schemas.pointer_mut(pointer) {
@@ -151,6 +167,20 @@ pub fn apply(document: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_route_documents_the_layers_answers_and_the_router_its_own() {
+        let document: Value = serde_json::from_str(crate::openapi::document_json()).unwrap();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let unavailable = &operation["responses"]["503"];
+                assert!(unavailable["headers"]["Retry-After"].is_object(), "{method} {path}");
+                assert!(unavailable["content"]["application/json"].is_object(), "{method} {path}");
+                assert_eq!(operation.get("requestBody").is_some(), operation["responses"]["413"].is_object(), "{method} {path}");
+            }
+        }
+        assert!(document["components"]["responses"]["MethodNotAllowed"]["headers"]["Allow"].is_object());
+    }
 
     #[test]
     fn every_limit_lands_on_a_schema_the_document_has() {
