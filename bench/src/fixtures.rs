@@ -88,6 +88,7 @@ pub async fn arrange(state: &Ports, token_url: &str) -> Result<Arranged, Error> 
         authorize_params: Default::default(),
         default_token_lifetime_secs: 3600,
         refresh_buffer_secs: 300,
+        revocation_scope: Default::default(),
     };
     let refreshing = NewConnector {
         uid: "oauth/acme".into(),

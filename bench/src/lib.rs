@@ -6,6 +6,7 @@
 //! - [`measure`]: one run of a measurement: a function under the runtime API, a zip, a wrk load.
 //! - [`sections`]: init times, backend calls, memory and durations, each over repeated runs.
 //! - [`refills`]: the store rereads that keep operator changes within 5 s, and their cost.
+//! - [`bursts`]: single-flight refresh under bursts from four processes, per token lifetime.
 //! - [`load`]: warm issue-token on the local server against a hyper hello-world, under wrk.
 //! - [`micro`]: the criterion micro-benchmarks, read back from criterion's files.
 //! - [`machine`]: the facts of the machine the figures come from.
@@ -13,6 +14,7 @@
 //!
 //! What the tests share with it (the counting relay, API Gateway events) is in `latchkey-test-support`.
 
+pub mod bursts;
 pub mod fixtures;
 pub mod load;
 pub mod machine;

@@ -2,17 +2,17 @@
 //! what it needs, starts moto_server and runs it; see `bench/README.md`.
 //!
 //!   latchkey-bench --moto http://127.0.0.1:PORT [--runs 5] [--out BENCHMARKS.md]
-//!                  [--only init,calls,load,refills,throughput,micro]
+//!                  [--only init,calls,load,refills,bursts,throughput,micro]
 
 use std::path::PathBuf;
 
 use latchkey_bench::fixtures::{self, CountingRelay, TokenEndpoint};
 use latchkey_bench::load::{self, LoadShape};
 use latchkey_bench::measure::Error;
+use latchkey_bench::refills::{self, Refills, RATE_PER_SECOND};
 use latchkey_bench::report::{per_million, Markdown, Stat, Usage, PRICES};
 use latchkey_bench::sections::{self, Bench};
-use latchkey_bench::refills::{self, Refills, RATE_PER_SECOND};
-use latchkey_bench::{machine, micro};
+use latchkey_bench::{bursts, machine, micro};
 
 /// Invocations per function per run in the memory and duration section.
 const INVOCATIONS: usize = 1000;
@@ -63,6 +63,10 @@ async fn main() -> Result<(), Error> {
     } else {
         None
     };
+    if wanted("bursts") {
+        eprintln!("== refresh bursts");
+        bursts::section(&bench.lambda_dir, &scratch, runs.max(2), &mut md).await?;
+    }
     if wanted("throughput") {
         eprintln!("== throughput");
         load::compare(&bench.lambda_dir, &scratch, &LoadShape { seconds: 5, connections: 32, runs }, &mut md).await?;
@@ -93,7 +97,10 @@ fn cost_section(md: &mut Markdown, calls: &sections::WarmCalls, refills: Option<
     if let Some(refills) = refills {
         let rate = RATE_PER_SECOND as f64;
         let extra = refills.per_request(rate);
-        cost.lines.push((format!("DynamoDB cache rereads ({extra:.4} per request at {rate:.0} requests/s per instance)"), extra * PRICES.dynamodb_per_million_read_units));
+        cost.lines.push((
+            format!("DynamoDB cache rereads ({extra:.4} per request at {rate:.0} requests/s per instance)"),
+            extra * PRICES.dynamodb_per_million_read_units,
+        ));
     }
     md.heading(2, "Cost per million warm token issuances");
     md.para(&format!(

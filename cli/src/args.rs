@@ -281,6 +281,30 @@ pub struct OAuthArgs {
     /// Seconds a token lives when the provider's response has no expires_in.
     #[arg(long, default_value_t = 3600)]
     pub default_token_lifetime: i64,
+    #[command(flatten)]
+    pub tuning: RefreshTuning,
+}
+
+/// How a connector's tokens are refreshed and revoked; for catalog, discovered and custom
+/// connectors alike.
+#[derive(Debug, Args, Default)]
+pub struct RefreshTuning {
+    /// Refresh tokens this many seconds before they expire (default 300; never more than a third
+    /// of a token's lifetime, so short-lived tokens are not refreshed at once).
+    #[arg(long, value_parser = clap::value_parser!(i64).range(0..=86_400))]
+    pub refresh_buffer_secs: Option<i64>,
+    /// What revoking one token ends at the provider: `token` (the usual RFC 7009 reading; a grant
+    /// replaced by a new link is then revoked) or `grant` (the account's whole authorization, as
+    /// at Google; replaced grants are then left alone).
+    #[arg(long, value_enum)]
+    pub revocation_scope: Option<RevocationScopeArg>,
+}
+
+/// `--revocation-scope`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RevocationScopeArg {
+    Token,
+    Grant,
 }
 
 #[allow(clippy::large_enum_variant)]
@@ -329,6 +353,8 @@ pub enum ConnectorsCommand {
         /// Remove every default scope.
         #[arg(long, conflicts_with = "scopes")]
         clear_scopes: bool,
+        #[command(flatten)]
+        tuning: RefreshTuning,
     },
     /// Delete a connector (in effect at once here, within 5 seconds on every instance).
     Delete {

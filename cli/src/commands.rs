@@ -4,13 +4,13 @@ use std::io::Read;
 use std::sync::Arc;
 
 use latchkey::admin::{self, AdminError, ConnectorChanges, NewConnector, NewProject};
-use latchkey::model::{AuthMode, ConnectionField, FieldKind, OAuthEndpoints, ProjectId, TokenAuthMethod};
+use latchkey::model::{AuthMode, ConnectionField, FieldKind, OAuthEndpoints, ProjectId, RevocationScope, TokenAuthMethod};
 use latchkey::{Ports, SecretString};
 use latchkey_bootstrap::{Config, ConfigError, StartupError, StoreConfig};
 
 use crate::args::{
-    AuthModeArg, Backend, Cli, Command, ConnectionsCommand, ConnectorsCommand, KeysCommand, OAuthArgs, ProjectsCommand, SecretSource, TableCommand,
-    TokenAuthArg, WebhooksCommand,
+    AuthModeArg, Backend, Cli, Command, ConnectionsCommand, ConnectorsCommand, KeysCommand, OAuthArgs, ProjectsCommand, RefreshTuning, RevocationScopeArg,
+    SecretSource, TableCommand, TokenAuthArg, WebhooksCommand,
 };
 use crate::output::Printer;
 
@@ -192,9 +192,13 @@ async fn connectors(ports: &Ports, command: ConnectorsCommand, print: &Printer) 
                 let custom = auth_mode.is_some() || oauth.authorize_url.is_some() || oauth.token_url.is_some() || oauth.discovery_url.is_some();
                 (!custom && latchkey::catalog::provider(&implied).is_some()).then_some(implied)
             });
+            let tuning = tuning_changes(&oauth.tuning);
             if let Some(provider) = catalog_id {
                 let client_secret = read_secret(&secret)?;
-                let connector = admin::create_catalog_connector(ports, &uid, &provider, client_id, client_secret, scopes).await?;
+                let mut connector = admin::create_catalog_connector(ports, &uid, &provider, client_id, client_secret, scopes).await?;
+                if tuning.refresh_buffer_secs.is_some() || tuning.revocation_scope.is_some() {
+                    connector = admin::update_connector(ports, &uid, tuning).await?;
+                }
                 print.connectors(std::slice::from_ref(&connector));
                 return Ok(());
             }
@@ -215,17 +219,27 @@ async fn connectors(ports: &Ports, command: ConnectorsCommand, print: &Printer) 
                 AuthModeArg::GithubApp => AuthMode::GithubApp,
                 AuthModeArg::JwtBearer => AuthMode::JwtBearer,
             };
-            let oauth = match &oauth.discovery_url {
+            let mut oauth = match &oauth.discovery_url {
                 Some(url) => Some(admin::discover(ports, url).await?),
                 None => oauth_endpoints(oauth)?,
             };
+            match oauth.as_mut() {
+                Some(endpoints) => {
+                    endpoints.refresh_buffer_secs = tuning.refresh_buffer_secs.unwrap_or(endpoints.refresh_buffer_secs);
+                    endpoints.revocation_scope = tuning.revocation_scope.unwrap_or(endpoints.revocation_scope);
+                }
+                None if tuning.refresh_buffer_secs.is_some() || tuning.revocation_scope.is_some() => {
+                    return Err(CliError::Usage("--refresh-buffer-secs and --revocation-scope apply to connectors with OAuth endpoints".into()));
+                }
+                None => {}
+            }
             let new = NewConnector { uid, display_name: name, auth_mode, oauth, client_id, client_secret, default_scopes: scopes, fields };
             print.connectors(std::slice::from_ref(&admin::create_connector(ports, new).await?));
         }
         ConnectorsCommand::List => print.connectors(&admin::list_connectors(ports).await?),
-        ConnectorsCommand::Update { uid, name, client_id, secret, scopes, clear_scopes } => {
+        ConnectorsCommand::Update { uid, name, client_id, secret, scopes, clear_scopes, tuning } => {
             let default_scopes = if clear_scopes { Some(Vec::new()) } else { Some(scopes).filter(|s| !s.is_empty()) };
-            let changes = ConnectorChanges { display_name: name, oauth: None, client_id, client_secret: read_secret(&secret)?, default_scopes };
+            let changes = ConnectorChanges { display_name: name, client_id, client_secret: read_secret(&secret)?, default_scopes, ..tuning_changes(&tuning) };
             print.connectors(std::slice::from_ref(&admin::update_connector(ports, &uid, changes).await?));
         }
         ConnectorsCommand::Delete { uid } => {
@@ -242,6 +256,18 @@ async fn connectors(ports: &Ports, command: ConnectorsCommand, print: &Printer) 
         }
     }
     Ok(())
+}
+
+/// The refresh and revocation flags as connector changes.
+fn tuning_changes(tuning: &RefreshTuning) -> ConnectorChanges {
+    ConnectorChanges {
+        refresh_buffer_secs: tuning.refresh_buffer_secs,
+        revocation_scope: tuning.revocation_scope.map(|scope| match scope {
+            RevocationScopeArg::Token => RevocationScope::Token,
+            RevocationScopeArg::Grant => RevocationScope::Grant,
+        }),
+        ..ConnectorChanges::default()
+    }
 }
 
 /// The OAuth endpoints the flags describe; `None` when no endpoint flag is given.
@@ -270,7 +296,8 @@ fn oauth_endpoints(args: OAuthArgs) -> Result<Option<OAuthEndpoints>, CliError> 
         },
         authorize_params,
         default_token_lifetime_secs: args.default_token_lifetime,
-        refresh_buffer_secs: 300,
+        refresh_buffer_secs: latchkey::model::DEFAULT_REFRESH_BUFFER_SECS,
+        revocation_scope: RevocationScope::Token,
     }))
 }
 

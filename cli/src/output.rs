@@ -106,6 +106,8 @@ impl Printer {
                     json!({
                         "uid": c.uid, "provider": c.provider, "client_id": c.client_id,
                         "has_client_secret": c.client_secret.is_some(), "default_scopes": c.default_scopes, "links": c.links,
+                        "refresh_buffer_secs": c.oauth.as_ref().map(|o| o.refresh_buffer_secs),
+                        "revocation_scope": c.oauth.as_ref().map(|o| o.revocation_scope),
                     })
                 })
                 .collect(),

@@ -54,6 +54,13 @@ pub enum Error {
         /// Seconds to wait.
         retry_after: Option<u64>,
     },
+    /// 503 `refresh_wait_timeout`: another request held the refresh too long; the provider has
+    /// not failed, so retry soon.
+    #[error("another request is refreshing this token; retry after {retry_after:?} s")]
+    RefreshWaitTimeout {
+        /// Seconds to wait.
+        retry_after: Option<u64>,
+    },
     /// 429 `rate_limited`.
     #[error("rate limited; retry after {retry_after:?} s")]
     RateLimited {
@@ -95,6 +102,7 @@ impl Error {
             },
             "token_refresh_failed" => Error::TokenRefreshFailed { details },
             "upstream_unavailable" => Error::UpstreamUnavailable { retry_after },
+            "refresh_wait_timeout" => Error::RefreshWaitTimeout { retry_after },
             "rate_limited" => Error::RateLimited { retry_after },
             _ => Error::Other { status, code, message },
         }

@@ -97,31 +97,92 @@ impl CountingRelay {
     }
 }
 
-/// A provider token endpoint that grants every refresh and counts the grants.
+/// A provider token endpoint with rotating refresh tokens and reuse detection, as strict OAuth
+/// servers have: each refresh token works once. It counts the grants it gave and the refresh
+/// tokens presented again (refused with `invalid_grant`); any refresh token it did not issue
+/// works once, so imported connections can start from made-up ones.
 pub struct TokenEndpoint {
     pub url: String,
     grants: Arc<AtomicU64>,
+    reuses: Arc<AtomicU64>,
+    gate: Arc<Gate>,
+}
+
+/// Holds requests until released, so a test can act while a provider call is in flight.
+#[derive(Default)]
+struct Gate {
+    closed: std::sync::atomic::AtomicBool,
+    arrived: AtomicU64,
+    opened: tokio::sync::Notify,
 }
 
 impl TokenEndpoint {
+    /// Access tokens live an hour.
     pub async fn start() -> std::io::Result<TokenEndpoint> {
-        let grants = Arc::new(AtomicU64::new(0));
-        let counter = grants.clone();
-        let (url, _) = serve(move |_request| {
-            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        TokenEndpoint::start_with_lifetime(3600).await
+    }
+
+    /// Access tokens live `lifetime_secs`.
+    pub async fn start_with_lifetime(lifetime_secs: u64) -> std::io::Result<TokenEndpoint> {
+        let (grants, reuses) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let used: Arc<Mutex<std::collections::HashSet<String>>> = Arc::default();
+        let gate = Arc::new(Gate::default());
+        let (granted, reused, held) = (grants.clone(), reuses.clone(), gate.clone());
+        let (url, _) = serve(move |request: hyper::Request<hyper::body::Incoming>| {
+            let (granted, reused, used, held) = (granted.clone(), reused.clone(), used.clone(), held.clone());
             async move {
-                let body =
-                    json!({"access_token": format!("refreshed-{n}"), "token_type": "Bearer", "expires_in": 3600, "refresh_token": format!("rotated-{n}")});
-                hyper::Response::builder().header("content-type", "application/json").body(Full::new(Bytes::from(body.to_string()))).expect("a token response")
+                held.arrived.fetch_add(1, Ordering::SeqCst);
+                while held.closed.load(Ordering::SeqCst) {
+                    let opened = held.opened.notified();
+                    if !held.closed.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    opened.await;
+                }
+                let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                let presented = url::form_urlencoded::parse(&body).find(|(k, _)| k == "refresh_token").map(|(_, v)| v.into_owned());
+                let respond = |status: u16, body: serde_json::Value| {
+                    let response = hyper::Response::builder().status(status).header("content-type", "application/json");
+                    response.body(Full::new(Bytes::from(body.to_string()))).expect("a token response")
+                };
+                if let Some(token) = presented {
+                    if !used.lock().expect("not poisoned").insert(token) {
+                        reused.fetch_add(1, Ordering::SeqCst);
+                        return respond(400, json!({"error": "invalid_grant", "error_description": "refresh token reused"}));
+                    }
+                }
+                let n = granted.fetch_add(1, Ordering::SeqCst) + 1;
+                respond(200, json!({"access_token": format!("refreshed-{n}"), "token_type": "Bearer", "expires_in": lifetime_secs, "refresh_token": format!("rotated-{n}")}))
             }
         })
         .await?;
-        Ok(TokenEndpoint { url: format!("{url}/token"), grants })
+        Ok(TokenEndpoint { url: format!("{url}/token"), grants, reuses, gate })
+    }
+
+    /// Holds every request from now on until [`TokenEndpoint::release`].
+    pub fn hold(&self) {
+        self.gate.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Answers the held requests, and the next ones at once.
+    pub fn release(&self) {
+        self.gate.closed.store(false, Ordering::SeqCst);
+        self.gate.opened.notify_waiters();
+    }
+
+    /// Requests received so far (held or answered).
+    pub fn arrived(&self) -> u64 {
+        self.gate.arrived.load(Ordering::SeqCst)
     }
 
     /// Grants so far.
     pub fn grants(&self) -> u64 {
         self.grants.load(Ordering::SeqCst)
+    }
+
+    /// Refresh tokens presented a second time so far.
+    pub fn reuses(&self) -> u64 {
+        self.reuses.load(Ordering::SeqCst)
     }
 }
 

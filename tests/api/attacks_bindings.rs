@@ -67,28 +67,36 @@ async fn a_key_bound_to_one_user_reaches_that_user_only_on_every_route() {
 }
 
 #[tokio::test]
-async fn a_connection_access_token_dies_with_its_connection_its_expiry_and_its_revocation() {
-    // Arrange: bob's connection through the link flow's API-key form, exchanged twice.
+async fn a_connection_access_token_dies_with_its_connection_its_expiry_its_grant_and_its_revocation() {
+    // Arrange: bob's connection through the link flow's API-key form, exchanged for a token that
+    // lasts a minute.
     let app = TestApp::spawn().await;
     let project = link::project(&app, "Acme").await;
     link::api_key_connector(&app, "keys/acme", None, &project.project_id).await;
     let key = project.secret_key.as_str();
-    let lasting = exchange(&app, key, connect(&app, key).await, None).await;
-    let brief = exchange(&app, key, connect(&app, key).await, Some(60)).await;
-    let (lasting, brief) = (lasting["access_token"].as_str().unwrap().to_owned(), brief["access_token"].as_str().unwrap().to_owned());
-    assert_eq!((ask(&app, &lasting).await, ask(&app, &brief).await), (200, 200));
+    let token = |answer: Value| answer["access_token"].as_str().unwrap().to_owned();
+    let brief = token(exchange(&app, key, connect(&app, key).await, Some(60)).await);
+    assert_eq!(ask(&app, &brief).await, 200);
 
     // Act / Assert: the expiry.
     app.clock.advance(61);
     assert_eq!(ask(&app, &brief).await, 401, "expired");
 
+    // A new link for the same user replaces the grant: the tokens of the old one die with it.
+    let replaced = token(exchange(&app, key, connect(&app, key).await, None).await);
+    assert_eq!(ask(&app, &replaced).await, 200);
+    let relinked = token(exchange(&app, key, connect(&app, key).await, None).await);
+    assert_eq!((ask(&app, &replaced).await, ask(&app, &relinked).await), (401, 200), "re-linked: only the new grant's token works");
+
     // The revocation, through the API: at once, and an unknown token is not an error.
-    let (status, body) = post(&app, &project.secret_key, "/v1/access-tokens/revoke", json!({"access_token": brief})).await;
+    let (status, body) = post(&app, &project.secret_key, "/v1/access-tokens/revoke", json!({"access_token": relinked})).await;
     assert_eq!((status, body["revoked"].as_bool()), (200, Some(true)));
+    assert_eq!(ask(&app, &relinked).await, 401, "revoked");
     let (status, _) = post(&app, &project.secret_key, "/v1/access-tokens/revoke", json!({"access_token": "lk_conn_nope"})).await;
     assert_eq!(status, 200);
 
     // The connection: deleted, then made again for the same user; the old token stays dead.
+    let lasting = token(exchange(&app, key, connect(&app, key).await, None).await);
     let connection_id = {
         let (_, body) = post(&app, &lasting, "/v1/token/keys%2Facme", json!({"subject": {"type": "user", "id": "bob"}})).await;
         body["connection_id"].as_str().unwrap().to_owned()

@@ -183,6 +183,56 @@ fn the_catalog_is_listed_and_names_a_connectors_defaults() {
 }
 
 #[test]
+fn the_refresh_buffer_and_revocation_scope_are_set_for_catalog_discovered_and_custom_connectors() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let provider = crate::provider::Provider::start(&["http://127.0.0.1:1/v1/oauth/callback"]);
+    let discovery = format!("{}/.well-known/openid-configuration", provider.issuer);
+    let secret = [("SECRET", "s3cret")];
+
+    // Act
+    let catalog = json(&latchkey(
+        d,
+        &["--json", "connectors", "create", "--uid", "slack/acme", "--client-id", "1.2", "--client-secret-env", "SECRET", "--refresh-buffer-secs", "120"],
+        &secret,
+        None,
+    ));
+    let discovered = json(&latchkey(
+        d,
+        &[
+            "--json",
+            "connectors",
+            "create",
+            "--uid",
+            "oidc/acme",
+            "--discovery-url",
+            &discovery,
+            "--client-id",
+            "c",
+            "--refresh-buffer-secs",
+            "45",
+            "--revocation-scope",
+            "grant",
+        ],
+        &[],
+        None,
+    ));
+    let updated = json(&latchkey(d, &["--json", "connectors", "update", "--uid", "slack/acme", "--refresh-buffer-secs", "30"], &[], None));
+    let too_long = latchkey(d, &["connectors", "update", "--uid", "slack/acme", "--refresh-buffer-secs", "100000"], &[], None);
+    let api_key = latchkey(d, &["connectors", "create", "--uid", "keys/acme", "--auth-mode", "api-key", "--refresh-buffer-secs", "10"], &[], None);
+
+    // Assert
+    assert_eq!((catalog[0]["refresh_buffer_secs"].as_i64(), catalog[0]["revocation_scope"].as_str()), (Some(120), Some("token")));
+    assert_eq!((discovered[0]["refresh_buffer_secs"].as_i64(), discovered[0]["revocation_scope"].as_str()), (Some(45), Some("grant")));
+    assert_eq!(updated[0]["refresh_buffer_secs"], 30);
+    assert_eq!(too_long.status.code(), Some(2), "out of range is invalid input");
+    assert!(!api_key.status.success(), "an API-key connector has nothing to refresh");
+    let listed = json(&latchkey(d, &["--json", "connectors", "list"], &[], None));
+    assert!(listed.as_array().unwrap().iter().all(|c| c["uid"] != "keys/acme"), "the refused create changed nothing");
+}
+
+#[test]
 fn every_subcommand_has_help() {
     let dir = tempfile::tempdir().unwrap();
     let commands: &[&[&str]] = &[

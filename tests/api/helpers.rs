@@ -132,6 +132,15 @@ impl TestApp {
         TestApp { base, state, clock, http, dir, table, store_counts: counts, kms }
     }
 
+    /// Which adapters it runs on.
+    pub fn backend(&self) -> Backend {
+        if self.table.is_some() {
+            Backend::Aws
+        } else {
+            Backend::Local
+        }
+    }
+
     /// Everything the store holds, as raw as it is stored: the SQLite file and its write-ahead
     /// log, or a scan of the DynamoDB table.
     pub async fn raw_store(&self) -> String {

@@ -338,8 +338,32 @@ async fn link_token_requests_are_authenticated_and_validated() {
     }
     let minted = link::link_token_response(&app, &project.secret_key, json!({"end_user": {"id": "u", "email": "u@example.com"}})).await;
     let body: Value = minted.json().await.unwrap();
-    assert!(body["connect_url"].as_str().unwrap().starts_with(&app.url("/connect?link_token=lk_link_")));
     assert!(body["expires_at"].as_str().unwrap().ends_with('Z'));
+    assert!(body.get("connect_url").is_none(), "without a redirect URL the link opens only in the SDK's modal: {body}");
+    let page = json!({"end_user": {"id": "u"}, "redirect_url": format!("{}/done", link::APP_ORIGIN)});
+    let body: Value = link::link_token_response(&app, &project.secret_key, page).await.json().await.unwrap();
+    assert!(body["connect_url"].as_str().unwrap().starts_with(&app.url("/connect?link_token=lk_link_")));
+}
+
+#[tokio::test]
+async fn a_link_without_a_redirect_url_never_starts_as_a_full_page() {
+    // Arrange: a link token for the SDK's modal only.
+    let app = TestApp::spawn().await;
+    let project = link::project(&app, "Acme").await;
+    link::api_key_connector(&app, "keys/acme", Some("Acme Keys"), &project.project_id).await;
+    let body: Value = link::link_token_response(&app, &project.secret_key, json!({"end_user": {"id": "u"}})).await.json().await.unwrap();
+    let token = body["link_token"].as_str().unwrap();
+
+    // Act: opened as a full page, then in the modal.
+    let full_page = app.http.get(app.url(&format!("/connect?link_token={token}"))).send().await.unwrap();
+    let status = full_page.status();
+    let code = link::page_code(full_page).await;
+    let modal = app.http.get(app.url(&format!("/connect?link_token={token}&mode=modal&origin={}", urlencode(link::APP_ORIGIN)))).send().await.unwrap();
+
+    // Assert: refused before anything starts, with its code; the modal opens.
+    assert_eq!((status.as_u16(), code.as_str()), (400, "redirect_url_required"));
+    assert_eq!(modal.status(), 200);
+    assert!(modal.text().await.unwrap().contains("Acme Keys"));
 }
 
 #[tokio::test]
@@ -386,6 +410,7 @@ async fn connection_fields_fill_the_connector_urls_and_cannot_escape_them() {
         authorize_params: Default::default(),
         default_token_lifetime_secs: 3600,
         refresh_buffer_secs: 300,
+        revocation_scope: Default::default(),
     };
     let new = latchkey::admin::NewConnector {
         uid: "oidc/tenanted".into(),

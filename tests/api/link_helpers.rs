@@ -45,6 +45,9 @@ pub async fn connector(app: &TestApp, provider: &Provider, client: &str, secret:
         authorize_params: Default::default(),
         default_token_lifetime_secs: 3600,
         refresh_buffer_secs: 300,
+        // oidc-provider, like Google, extends one grant when the same browser session authorizes
+        // again, and a revocation ends the whole grant: replaced grants must be left alone.
+        revocation_scope: latchkey::model::RevocationScope::Grant,
     };
     let new = NewConnector {
         uid: CONNECTOR.into(),

@@ -62,6 +62,7 @@ fn connector(uid: &str, mode: AuthMode, token_url: String, client_id: &str, pem:
             authorize_params: Default::default(),
             default_token_lifetime_secs: 3600,
             refresh_buffer_secs: 300,
+            revocation_scope: Default::default(),
         }),
         client_id: Some(client_id.into()),
         client_secret: Some(SecretString::new(pem)),

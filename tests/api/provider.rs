@@ -15,16 +15,22 @@ pub struct Provider {
     pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub revocation_endpoint: String,
+    pub introspection_endpoint: String,
 }
 
 impl Provider {
     /// Starts a provider that accepts `redirect_uris`.
     pub fn start(redirect_uris: &[&str]) -> Provider {
+        Provider::start_with(redirect_uris, &[])
+    }
+
+    /// Starts one with environment settings (`OIDC_ACCESS_TOKEN_TTL`, `OIDC_GRANT_PER_AUTHORIZATION`).
+    pub fn start_with(redirect_uris: &[&str], env: &[(&str, &str)]) -> Provider {
         let dir = workspace_root().join("tests").join("e2e");
         let (child, ready) = spawn_ready(
             || {
                 let mut command = Command::new("node");
-                command.current_dir(&dir).arg("oidc-server.mjs").args(["--port", "0"]);
+                command.current_dir(&dir).arg("oidc-server.mjs").args(["--port", "0"]).envs(env.iter().copied());
                 for uri in redirect_uris {
                     command.args(["--redirect-uri", uri]);
                 }
@@ -39,6 +45,7 @@ impl Provider {
             authorization_endpoint: text("authorization_endpoint"),
             token_endpoint: text("token_endpoint"),
             revocation_endpoint: text("revocation_endpoint"),
+            introspection_endpoint: text("introspection_endpoint"),
             child,
         }
     }
@@ -46,6 +53,19 @@ impl Provider {
     /// Every token the provider has issued, and its grant counts.
     pub async fn issued(&self) -> Value {
         reqwest::get(format!("{}/test/tokens", self.issuer)).await.unwrap().json().await.unwrap()
+    }
+
+    /// Whether the provider still accepts `token` (RFC 7662 introspection, as the auto client).
+    pub async fn is_active(&self, token: &str) -> bool {
+        let response = reqwest::Client::new()
+            .post(&self.introspection_endpoint)
+            .basic_auth("latchkey-auto", Some("auto-secret"))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "introspection: {}", response.status());
+        response.json::<Value>().await.unwrap()["active"] == Value::Bool(true)
     }
 
     /// Makes the next `count` token-endpoint requests fail with `status`.

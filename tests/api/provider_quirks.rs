@@ -4,7 +4,7 @@
 //! `realmId` in the callback, Atlassian's accessible resources.
 
 use latchkey::admin::{create_connector_with, NewConnector, Quirks};
-use latchkey::model::PostAuthorization;
+use latchkey::model::{Connection, PostAuthorization, Stored};
 use latchkey::{Clock, SecretString};
 use serde_json::Value;
 
@@ -43,8 +43,9 @@ async fn catalog_connector_at(app: &TestApp, shapes: &Shapes, id: &str, project:
     uid
 }
 
-/// Connects `user-1` through connector `uid`; returns the stored connection and its token answer.
-async fn connect(app: &TestApp, project: &link::Linked, uid: &str) -> (latchkey::model::Connection, Value) {
+/// Connects `user-1` through connector `uid`; returns the stored connection, its token answer and
+/// the connection access token.
+async fn connect(app: &TestApp, project: &link::Linked, uid: &str) -> (latchkey::model::Connection, Value, String) {
     let token = link::link_token(app, &project.secret_key, "user-1").await;
     let mut agent = Agent::default();
     let callback = agent.authorize_with(app, &token, uid, &[]).await;
@@ -56,19 +57,16 @@ async fn connect(app: &TestApp, project: &link::Linked, uid: &str) -> (latchkey:
             .await
             .unwrap()
             .unwrap();
+    let access_token = exchanged["access_token"].as_str().unwrap().to_owned();
+    let token = ask_token(app, uid, &access_token).await;
+    (connection, token, access_token)
+}
+
+/// `POST /v1/token/{uid}` for `user-1` with a connection access token.
+async fn ask_token(app: &TestApp, uid: &str, access_token: &str) -> Value {
     let path = format!("/v1/token/{}", uid.replace('/', "%2F"));
-    let token: Value = app
-        .http
-        .post(app.url(&path))
-        .bearer_auth(exchanged["access_token"].as_str().unwrap())
-        .json(&serde_json::json!({"subject": {"type": "user", "id": "user-1"}}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (connection, token)
+    let request = app.http.post(app.url(&path)).bearer_auth(access_token).json(&serde_json::json!({"subject": {"type": "user", "id": "user-1"}}));
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 async fn arrange() -> (TestApp, Shapes, link::Linked) {
@@ -82,7 +80,7 @@ async fn arrange() -> (TestApp, Shapes, link::Linked) {
 async fn slack_keeps_the_bot_token_team_and_rotation_expiry() {
     let (app, shapes, project) = arrange().await;
     let uid = catalog_connector_at(&app, &shapes, "slack", &project.project_id).await;
-    let (connection, token) = connect(&app, &project, &uid).await;
+    let (connection, token, _) = connect(&app, &project, &uid).await;
     assert!(token["access_token"].as_str().unwrap().starts_with("xoxb-"), "{token}");
     assert!(token["user_access_token"].as_str().unwrap().starts_with("xoxp-"), "the user token travels beside the bot token");
     assert_eq!(connection.metadata["team_id"], "T9TK3CUKW");
@@ -97,10 +95,32 @@ async fn slack_keeps_the_bot_token_team_and_rotation_expiry() {
 async fn salesforce_keeps_the_instance_url_and_learns_expiry_by_introspection() {
     let (app, shapes, project) = arrange().await;
     let uid = catalog_connector_at(&app, &shapes, "salesforce", &project.project_id).await;
-    let (connection, token) = connect(&app, &project, &uid).await;
+    let (connection, token, _) = connect(&app, &project, &uid).await;
     assert_eq!(token["metadata"]["instance_url"], "https://acme.my.salesforce.com");
     let left = connection.token_expires_at.unwrap().0 - app.clock.now().0;
     assert!((4990..=5010).contains(&left), "expiry from introspection, not the default: {left}");
+    assert!(token["expires_at"].is_string(), "the introspected expiry is the provider's: {token}");
+}
+
+#[tokio::test]
+async fn an_expiry_the_provider_never_gave_is_never_reported() {
+    // Arrange: Salesforce's refresh answer has no expires_in (and no introspection follows it).
+    let (app, shapes, project) = arrange().await;
+    let uid = catalog_connector_at(&app, &shapes, "salesforce", &project.project_id).await;
+    let (connection, _, access_token) = connect(&app, &project, &uid).await;
+    let mut stored = Stored::<Connection>::get(app.state.store.as_ref(), &latchkey::model::Record::key(&connection)).await.unwrap().unwrap();
+    stored.record.token_expires_at = Some(app.clock.now().plus_secs(-10));
+    stored.save(app.state.store.as_ref()).await.unwrap();
+
+    // Act: the due token is refreshed.
+    let token = ask_token(&app, &uid, &access_token).await;
+
+    // Assert: a new token, no expiry claimed for it; Latchkey keeps its own assumption to schedule
+    // the next refresh.
+    assert!(token["access_token"].is_string(), "{token}");
+    assert!(token.get("expires_at").is_none_or(Value::is_null), "no invented expiry: {token}");
+    let refreshed = Stored::<Connection>::get(app.state.store.as_ref(), &latchkey::model::Record::key(&connection)).await.unwrap().unwrap().record;
+    assert!(refreshed.token_expiry_assumed && refreshed.token_expires_at.is_some_and(|at| at > app.clock.now()));
 }
 
 #[tokio::test]
@@ -108,7 +128,7 @@ async fn xero_offers_its_tenant_list_and_waits_for_a_choice() {
     // Arrange / Act: two organisations come back, so the connection waits for the consumer's choice.
     let (app, shapes, project) = arrange().await;
     let uid = catalog_connector_at(&app, &shapes, "xero", &project.project_id).await;
-    let (connection, token) = connect(&app, &project, &uid).await;
+    let (connection, token, _) = connect(&app, &project, &uid).await;
 
     // Assert: authorized, not callable, with the choices listed.
     assert_eq!(connection.state, latchkey::model::ConnectionState::Authorized);
@@ -134,7 +154,7 @@ async fn xero_offers_its_tenant_list_and_waits_for_a_choice() {
 async fn quickbooks_keeps_the_realm_id_from_the_callback() {
     let (app, shapes, project) = arrange().await;
     let uid = catalog_connector_at(&app, &shapes, "quickbooks", &project.project_id).await;
-    let (connection, token) = connect(&app, &project, &uid).await;
+    let (connection, token, _) = connect(&app, &project, &uid).await;
     assert_eq!(connection.metadata["realm_id"], "9130354517246556");
     assert_eq!(token["metadata"]["realm_id"], "9130354517246556");
 }
@@ -143,7 +163,7 @@ async fn quickbooks_keeps_the_realm_id_from_the_callback() {
 async fn atlassian_keeps_the_cloud_id_of_its_accessible_resource() {
     let (app, shapes, project) = arrange().await;
     let uid = catalog_connector_at(&app, &shapes, "atlassian", &project.project_id).await;
-    let (connection, _) = connect(&app, &project, &uid).await;
+    let (connection, _, _) = connect(&app, &project, &uid).await;
     assert_eq!(connection.metadata["cloud_id"], "1324a887-45db-1bf4-1e99-ef0ff456d421");
 }
 

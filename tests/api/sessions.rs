@@ -198,11 +198,12 @@ async fn rotating_the_signing_key_keeps_live_sessions_working() {
     assert_eq!(page(&app, &format!("/connect?jwt={forged}")).await.0, 410);
 }
 
-/// Moves the connection of `user-1` to expire `secs` from now.
+/// Moves the connection of `user-1` to expire `secs` from now, as a one-hour token.
 async fn expire_in(app: &TestApp, project: &link::Linked, secs: i64) {
     let partition = latchkey::model::Project::partition_of(&project.project_id);
     let mut stored = Stored::<Connection>::query(app.state.store.as_ref(), &partition, Connection::SK_PREFIX).await.unwrap().remove(0);
     stored.record.token_expires_at = Some(app.clock.now().plus_secs(secs));
+    stored.record.token_issued_at = Some(app.clock.now().plus_secs(secs - 3600));
     stored.save(app.state.store.as_ref()).await.unwrap();
 }
 

@@ -6,6 +6,7 @@ use latchkey::Clock;
 use serde_json::{json, Value};
 
 use crate::helpers::{Backend, TestApp};
+use crate::instances::ServeProcess;
 use crate::link_helpers::{self as link, redirect_param, Agent};
 use crate::provider::Provider;
 
@@ -50,12 +51,14 @@ fn user(id: &str) -> Value {
     json!({"subject": {"type": "user", "id": id}})
 }
 
-/// Moves the connection's token expiry to `at` (as if time had passed at the provider).
+/// Moves the connection's one-hour token to expire `seconds_from_now` (as if time had passed at
+/// the provider).
 async fn set_expiry(c: &Connected, seconds_from_now: i64) {
     let connection =
         latchkey::link::token::resolve_connection(&c.app.state, &latchkey::model::ConnectionId::parse(&c.connection_id).unwrap()).await.unwrap().unwrap();
     let mut stored = Stored::<Connection>::get(c.app.state.store.as_ref(), &connection.key()).await.unwrap().unwrap();
     stored.record.token_expires_at = Some(c.app.clock.now().plus_secs(seconds_from_now));
+    stored.record.token_issued_at = Some(c.app.clock.now().plus_secs(seconds_from_now - 3600));
     stored.save(c.app.state.store.as_ref()).await.unwrap();
 }
 
@@ -177,14 +180,19 @@ async fn a_revoked_grant_fails_the_refresh_and_invalidates_the_connection() {
         latchkey::link::token::resolve_connection(&c.app.state, &latchkey::model::ConnectionId::parse(&c.connection_id).unwrap()).await.unwrap().unwrap();
     assert_eq!(connection.state, latchkey::model::ConnectionState::Invalid);
 
-    // invalid → callable: the user authorizes again in update mode; the same connection works again.
+    // invalid → callable: the user authorizes again in update mode; the same connection works
+    // again, through the access token of its new grant (the old one died with the old grant).
     let body = json!({"end_user": {"id": "user-1"}, "connection_id": c.connection_id, "redirect_url": format!("{}/done", link::APP_ORIGIN)});
     let update: Value = link::link_token_response(&c.app, &c.project.secret_key, body).await.json().await.unwrap();
     let mut agent = Agent::default();
     let callback = agent.authorize(&c.app, update["link_token"].as_str().unwrap()).await;
-    assert!(redirect_param(&agent.callback(&c.app, &callback).await, "public_token").is_some());
+    let public_token = redirect_param(&agent.callback(&c.app, &callback).await, "public_token").expect("re-authorized");
+    let exchanged: Value = link::exchange(&c.app, &c.project.secret_key, &public_token).await.json().await.unwrap();
+    assert_eq!(exchanged["connection_id"], c.connection_id, "the same connection");
+    let (status, answer, _) = ask(&c.app, exchanged["access_token"].as_str().unwrap(), URL, user("user-1")).await;
+    assert_eq!(status, 200, "{answer}");
     let (status, _, _) = ask(&c.app, &c.access_token, URL, user("user-1")).await;
-    assert_eq!(status, 200, "the old access token works again for the re-authorized connection");
+    assert_eq!(status, 401, "the access token of the replaced grant stays dead");
 }
 
 #[tokio::test]
@@ -297,6 +305,7 @@ fn link_connector_template(provider: &Provider) -> latchkey::admin::NewConnector
             authorize_params: Default::default(),
             default_token_lifetime_secs: 3600,
             refresh_buffer_secs: 300,
+            revocation_scope: Default::default(),
         }),
         client_id: Some("latchkey-service".into()),
         client_secret: Some(latchkey::SecretString::new("service-secret")),
@@ -305,50 +314,11 @@ fn link_connector_template(provider: &Provider) -> latchkey::admin::NewConnector
     }
 }
 
-/// A `latchkey serve` process over the same DynamoDB table and KMS key: another "Lambda instance".
-struct Instance {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Instance {
-    fn start(table: &str, key_id: &str) -> Instance {
-        use std::io::BufRead;
-        let endpoint = crate::helpers::moto_endpoint();
-        let mut child = std::process::Command::new(crate::helpers::workspace_binary("latchkey"))
-            .args(["--json", "serve", "--bind", "127.0.0.1:0"])
-            .env("LATCHKEY_STORE", "dynamodb")
-            .env("LATCHKEY_TABLE", table)
-            .env("LATCHKEY_DYNAMODB_ENDPOINT", &endpoint)
-            .env("LATCHKEY_KEYRING", "kms")
-            .env("LATCHKEY_KMS_KEY_ID", key_id)
-            .env("LATCHKEY_KMS_ENDPOINT", &endpoint)
-            .env("LATCHKEY_OUTBOUND_ALLOW", crate::helpers::FIXTURE_HOST)
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::inherit())
-            .spawn()
-            .expect("start latchkey serve");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let banner: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("banner: {line:?}"));
-        Instance { base: banner["listening"].as_str().unwrap().to_owned(), child }
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_requests_from_four_processes_refresh_an_expired_token_once() {
     // Arrange: four server processes sharing the table and the key, and an expired token.
     let c = connected(Backend::Aws).await;
-    let (table, key_id) = (c.app.table.clone().unwrap(), c.app.kms.as_ref().unwrap().key_id().to_owned());
-    let instances: Vec<Instance> = (0..4).map(|_| Instance::start(&table, &key_id)).collect();
+    let instances: Vec<ServeProcess> = (0..4).map(|_| ServeProcess::beside(&c.app)).collect();
     set_expiry(&c, -10).await;
     let client = reqwest::Client::new();
 
@@ -405,4 +375,32 @@ async fn the_rust_client_caches_tokens_and_types_every_error() {
     assert_eq!(client.get_token("oidc/test", &narrowed).await.unwrap_err(), Error::ScopeNotGranted { missing: vec!["contacts.write".into()] });
     let bad = Client::new(&c.app.base, "lk_sk_nope").unwrap();
     assert!(matches!(bad.get_token("oidc/test", &TokenParams::app()).await, Err(Error::Unauthenticated(_))));
+}
+
+#[tokio::test]
+async fn a_caller_that_waits_too_long_on_another_refresh_is_told_so_not_that_the_provider_failed() {
+    // Arrange: another instance holds the refresh lease of a due token, and never finishes.
+    let c = connected(Backend::Local).await;
+    set_expiry(&c, -10).await;
+    let connection =
+        latchkey::link::token::resolve_connection(&c.app.state, &latchkey::model::ConnectionId::parse(&c.connection_id).unwrap()).await.unwrap().unwrap();
+    let mut stored = Stored::<Connection>::get(c.app.state.store.as_ref(), &connection.key()).await.unwrap().unwrap();
+    stored.record.refresh_lease = Some(latchkey::model::RefreshLease { holder: "lease_elsewhere".into(), until: c.app.clock.now().plus_secs(45) });
+    stored.save(c.app.state.store.as_ref()).await.unwrap();
+
+    // Act: a caller waits; the clock moves past the wait bound.
+    let waiting = {
+        let (http, url, credential) = (c.app.http.clone(), c.app.url(URL), c.access_token.clone());
+        tokio::spawn(async move { http.post(url).bearer_auth(credential).json(&user("user-1")).send().await.unwrap() })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    c.app.clock.advance(21);
+    let response = waiting.await.unwrap();
+
+    // Assert: its own code, a retry hint of what is left of the lease, and no provider call.
+    let retry_after = response.headers().get("retry-after").map(|v| v.to_str().unwrap().parse::<i64>().unwrap());
+    let (status, body) = (response.status().as_u16(), response.json::<Value>().await.unwrap());
+    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("refresh_wait_timeout")), "{body}");
+    assert!(retry_after.is_some_and(|r| (1..=24).contains(&r)), "{retry_after:?}");
+    assert_eq!(c.provider.issued().await["refresh_grants"], 0);
 }

@@ -27,6 +27,7 @@
 //   POST /test/fail-token-endpoint?status=503&count=2[&error=temporarily_unavailable]
 //
 // Environment: OIDC_ACCESS_TOKEN_TTL (seconds, default 3600),
+//              OIDC_GRANT_PER_AUTHORIZATION=1 (every authorization a grant of its own),
 //              OIDC_REFRESH_TOKEN_TTL (seconds, default 14 days),
 //              OIDC_SERVER_DEBUG=1 (log server errors and requests to stderr).
 
@@ -108,6 +109,10 @@ function positiveIntFromEnv(name, fallback) {
 
 const ACCESS_TOKEN_TTL = positiveIntFromEnv('OIDC_ACCESS_TOKEN_TTL', 3600);
 const REFRESH_TOKEN_TTL = positiveIntFromEnv('OIDC_REFRESH_TOKEN_TTL', 14 * 24 * 60 * 60);
+// With OIDC_GRANT_PER_AUTHORIZATION=1 every authorization by the auto client is a grant of its
+// own, as at providers where a token's revocation ends only that token's grant; by default a
+// second authorization in the same browser session extends the first grant, as at Google.
+const GRANT_PER_AUTHORIZATION = process.env.OIDC_GRANT_PER_AUTHORIZATION === '1';
 
 // ---------------------------------------------------------------------------
 // In-memory adapter that also records every issued token value
@@ -117,7 +122,7 @@ const issued = {
   AccessToken: new Set(),
   RefreshToken: new Set(),
 };
-const counters = { refresh_grants: 0, code_grants: 0, client_credentials_grants: 0 };
+const counters = { refresh_grants: 0, refresh_grant_errors: 0, code_grants: 0, client_credentials_grants: 0, grants_revoked: 0 };
 
 const store = new Map(); // key -> { payload, expiresAt }
 const grantIndex = new Map(); // grantId -> Set(key)
@@ -364,6 +369,15 @@ function buildProvider(issuer) {
     }
   });
 
+  // A refresh the provider refused: with rotation and reuse detection, a refresh token presented
+  // twice lands here (and its whole grant is revoked).
+  provider.on('grant.error', (ctx) => {
+    if (ctx.oidc?.params?.grant_type === 'refresh_token') counters.refresh_grant_errors += 1;
+  });
+  provider.on('grant.revoked', () => {
+    counters.grants_revoked += 1;
+  });
+
   provider.on('server_error', (_ctx, err) => {
     console.error('oidc-server: server_error', err);
   });
@@ -556,7 +570,8 @@ async function handleInteraction(provider, req, res, url) {
         result.login = { accountId };
       }
       const grantAccount = result.login?.accountId ?? session?.accountId ?? accountId;
-      const grantId = await saveGrant(provider, details, grantAccount, { everything: true });
+      const fresh = GRANT_PER_AUTHORIZATION ? { ...details, grantId: undefined } : details;
+      const grantId = await saveGrant(provider, fresh, grantAccount, { everything: true });
       result.consent = { grantId };
       return provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
     }
@@ -607,6 +622,8 @@ async function handleTestHook(req, res, url) {
       access_tokens: [...issued.AccessToken],
       refresh_tokens: [...issued.RefreshToken],
       refresh_grants: counters.refresh_grants,
+      refresh_grant_errors: counters.refresh_grant_errors,
+      grants_revoked: counters.grants_revoked,
       code_grants: counters.code_grants,
       client_credentials_grants: counters.client_credentials_grants,
     });

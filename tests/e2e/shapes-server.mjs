@@ -43,6 +43,7 @@ async function readBody(req) {
 // Authorization-code providers in their documented token-response shapes. The authorize step
 // approves at once; the token step checks the code, the redirect URI and the PKCE verifier.
 const codes = new Map();
+const refreshTokens = new Map(); // refresh token -> shape
 const SHAPES = {
   // https://api.slack.com/methods/oauth.v2.access (with token rotation on)
   slack: () => ({
@@ -92,13 +93,24 @@ const server = createServer(async (req, res) => {
   const [, shape, action, extra] = url.pathname.split("/");
   if (SHAPES[shape] && req.method === "POST" && action === "token") {
     const form = new URLSearchParams(await readBody(req));
+    if (form.get("grant_type") === "refresh_token") {
+      if (refreshTokens.get(form.get("refresh_token")) !== shape) return send(400, { error: "invalid_grant" });
+      const answer = SHAPES[shape]();
+      // Salesforce answers a refresh without a refresh token (it does not rotate) and, as ever,
+      // without expires_in.
+      if (shape === "salesforce") delete answer.refresh_token;
+      if (answer.refresh_token) refreshTokens.set(answer.refresh_token, shape);
+      return send(200, answer);
+    }
     const grant = codes.get(form.get("code"));
     codes.delete(form.get("code"));
     const verifierOk = !grant?.challenge || createHash("sha256").update(form.get("code_verifier") || "").digest("base64url") === grant.challenge;
     if (!grant || grant.shape !== shape || grant.redirect_uri !== form.get("redirect_uri") || !verifierOk) {
       return send(shape === "slack" ? 200 : 400, shape === "slack" ? { ok: false, error: "invalid_code" } : { error: "invalid_grant" });
     }
-    return send(200, SHAPES[shape]());
+    const answer = SHAPES[shape]();
+    if (answer.refresh_token) refreshTokens.set(answer.refresh_token, shape);
+    return send(200, answer);
   }
   const bearer = (req.headers.authorization || "").startsWith("Bearer ");
   if (shape === "salesforce" && req.method === "POST" && action === "introspect") {

@@ -21,8 +21,11 @@ pub struct LinkTokenResponse {
     pub link_token: String,
     /// RFC 3339.
     pub expires_at: String,
-    /// The hosted Connect page for this link (full-page mode).
-    pub connect_url: String,
+    /// The hosted Connect page for this link as a full page: only for a link token with a
+    /// `redirect_url`, where the result is delivered. Without one, the link opens in the SDK's
+    /// modal (`Latchkey.open`), which receives the result by `postMessage`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect_url: Option<String>,
 }
 
 /// `POST /v1/link/token`: mint a link token for one end user (secret key).
@@ -43,14 +46,16 @@ pub async fn create_link_token(
     ApiJson(body): ApiJson<LinkTokenRequest>,
 ) -> Result<(StatusCode, Json<LinkTokenResponse>), ApiError> {
     let minted = mint(&ports, &caller, body).await?;
-    let mut connect_url = url::Url::parse(&format!("{base}/connect")).map_err(|e| ApiError::internal(e.to_string()))?;
-    connect_url.query_pairs_mut().append_pair("link_token", minted.token.expose());
-    tracing::info!(project = %caller.project_id, environment = %caller.environment, update = minted.record.connection_id.is_some(), "link token minted");
-    let answer = LinkTokenResponse {
-        link_token: minted.token.expose().to_owned(),
-        expires_at: minted.record.valid_until.to_rfc3339(),
-        connect_url: connect_url.to_string(),
+    let connect_url = match minted.record.redirect_url {
+        Some(_) => {
+            let mut url = url::Url::parse(&format!("{base}/connect")).map_err(|e| ApiError::internal(e.to_string()))?;
+            url.query_pairs_mut().append_pair("link_token", minted.token.expose());
+            Some(url.to_string())
+        }
+        None => None,
     };
+    tracing::info!(project = %caller.project_id, environment = %caller.environment, update = minted.record.connection_id.is_some(), "link token minted");
+    let answer = LinkTokenResponse { link_token: minted.token.expose().to_owned(), expires_at: minted.record.valid_until.to_rfc3339(), connect_url };
     Ok((StatusCode::CREATED, Json(answer)))
 }
 

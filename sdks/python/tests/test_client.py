@@ -70,6 +70,9 @@ def test_link_token_and_session_do_not_show_their_secrets() -> None:
         link = client.create_link_token(end_user={"id": "py-user", "display_name": "Ada"}, connectors=["demo/api-key"])
         assert link.link_token.startswith("lk_link_")
         assert link.link_token not in repr(link) and link.link_token not in str(link)
+        assert link.connect_url is None, "without a redirect URL the link opens only in the modal"
+        page = client.create_link_token(end_user={"id": "py-user"}, connectors=["demo/api-key"], redirect_url=env("LATCHKEY_URL") + "/done")
+        assert page.connect_url is not None and page.connect_url.startswith(env("LATCHKEY_URL") + "/connect?link_token=")
         session = client.create_session(consumer_id="py-user", redirect_uri=env("LATCHKEY_URL") + "/", settings={"isolation_mode": True})
         assert len(session.session_token.split(".")) == 3
         assert session.session_token not in repr(session)
@@ -194,7 +197,7 @@ def test_the_low_level_request_maps_errors() -> None:
 
 
 def test_every_code_has_its_own_class_and_odd_bodies_never_raise() -> None:
-    assert len(ERROR_CODES) == 30 and set(ERROR_CLASSES) == set(ERROR_CODES)
+    assert len(ERROR_CODES) == 31 and set(ERROR_CLASSES) == set(ERROR_CODES)
     for code in ERROR_CODES:
         error = error_from_response(400, {"error": {"code": code, "message": "m"}})
         assert type(error) is ERROR_CLASSES[code] and type(error) is not LatchkeyError

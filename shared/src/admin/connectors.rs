@@ -42,6 +42,10 @@ pub struct ConnectorChanges {
     pub client_secret: Option<SecretString>,
     /// New default scopes.
     pub default_scopes: Option<Vec<String>>,
+    /// How long before expiry tokens are refreshed (capped at a third of each token's lifetime).
+    pub refresh_buffer_secs: Option<i64>,
+    /// What a revocation at the provider ends.
+    pub revocation_scope: Option<crate::model::RevocationScope>,
 }
 
 fn check_client_id(client_id: &str) -> Result<(), AdminError> {
@@ -101,8 +105,15 @@ fn check_oauth(oauth: &OAuthEndpoints, fields: &[ConnectionField]) -> Result<(),
     if oauth.default_token_lifetime_secs <= 0 {
         return Err(AdminError::Invalid("default token lifetime must be positive".into()));
     }
+    if !(0..=MAX_REFRESH_BUFFER_SECS).contains(&oauth.refresh_buffer_secs) {
+        return Err(AdminError::Invalid(format!("refresh buffer must be 0 to {MAX_REFRESH_BUFFER_SECS} seconds")));
+    }
     Ok(())
 }
+
+/// One day: a longer buffer would refresh day-long tokens the moment they arrive (the lifetime cap
+/// stops that anyway, but a larger value is always a mistake).
+pub const MAX_REFRESH_BUFFER_SECS: i64 = 24 * 3600;
 
 fn check_display_name(name: &str) -> Result<(), AdminError> {
     if name.trim().is_empty() || name.len() > 80 || name.chars().any(char::is_control) {
@@ -274,12 +285,17 @@ pub async fn update_connector(ports: &Ports, uid: &str, changes: ConnectorChange
         check_display_name(name)?;
     }
     let mut stored = connector(ports, &uid).await?;
-    if let Some(oauth) = changes.oauth {
+    let tuned = changes.refresh_buffer_secs.is_some() || changes.revocation_scope.is_some();
+    if let Some(mut oauth) = changes.oauth.or_else(|| stored.record.oauth.clone().filter(|_| tuned)) {
         if !stored.record.auth_mode.uses_endpoints() {
             return Err(AdminError::Invalid("only oauth2 connectors have OAuth endpoints".into()));
         }
+        oauth.refresh_buffer_secs = changes.refresh_buffer_secs.unwrap_or(oauth.refresh_buffer_secs);
+        oauth.revocation_scope = changes.revocation_scope.unwrap_or(oauth.revocation_scope);
         check_oauth(&oauth, &stored.record.fields)?;
         stored.record.oauth = Some(oauth);
+    } else if tuned {
+        return Err(AdminError::Invalid("only connectors with OAuth endpoints have a refresh buffer or a revocation scope".into()));
     }
     if let Some(name) = changes.display_name {
         stored.record.display_name = Some(name);

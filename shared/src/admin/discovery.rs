@@ -40,5 +40,6 @@ pub async fn discover(ports: &Ports, url: &str) -> Result<OAuthEndpoints, AdminE
         authorize_params: Default::default(),
         default_token_lifetime_secs: DEFAULT_TOKEN_LIFETIME_SECS,
         refresh_buffer_secs: DEFAULT_REFRESH_BUFFER_SECS,
+        revocation_scope: Default::default(),
     })
 }

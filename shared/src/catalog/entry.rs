@@ -41,6 +41,10 @@ pub struct ProviderEntry {
     pub rotates_refresh_token: bool,
     /// Refresh this long before expiry.
     pub refresh_buffer_secs: i64,
+    /// What revoking one of its tokens ends: `token` (RFC 7009's usual reading) or `grant` (the
+    /// account's whole authorization of the client).
+    #[serde(default)]
+    pub revocation_scope: crate::model::RevocationScope,
     /// Lifetime to assume when a response has no `expires_in`.
     pub default_token_lifetime_secs: Option<i64>,
     /// Extra authorize-URL parameters.
@@ -90,6 +94,7 @@ impl ProviderEntry {
             authorize_params: self.authorize_params.clone(),
             default_token_lifetime_secs: self.default_token_lifetime_secs.unwrap_or(DEFAULT_TOKEN_LIFETIME_SECS),
             refresh_buffer_secs: self.refresh_buffer_secs,
+            revocation_scope: self.revocation_scope,
         })
     }
 }

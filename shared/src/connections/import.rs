@@ -3,6 +3,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::clock::Timestamp;
 use crate::link::connection::{store_connection, Grant};
 use crate::link::LinkError;
 use crate::model::{AuthMode, Connection, Connector, ConnectorUid, ConsumerId, EndUser, Scope, SecretKeyLookup, Stored};
@@ -52,9 +53,14 @@ pub struct ImportedCredentials {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub refresh_token: Option<SecretString>,
-    /// Seconds the access token has left (unknown: Latchkey refreshes it on first use).
+    /// Seconds the access token has left. Give this or `expires_at`; with neither, Latchkey
+    /// refreshes the token on first use.
     #[serde(default)]
     pub expires_in: Option<i64>,
+    /// When the access token expires (Unix seconds). One in the past is refreshed on first use,
+    /// never served.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
     /// An API key.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
@@ -78,6 +84,20 @@ fn given(value: Option<&str>, what: &str) -> Result<String, LinkError> {
 
 fn secret(value: &Option<SecretString>) -> Option<&str> {
     value.as_ref().map(SecretString::expose)
+}
+
+/// When an imported access token expires: as given, never extended; unknown counts as now, so the
+/// first use refreshes it.
+fn imported_expiry(imported: &ImportedCredentials, now: Timestamp) -> Result<Timestamp, LinkError> {
+    const YEAR: i64 = 365 * 24 * 3600;
+    match (imported.expires_in, imported.expires_at) {
+        (Some(_), Some(_)) => Err(LinkError::InvalidRequest("give credentials.expires_in or credentials.expires_at, not both".into())),
+        (Some(secs), None) if (0..=YEAR).contains(&secs) => Ok(now.plus_secs(secs)),
+        (Some(_), None) => Err(LinkError::InvalidRequest(format!("credentials.expires_in must be 0 to {YEAR} seconds"))),
+        (None, Some(at)) if (0..=now.0 + YEAR).contains(&at) => Ok(Timestamp(at)),
+        (None, Some(_)) => Err(LinkError::InvalidRequest("credentials.expires_at must be Unix seconds at most a year ahead".into())),
+        (None, None) => Ok(now),
+    }
 }
 
 /// Checks what an import may carry besides credentials, before anything is read or written.
@@ -117,8 +137,7 @@ pub async fn import_connection(ports: &Ports, caller: &SecretKeyLookup, request:
             credentials.access_token = Some(given(secret(&imported.access_token), "access_token")?);
             credentials.refresh_token = secret(&imported.refresh_token).filter(|t| !t.is_empty()).map(str::to_owned);
             credentials.token_type = Some("Bearer".into());
-            // Unknown expiry: treat the token as expiring now, so the first use refreshes it.
-            (credentials, Some(now.plus_secs(imported.expires_in.unwrap_or(0).clamp(0, 365 * 24 * 3600))))
+            (credentials, Some(imported_expiry(&imported, now)?))
         }
         _ => return Err(LinkError::InvalidRequest("machine connectors need no import".into())),
     };
@@ -126,6 +145,8 @@ pub async fn import_connection(ports: &Ports, caller: &SecretKeyLookup, request:
     let grant = Grant {
         credentials,
         token_expires_at: expires,
+        token_issued_at: expires.map(|_| now),
+        expiry_assumed: false,
         scopes: request.scopes,
         metadata: request.metadata,
         fields,

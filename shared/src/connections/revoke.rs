@@ -4,10 +4,11 @@
 use super::find;
 use crate::events::{self, EventType};
 use crate::link::LinkError;
-use crate::model::{Connection, ConnectionId, Connector, Record, Scope, TokenAuthMethod};
+use crate::model::{Connection, ConnectionId, Connector, Record, Scope};
 use crate::oauth::Credentials;
 use crate::ports::Ports;
 use crate::store::DeleteCondition;
+use crate::token::revocation;
 
 /// Deletes connection `id` if `scope` reaches it; returns whether the provider confirmed the revocation.
 pub async fn delete_connection(ports: &Ports, scope: &Scope, id: &ConnectionId) -> Result<bool, LinkError> {
@@ -23,53 +24,12 @@ pub async fn delete_connection(ports: &Ports, scope: &Scope, id: &ConnectionId) 
     Ok(revoked)
 }
 
-/// RFC 7009: the refresh token (which takes its access tokens with it) or else the access token.
-/// A failure is logged and reported, not fatal: the connection is deleted either way.
+/// Opens the connection's credentials and revokes them at the provider (see [`revocation::revoke`]).
 async fn revoke(ports: &Ports, connection: &Connection, connector: &Connector) -> bool {
-    let (Some(oauth), Some(sealed)) = (&connector.oauth, &connection.credentials) else { return false };
-    let Some(template) = &oauth.revoke_url else { return false };
-    // Templated endpoints (a tenant's own host) are filled from the connection's checked fields.
-    let revoke_url = match crate::fields::fill(template, &connection.fields) {
-        Ok(url) => url.to_string(),
-        Err(error) => {
-            tracing::warn!(connection_id = %connection.id, %error, "revocation URL cannot be filled");
-            return false;
-        }
-    };
+    let Some(sealed) = &connection.credentials else { return false };
     let Ok(opened) = ports.keyring.open(&connection.credentials_binding(), sealed).await else { return false };
     let Some(credentials) = Credentials::from_opened(opened.expose()) else { return false };
-    let (token, hint) = match (&credentials.refresh_token, &credentials.access_token) {
-        (Some(refresh), _) => (refresh.clone(), "refresh_token"),
-        (None, Some(access)) => (access.clone(), "access_token"),
-        _ => return false,
-    };
-    let Some(client_id) = connector.client_id.as_deref() else { return false };
-    let secret = match &connector.client_secret {
-        Some(s) => ports.keyring.open_str(&Connector::client_secret_binding(&connector.uid), s).await.ok(),
-        None => None,
-    };
-    let mut form = vec![("token", token.as_str()), ("token_type_hint", hint)];
-    let basic = match (oauth.token_auth, &secret) {
-        (TokenAuthMethod::ClientSecretBasic, Some(secret)) => Some((client_id, secret)),
-        (_, secret) => {
-            form.push(("client_id", client_id));
-            if let Some(secret) = secret {
-                form.push(("client_secret", secret.expose()));
-            }
-            None
-        }
-    };
-    match ports.outbound.post_form(&revoke_url, &form, basic).await {
-        Ok(response) if response.status == 200 => true,
-        Ok(response) => {
-            tracing::warn!(connection_id = %connection.id, status = response.status, "revocation refused");
-            false
-        }
-        Err(error) => {
-            tracing::warn!(connection_id = %connection.id, %error, "revocation failed");
-            false
-        }
-    }
+    revocation::revoke(ports, connection, connector, &credentials).await
 }
 
 /// Disconnects the caller's connection `id`: revoked at the provider, credentials forgotten, state

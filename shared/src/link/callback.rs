@@ -128,7 +128,17 @@ async fn finish(ports: &Ports, flow: &OAuthFlow, link: &LinkToken, params: &Call
     let scopes = tokens.scopes.clone().unwrap_or_else(|| flow.scopes.clone());
     let (fields, end_user_supplied) = provider_fields(&connector, flow, &tokens)?;
     let ready = readiness == super::post_authorization::Readiness::Ready;
-    let grant = Grant { credentials, token_expires_at: Some(tokens.expires_at), scopes, metadata: tokens.extra.clone(), fields, end_user_supplied, ready };
+    let grant = Grant {
+        credentials,
+        token_expires_at: Some(tokens.expires_at),
+        token_issued_at: Some(tokens.obtained_at),
+        expiry_assumed: !tokens.expiry_from_provider,
+        scopes,
+        metadata: tokens.extra.clone(),
+        fields,
+        end_user_supplied,
+        ready,
+    };
     save_connection(ports, link, &connector, grant).await
 }
 

@@ -65,6 +65,11 @@ pub async fn load_page(ports: &Ports, params: &PageParams) -> Result<ConnectPage
         (ConnectMode::Modal, None) => return Err(LinkError::OriginNotAllowed),
         (ConnectMode::Page, _) => None,
     };
+    // As a full page, the result goes to the link's redirect URL (a session always has one); a
+    // link without one would end on a page the app never hears from.
+    if mode == ConnectMode::Page && link.session.is_none() && link.redirect_url.is_none() {
+        return Err(LinkError::RedirectUrlRequired);
+    }
     page_of(ports, link, project, mode, origin).await
 }
 
@@ -321,6 +326,8 @@ pub async fn submit_key(ports: &Ports, page: &ConnectPage, form: KeyForm) -> Res
     let grant = Grant {
         credentials,
         token_expires_at: None,
+        token_issued_at: None,
+        expiry_assumed: false,
         scopes: connector.default_scopes.clone(),
         metadata: Default::default(),
         fields,

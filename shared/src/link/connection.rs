@@ -11,6 +11,7 @@ use crate::oauth::Credentials;
 use crate::ports::Ports;
 use crate::secret::SecretString;
 use crate::store::StoreError;
+use crate::token::revocation;
 
 /// A connection stored, and the public token the browser hands the app.
 #[derive(Debug)]
@@ -35,6 +36,10 @@ pub struct Grant {
     pub credentials: Credentials,
     /// When the access token expires.
     pub token_expires_at: Option<Timestamp>,
+    /// When the access token was obtained (its lifetime runs from here to `token_expires_at`).
+    pub token_issued_at: Option<Timestamp>,
+    /// Whether that expiry is Latchkey's assumption (the provider gave no lifetime).
+    pub expiry_assumed: bool,
     /// The granted scopes.
     pub scopes: Vec<String>,
     /// What callers need from the provider.
@@ -48,7 +53,7 @@ pub struct Grant {
 }
 
 /// Creates or updates `end_user`'s connection at `connector` with `grant`, callable, and emits its
-/// events.
+/// events. A grant it replaces is revoked at the provider once the new one is stored.
 pub async fn store_connection(
     ports: &Ports,
     project_id: &crate::model::ProjectId,
@@ -57,7 +62,7 @@ pub async fn store_connection(
     connector: &Connector,
     grant: Grant,
 ) -> Result<Connection, LinkError> {
-    let Grant { credentials, token_expires_at, scopes, metadata, fields, end_user_supplied, ready } = grant;
+    let Grant { credentials, token_expires_at, token_issued_at, expiry_assumed, scopes, metadata, fields, end_user_supplied, ready } = grant;
     let settled = if ready { ConnectionState::Callable } else { ConnectionState::Authorized };
     let now = ports.clock.now();
     let subject = Subject::user(end_user.id.clone());
@@ -80,6 +85,9 @@ pub async fn store_connection(
                     state: ConnectionState::Callable,
                     credentials: None,
                     token_expires_at: None,
+                    token_issued_at: None,
+                    token_expiry_assumed: false,
+                    grant_generation: 0,
                     scopes: Vec::new(),
                     refresh_lease: None,
                     refresh_failures: 0,
@@ -93,10 +101,16 @@ pub async fn store_connection(
                 (fresh, None)
             }
         };
+        let replaced = connection.credentials.take();
         connection.end_user = Some(end_user.clone());
         connection.state = settled;
         connection.credentials = Some(ports.keyring.seal(&connection.credentials_binding(), &credentials.to_sealable()).await?);
         connection.token_expires_at = token_expires_at;
+        connection.token_issued_at = token_issued_at;
+        connection.token_expiry_assumed = expiry_assumed;
+        if version.is_some() {
+            connection.grant_generation += 1;
+        }
         connection.scopes = scopes.clone();
         connection.refresh_lease = None;
         connection.refresh_failures = 0;
@@ -123,6 +137,9 @@ pub async fn store_connection(
                 if ready {
                     events::emit(ports, EventType::ConnectionCallable, &connection, serde_json::json!({})).await;
                 }
+                if let Some(sealed) = replaced {
+                    revoke_replaced(ports, &connection, connector, &sealed, &credentials).await;
+                }
                 return Ok(connection);
             }
             Err(StoreError::ConditionFailed) => continue,
@@ -130,6 +147,15 @@ pub async fn store_connection(
         }
     }
     Err(LinkError::Record(StoreError::ConditionFailed.into()))
+}
+
+/// Revokes the grant the new one replaced (see [`revocation::revoke_replaced`]). The old
+/// credentials were sealed under the same binding, which the new write did not change.
+async fn revoke_replaced(ports: &Ports, connection: &Connection, connector: &Connector, sealed: &crate::model::Sealed, new: &Credentials) {
+    let Ok(opened) = ports.keyring.open(&connection.credentials_binding(), sealed).await else { return };
+    if let Some(old) = Credentials::from_opened(opened.expose()) {
+        revocation::revoke_replaced(ports, connection, connector, &old, new).await;
+    }
 }
 
 async fn mint_public_token(ports: &Ports, link: &LinkToken, connection: &Connection) -> Result<SecretString, LinkError> {
@@ -141,6 +167,7 @@ async fn mint_public_token(ports: &Ports, link: &LinkToken, connection: &Connect
         connection_id: connection.id.clone(),
         connector: connection.connector.clone(),
         end_user: link.end_user.clone(),
+        grant_generation: connection.grant_generation,
     };
     let expires = ports.clock.now().plus_secs(PublicToken::LIFETIME_SECS);
     ports.store.put_if_absent(&record.to_item()?.expiring_at(expires)).await?;

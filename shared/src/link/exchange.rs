@@ -66,6 +66,7 @@ pub async fn exchange_public_token(ports: &Ports, caller: &SecretKeyLookup, raw:
         connection_sk: index.record.connection_sk,
         created_at: now,
         valid_until: lifetime.map(|secs| now.plus_secs(secs)),
+        grant_generation: public.grant_generation,
     };
     let mut item = record.to_item()?;
     if let Some(at) = record.valid_until {

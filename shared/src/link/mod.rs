@@ -43,6 +43,10 @@ pub enum LinkError {
     /// A redirect URL is not on the project's allowlist.
     #[error("The redirect URL is not on this project's list of allowed origins.")]
     RedirectUrlNotAllowed,
+    /// A link token without a `redirect_url` was opened as a full page: the result would have
+    /// nowhere to go, so nothing starts.
+    #[error("This link opens inside the app that created it. Go back to the app and start again from there.")]
+    RedirectUrlRequired,
     /// The page was opened from an origin that is not on the project's allowlist.
     #[error("This page was opened from a site that is not allowed to use it.")]
     OriginNotAllowed,

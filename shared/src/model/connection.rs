@@ -125,6 +125,18 @@ pub struct Connection {
     /// When the access token in `credentials` expires (not secret; read without opening them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_expires_at: Option<Timestamp>,
+    /// When that access token was obtained: with `token_expires_at`, its lifetime, which bounds
+    /// how early it is refreshed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_issued_at: Option<Timestamp>,
+    /// The provider did not say when the token expires; `token_expires_at` is Latchkey's
+    /// assumption, used to schedule refreshes and never reported as the provider's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub token_expiry_assumed: bool,
+    /// Counts the authorizations this connection has had: a new link (or update mode) replaces
+    /// the grant and moves it, and connection access tokens minted for an earlier one stop working.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub grant_generation: u32,
     /// Scopes the provider granted.
     #[serde(default)]
     pub scopes: Vec<String>,
@@ -192,6 +204,14 @@ impl Connection {
     /// The key of the index record that maps a connection id to its natural key.
     pub fn id_key(id: &ConnectionId) -> Key {
         Key::new(format!("CONNECTION_ID#{id}"), "CONNECTION_ID")
+    }
+
+    /// How long the current access token lives, when both ends are known.
+    pub fn token_lifetime_secs(&self) -> Option<i64> {
+        match (self.token_issued_at, self.token_expires_at) {
+            (Some(issued), Some(expires)) if expires.0 > issued.0 => Some(expires.0 - issued.0),
+            _ => None,
+        }
     }
 
     /// The binding its credentials are sealed with.

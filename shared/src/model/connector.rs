@@ -102,9 +102,26 @@ pub struct OAuthEndpoints {
     /// Lifetime assumed when a token response has no `expires_in`.
     #[serde(default = "default_lifetime")]
     pub default_token_lifetime_secs: i64,
-    /// How long before expiry a token is refreshed.
+    /// How long before expiry a token is refreshed (at most a third of the token's lifetime, so a
+    /// fresh token is never due at once).
     #[serde(default = "default_buffer")]
     pub refresh_buffer_secs: i64,
+    /// What revoking one token takes with it at the provider.
+    #[serde(default)]
+    pub revocation_scope: RevocationScope,
+}
+
+/// What a revocation at the provider ends (RFC 7009 leaves it to the provider).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationScope {
+    /// The token and the tokens issued with it; a later authorization of the same account is a
+    /// grant of its own. A grant replaced by a new link is revoked.
+    #[default]
+    Token,
+    /// Every token of the account's authorization of the client (Google, Zoom): a new link of the
+    /// same account may share it, so a replaced grant is not revoked, or the new one would die too.
+    Grant,
 }
 
 /// Five minutes: a token handed out has at least this long to live.

@@ -147,6 +147,9 @@ pub struct PublicToken {
     pub connector: ConnectorUid,
     /// The end user.
     pub end_user: EndUser,
+    /// The connection's grant generation when the link finished.
+    #[serde(default)]
+    pub grant_generation: u32,
 }
 
 impl PublicToken {
@@ -185,6 +188,10 @@ pub struct ConnectionAccessToken {
     /// When it stops working, if the app asked for an expiry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_until: Option<Timestamp>,
+    /// The connection's grant generation when it was minted: a re-link moves it, and the token
+    /// dies with the grant it was minted for.
+    #[serde(default)]
+    pub grant_generation: u32,
 }
 
 impl ConnectionAccessToken {

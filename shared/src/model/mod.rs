@@ -48,7 +48,7 @@ mod webhook;
 pub use caller::{Caller, Scope};
 pub use connection::{Connection, ConnectionIdIndex, ConnectionState, EndUser, RefreshLease, Subject, SubjectType};
 pub use connector::{
-    AuthMode, ConnectionField, Connector, FieldKind, OAuthEndpoints, PostAuthorization, ProjectLink, TokenAuthMethod, TokenMapping,
+    AuthMode, ConnectionField, Connector, FieldKind, OAuthEndpoints, PostAuthorization, ProjectLink, RevocationScope, TokenAuthMethod, TokenMapping,
     DEFAULT_REFRESH_BUFFER_SECS, DEFAULT_TOKEN_LIFETIME_SECS,
 };
 pub use item::{Item, Key, RESERVED_ATTRIBUTES};

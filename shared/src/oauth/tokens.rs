@@ -25,6 +25,8 @@ pub struct TokenSet {
     pub expires_at: Timestamp,
     /// Whether `expires_at` came from the response rather than the default.
     pub expiry_from_provider: bool,
+    /// When the response arrived: where `expires_in` counts from.
+    pub obtained_at: Timestamp,
     /// The granted scopes, if the response names them (else the requested ones were granted).
     pub scopes: Option<Vec<String>>,
     /// The metadata the connector declares (instance URLs, tenant ids), never a secret.
@@ -135,6 +137,7 @@ pub fn parse_shaped_token_response(
         token_type: object.get("token_type").and_then(Value::as_str).unwrap_or("Bearer").to_owned(),
         expires_at: now.plus_secs(expires_in.unwrap_or(default_lifetime_secs)),
         expiry_from_provider: expires_in.is_some(),
+        obtained_at: now,
         scopes,
         extra,
         field_values,

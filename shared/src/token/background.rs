@@ -3,16 +3,22 @@
 //! refresh tokens that die when unused, declares a connection invalid once it has failed too often,
 //! and retries webhook deliveries that are due. Refreshes take the same lease as on-demand ones,
 //! so a sweep and a token request never refresh twice.
+//!
+//! Refreshing ahead of expiry pays only for tokens that outlive the time between passes: a
+//! 60-second token refreshed by one pass is dead long before the next, so refreshing it would burn
+//! a provider call per pass for nothing. The sweep therefore refreshes ahead only tokens that live
+//! at least twice its window, which is at most once per lifetime; shorter ones are refreshed on
+//! demand, and every token is still kept alive when idle.
 
 use serde::Serialize;
 
-use super::refresh::{force_refresh, fresh_credentials};
+use super::refresh::force_refresh;
 use super::TokenError;
 use crate::events::{self, EventType};
 use crate::model::{AuthMode, Connection, ConnectionState, Connector, Project, Stored};
 use crate::ports::Ports;
 
-/// Refresh what expires within this window.
+/// Refresh ahead what expires within this window (longer than the 5 minutes between passes on AWS).
 pub const WINDOW_SECS: i64 = 15 * 60;
 /// Refresh a connection not refreshed for this long, so idle refresh tokens stay alive.
 pub const KEEP_ALIVE_SECS: i64 = 7 * 24 * 3600;
@@ -62,12 +68,9 @@ async fn sweep_one(ports: &Ports, stored: Stored<Connection>, report: &mut Sweep
     if connector.auth_mode != AuthMode::OAuth2 || connection.credentials.is_none() {
         return;
     }
-    let expiring = connection.token_expires_at.is_some_and(|at| at.0 - WINDOW_SECS <= now.0);
-    let idle = now.0 - connection.updated_at.0 >= KEEP_ALIVE_SECS;
-    let outcome = match (expiring, idle) {
-        (true, _) => Some(fresh_credentials_soon(ports, &connector, stored.clone()).await),
-        (false, true) => Some(force_refresh(ports, &connector, stored.clone()).await.map(|_| ())),
-        _ => None,
+    let outcome = match refresh_ahead(connection, now) || now.0 - connection.updated_at.0 >= KEEP_ALIVE_SECS {
+        true => Some(force_refresh(ports, &connector, stored.clone()).await.map(|_| ())),
+        false => None,
     };
     match outcome {
         None => {}
@@ -89,11 +92,10 @@ async fn sweep_one(ports: &Ports, stored: Stored<Connection>, report: &mut Sweep
     }
 }
 
-/// A refresh ahead of the on-demand buffer: the sweep's window is wider than the buffer.
-async fn fresh_credentials_soon(ports: &Ports, connector: &Connector, stored: Stored<Connection>) -> Result<(), TokenError> {
-    let mut early = connector.clone();
-    if let Some(oauth) = early.oauth.as_mut() {
-        oauth.refresh_buffer_secs = oauth.refresh_buffer_secs.max(WINDOW_SECS);
-    }
-    fresh_credentials(ports, &early, stored).await.map(|_| ())
+/// Whether the sweep refreshes `connection` ahead of expiry now: its token expires within the
+/// window and lives long enough (or for an unknown time, as an imported one) that the new token
+/// will outlive the next passes.
+pub fn refresh_ahead(connection: &Connection, now: crate::clock::Timestamp) -> bool {
+    let lives_long = connection.token_lifetime_secs().is_none_or(|lifetime| lifetime >= 2 * WINDOW_SECS);
+    lives_long && connection.token_expires_at.is_some_and(|at| at.0 - WINDOW_SECS <= now.0)
 }

@@ -90,6 +90,7 @@ async fn github_installation(ports: &Ports, connector: &Connector, installation_
                 token_type: "Bearer".into(),
                 expires_at,
                 expiry_from_provider: true,
+                obtained_at: ports.clock.now(),
                 scopes: None,
                 field_values: Default::default(),
                 extra,

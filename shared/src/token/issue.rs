@@ -100,9 +100,10 @@ pub async fn issue(ports: &Ports, caller: &Caller, uid: &ConnectorUid, request: 
         None => return Err(missing(uid, &subject)),
     };
     if let Caller::Connection(token) = caller {
-        // Bound to its connection, not to whatever now sits at the same place: a connection made
-        // again after this one was deleted does not bring its old tokens back to life.
-        if token.connection_id != stored.record.id {
+        // Bound to its connection and its grant, not to whatever now sits at the same place: a
+        // connection made again after this one was deleted, or linked again, does not bring its
+        // old tokens back to life.
+        if token.connection_id != stored.record.id || token.grant_generation != stored.record.grant_generation {
             return Err(TokenError::Unauthenticated);
         }
     }
@@ -181,6 +182,9 @@ pub(crate) async fn install_machine_connection(
         state: ConnectionState::Callable,
         credentials: None,
         token_expires_at: None,
+        token_issued_at: None,
+        token_expiry_assumed: false,
+        grant_generation: 0,
         scopes: connector.default_scopes.clone(),
         refresh_lease: None,
         refresh_failures: 0,
@@ -213,7 +217,12 @@ fn answer(connector: Connector, connection: Connection, credentials: &Credential
             let pair = format!("{}:{}", credentials.username.as_deref().unwrap_or_default(), credentials.password.as_deref().unwrap_or_default());
             (Some(base64::engine::general_purpose::STANDARD.encode(pair)), "basic".to_owned(), None)
         }
-        _ => (credentials.access_token.clone(), credentials.token_type.clone().unwrap_or_else(|| "Bearer".into()), connection.token_expires_at),
+        // What the provider said, never Latchkey's assumption when it said nothing.
+        _ => (
+            credentials.access_token.clone(),
+            credentials.token_type.clone().unwrap_or_else(|| "Bearer".into()),
+            connection.token_expires_at.filter(|_| !connection.token_expiry_assumed),
+        ),
     };
     let access_token = access_token.ok_or_else(|| authorization_required(&connection))?;
     Ok(IssuedToken {

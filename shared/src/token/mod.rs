@@ -15,6 +15,7 @@ pub mod grant;
 pub mod issue;
 pub mod oidc;
 pub mod refresh;
+pub mod revocation;
 
 use crate::store::RecordError;
 

@@ -355,7 +355,7 @@ class _Base:
         token = _str(b.get("link_token"))
         if token is None:
             raise _unexpected("link token answer")
-        return LinkToken(link_token=token, expires_at=_str(b.get("expires_at")) or "", connect_url=_str(b.get("connect_url")) or "")
+        return LinkToken(link_token=token, expires_at=_str(b.get("expires_at")) or "", connect_url=_str(b.get("connect_url")))
 
     @staticmethod
     def _exchanged_of(body: Any) -> ExchangedConnection:

@@ -35,6 +35,7 @@ ERROR_CODES = (
     "narrowing_unsupported",
     "link_token_invalid",
     "redirect_url_not_allowed",
+    "redirect_url_required",
     "origin_not_allowed",
     "connector_not_allowed",
     "connection_not_found",
@@ -185,6 +186,10 @@ class RateLimitedError(LatchkeyError):
     pass
 
 
+class RedirectUrlRequiredError(LatchkeyError):
+    pass
+
+
 class RefreshWaitTimeoutError(LatchkeyError):
     pass
 
@@ -250,6 +255,7 @@ ERROR_CLASSES: Mapping[str, Type[LatchkeyError]] = {
     "narrowing_unsupported": NarrowingUnsupportedError,
     "link_token_invalid": LinkTokenInvalidError,
     "redirect_url_not_allowed": RedirectUrlNotAllowedError,
+    "redirect_url_required": RedirectUrlRequiredError,
     "origin_not_allowed": OriginNotAllowedError,
     "connector_not_allowed": ConnectorNotAllowedError,
     "connection_not_found": ConnectionNotFoundError,

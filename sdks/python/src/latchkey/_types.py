@@ -47,7 +47,8 @@ class ProviderToken:
 class LinkToken:
     link_token: str = field(repr=False)
     expires_at: str
-    connect_url: str = field(repr=False)
+    # Only for a link with a redirect_url (the full page sends its result there); None otherwise.
+    connect_url: Optional[str] = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -261,7 +261,7 @@ export class Latchkey {
     const b = record(await this.request("POST", "/v1/link/token", { body, signal: options.signal }));
     const linkToken = str(b["link_token"]);
     if (linkToken === null) throw unexpected("link token answer");
-    return redacted({ linkToken, expiresAt: str(b["expires_at"]) ?? "", connectUrl: str(b["connect_url"]) ?? "" }, ["linkToken", "connectUrl"], "LinkToken");
+    return redacted({ linkToken, expiresAt: str(b["expires_at"]) ?? "", connectUrl: str(b["connect_url"]) }, ["linkToken", "connectUrl"], "LinkToken");
   }
 
   /** Exchanges the one-time public token `onSuccess` received for the connection's access token. */

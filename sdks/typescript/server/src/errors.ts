@@ -29,6 +29,7 @@ export const ERROR_CODES = [
   "narrowing_unsupported",
   "link_token_invalid",
   "redirect_url_not_allowed",
+  "redirect_url_required",
   "origin_not_allowed",
   "connector_not_allowed",
   "connection_not_found",
@@ -124,6 +125,7 @@ export class RefreshWaitTimeoutError extends LatchkeyError {}
 export class NarrowingUnsupportedError extends LatchkeyError {}
 export class LinkTokenInvalidError extends LatchkeyError {}
 export class RedirectUrlNotAllowedError extends LatchkeyError {}
+export class RedirectUrlRequiredError extends LatchkeyError {}
 export class OriginNotAllowedError extends LatchkeyError {}
 export class ConnectorNotAllowedError extends LatchkeyError {}
 export class ConnectionNotFoundError extends LatchkeyError {}
@@ -159,6 +161,7 @@ export const ERROR_CLASSES: Readonly<Record<ErrorCode, ErrorClass>> = Object.fre
   narrowing_unsupported: NarrowingUnsupportedError,
   link_token_invalid: LinkTokenInvalidError,
   redirect_url_not_allowed: RedirectUrlNotAllowedError,
+  redirect_url_required: RedirectUrlRequiredError,
   origin_not_allowed: OriginNotAllowedError,
   connector_not_allowed: ConnectorNotAllowedError,
   connection_not_found: ConnectionNotFoundError,

@@ -62,8 +62,11 @@ export interface LinkToken {
   /** Give it to the browser: `Latchkey.open({ linkToken })`. Prints as [redacted]. */
   readonly linkToken: string;
   readonly expiresAt: string;
-  /** The hosted page for this link (full-page mode). */
-  readonly connectUrl: string;
+  /**
+   * The hosted page for this link as a full page: only when the link has a `redirectUrl`, where
+   * the page then sends its result. Without one, `null`: open the link with `Latchkey.open`.
+   */
+  readonly connectUrl: string | null;
 }
 
 export interface ExchangedConnection {

@@ -43,7 +43,9 @@ test("a link token and a session come back typed, and print without their secret
   const latchkey = new Latchkey({ baseUrl: env("LATCHKEY_URL"), credential: env("LATCHKEY_SECRET_KEY") });
   const link = await latchkey.createLinkToken({ endUser: { id: "ts-user", displayName: "Ada" }, connectors: ["demo/api-key"] });
   assert.match(link.linkToken, /^lk_link_/);
-  assert.ok(link.connectUrl.startsWith(`${env("LATCHKEY_URL")}/connect?link_token=`));
+  assert.equal(link.connectUrl, null, "without a redirect URL the link opens only in the modal");
+  const page = await latchkey.createLinkToken({ endUser: { id: "ts-user" }, connectors: ["demo/api-key"], redirectUrl: `${env("LATCHKEY_URL")}/done` });
+  assert.ok(page.connectUrl.startsWith(`${env("LATCHKEY_URL")}/connect?link_token=`));
   assert.ok(!inspect(link).includes(link.linkToken), inspect(link));
   assert.ok(!String(link).includes(link.linkToken));
   assert.ok(Date.parse(link.expiresAt) > Date.now());
@@ -154,7 +156,7 @@ test("the low-level request maps errors too (real server)", async () => {
 });
 
 test("every code has its own class, named after it; unknown codes and odd bodies never throw", () => {
-  assert.equal(ERROR_CODES.length, 30);
+  assert.equal(ERROR_CODES.length, 31);
   const names = new Set();
   for (const code of ERROR_CODES) {
     const error = errorFromResponse(400, { error: { code, message: "m" } });
@@ -165,7 +167,7 @@ test("every code has its own class, named after it; unknown codes and odd bodies
     const words = code.split("_").map((w) => w[0].toUpperCase() + w.slice(1)).join("");
     assert.equal(error.constructor.name, `${words.replace(/Error$/, "")}Error`);
   }
-  assert.equal(names.size, 30);
+  assert.equal(names.size, 31);
   for (const body of [undefined, null, "text", [], { error: "x" }, { error: { code: 5 } }]) {
     const error = errorFromResponse(500, body, "3");
     assert.equal(error.constructor, LatchkeyError);
