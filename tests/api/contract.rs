@@ -75,7 +75,8 @@ fn failures(output: &str) -> Option<usize> {
 async fn schemathesis_finds_no_contract_mismatch() {
     // Arrange: a server, and a link token and a session of its demo project for the pages.
     let server = Server::start();
-    let link_token = server.issue("/v1/link/token", json!({"end_user": {"id": "contract-user"}}), "link_token").await;
+    let link = json!({"end_user": {"id": "contract-user"}, "redirect_url": "http://127.0.0.1:3000/done"});
+    let link_token = server.issue("/v1/link/token", link, "link_token").await;
     let session = json!({"consumer_id": "contract-user", "redirect_uri": "http://127.0.0.1:3000/"});
     let session_token = server.issue("/v1/sessions", session, "session_token").await;
     let work = tempfile::tempdir().unwrap();

@@ -4,7 +4,7 @@
 //
 //   node a11y.mjs --states states.json [--screenshots DIR]
 //
-// states.json: [{"name": "...", "url": "...", "steps": [{"click": "css"}, {"fill": "css", "value": "..."},
+// states.json: [{"name": "...", "url": "..." or ["light", "dark"], "steps": [{"click": "css"}, {"fill": "css", "value": "..."},
 //   {"unrequire": "css"}, {"submit": "css"}, {"text": "css", "is": "..."}]}]. `submit` clicks and waits
 //   for the page it leads to; `text` fails the state unless the element says exactly that.
 import { readFile } from "node:fs/promises";
@@ -45,14 +45,15 @@ const browser = await chromium.launch({
 });
 const results = [];
 try {
-  for (const colorScheme of ["light", "dark"]) {
+  for (const [scheme, colorScheme] of ["light", "dark"].entries()) {
     // The pages allow only their own nonce'd scripts; axe is injected past that policy.
     const context = await browser.newContext({ bypassCSP: true, colorScheme, viewport: { width: 390, height: 844 } });
     for (const state of states) {
       const name = `${state.name} (${colorScheme})`;
       const page = await context.newPage();
       try {
-        await page.goto(state.url);
+        // A state that changes what it shows (a connection made) has a URL for each scheme.
+        await page.goto(Array.isArray(state.url) ? state.url[scheme] : state.url);
         for (const action of state.steps || []) await step(page, action);
         const violations = await audit(page);
         if (args.screenshots) await page.screenshot({ path: `${args.screenshots}/a11y-${results.length}.png`, fullPage: true });
