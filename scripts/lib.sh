@@ -7,11 +7,11 @@ VENV=$TOOLS/venv
 
 log() { printf '\n== %s\n' "$*" >&2; }
 
-# Python tools: moto_server (DynamoDB and KMS APIs), cfn-lint, cargo-lambda.
+# Python tools: moto_server (DynamoDB and KMS APIs), cfn-lint, cargo-lambda, schemathesis.
 ensure_python_tools() {
   local stamp=$VENV/.requirements
   if [ -f "$stamp" ] && cmp -s "$stamp" "$ROOT/scripts/requirements-tools.txt"; then return; fi
-  log "installing moto_server, cfn-lint and cargo-lambda into .tools/venv"
+  log "installing moto_server, cfn-lint, cargo-lambda and schemathesis into .tools/venv"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements-tools.txt"
@@ -27,11 +27,12 @@ ensure_chromium() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
 }
 
-# The provider (oidc-provider) and the browser driver (playwright-core), from package-lock.json.
+# The provider (oidc-provider), the browser driver (playwright-core) and the accessibility checker
+# (axe-core), from package-lock.json.
 ensure_node_packages() {
   local dir=$ROOT/tests/e2e
   if [ -f "$dir/node_modules/.package-lock.json" ] && cmp -s "$dir/package-lock.json" "$dir/node_modules/.lock-stamp" 2>/dev/null; then return; fi
-  log "installing oidc-provider and playwright-core (npm ci)"
+  log "installing oidc-provider, playwright-core and axe-core (npm ci)"
   (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
   cp "$dir/package-lock.json" "$dir/node_modules/.lock-stamp"
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of Latchkey on a fresh machine with the Rust toolchain:
-#   1. installs moto_server, cfn-lint and cargo-lambda into .tools/ (git-ignored), oidc-provider and
-#      playwright-core and the SDKs' packages from npm, Debian's chromium, cargo-nextest;
+#   1. installs moto_server, cfn-lint, cargo-lambda and schemathesis into .tools/ (git-ignored),
+#      oidc-provider, playwright-core, axe-core and the SDKs' packages from npm, Debian's chromium, cargo-nextest;
 #   2. checks formatting (cargo fmt), lints template.yaml (cfn-lint) and the code (clippy, warnings
 #      are errors);
 #   3. builds every Lambda with `cargo lambda build` in the test profile, for the host's target,

@@ -128,12 +128,20 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+impl<S: Send + Sync, T: DeserializeOwned + utoipa::ToSchema> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = body_bytes(request, state).await?;
-        decode_json(&bytes).map(ApiJson)
+        let value = decode_json(&bytes)?;
+        // Parsed again only once the typed decode took it: serde also takes a struct's fields as
+        // an array, which the contract does not.
+        let document: serde_json::Value = decode_json(&bytes)?;
+        if let Some(path) = crate::openapi::misplaced_array(&document, &T::name()) {
+            let at = if path.is_empty() { "the body".to_owned() } else { format!("`{}`", path.trim_start_matches('.')) };
+            return Err(ApiError::new(ErrorCode::InvalidJson, format!("the request body is not valid JSON for this route: {at} must not be an array")));
+        }
+        Ok(ApiJson(value))
     }
 }
 

@@ -1,6 +1,11 @@
 //! The OpenAPI 3.1 document, collected by utoipa from the handlers' annotations: every route of the
 //! route table, every caller credential, the error schema and the headers routes answer with.
 
+mod constraints;
+mod shape;
+
+pub use shape::misplaced_array;
+
 use std::sync::OnceLock;
 
 use utoipa::OpenApi;
@@ -45,6 +50,8 @@ use crate::handlers;
         handlers::ConfigureRequest, latchkey::connections::ImportRequest, latchkey::connections::import::ImportedCredentials,
         handlers::ConnectionList, handlers::ConnectionAnswer, handlers::Deleted, latchkey::connections::ConnectionView,
         handlers::ProviderList, handlers::ProviderSummary,
+        handlers::PageMode, handlers::OverviewAction, handlers::StartFormFields, handlers::CredentialsFormFields, handlers::ActionFormFields,
+        handlers::AuthorizeFormFields,
     )),
     modifiers(&CallerCredentials)
 )]
@@ -71,8 +78,18 @@ impl utoipa::Modify for CallerCredentials {
     }
 }
 
-/// The document as JSON, rendered once per process.
+/// The document, parsed once per process (for checks against it).
+pub fn document_value() -> &'static serde_json::Value {
+    static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
+    DOCUMENT.get_or_init(|| serde_json::from_str(document_json()).expect("the OpenAPI document is JSON"))
+}
+
+/// The document as JSON, with the limits of [`constraints`], rendered once per process.
 pub fn document_json() -> &'static str {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
-    DOCUMENT.get_or_init(|| ApiDoc::openapi().to_json().expect("the OpenAPI document serializes"))
+    DOCUMENT.get_or_init(|| {
+        let mut document = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serializes");
+        constraints::apply(&mut document);
+        document.to_string()
+    })
 }

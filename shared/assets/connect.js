@@ -1,4 +1,5 @@
-// The Connect page: search, close, and relaying results to the app that opened the modal.
+// The Connect page: search (announced to screen readers), close (the button or Escape), and
+// relaying results to the app that opened the modal.
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("latchkey-config").textContent);
@@ -9,6 +10,15 @@
   }
   function event(name, metadata) {
     toApp({ source: "latchkey", type: "event", name: name, metadata: metadata || {} });
+  }
+
+  // What the search shows, said to people who cannot see the list change (a polite live region).
+  function announce(term, shown) {
+    var status = document.getElementById("search-status");
+    if (!status) return;
+    if (term === "") status.textContent = "";
+    else if (shown === 0) status.textContent = "No integration matches.";
+    else status.textContent = shown === 1 ? "1 integration matches." : shown + " integrations match.";
   }
 
   var search = document.getElementById("search");
@@ -24,6 +34,7 @@
         group.hidden = group.querySelectorAll(".connector:not([hidden])").length === 0;
       });
       document.getElementById("no-match").hidden = shown !== 0;
+      announce(term, shown);
     });
   }
   document.querySelectorAll("[data-connector]").forEach(function (el) {
@@ -31,12 +42,16 @@
       event("SELECT_CONNECTOR", { connector: el.getAttribute("data-connector") });
     });
   });
-  var close = document.getElementById("close");
-  if (close) {
-    close.addEventListener("click", function () {
-      toApp({ source: "latchkey", type: "exit", error: null, metadata: { status: "closed" } });
-    });
+  // Closing, by the button or by Escape: the SDK closes the modal and calls onExit(null, {status:
+  // "closed"}). Keys pressed in this frame never reach the app's page, so Escape is relayed.
+  function closed() {
+    toApp({ source: "latchkey", type: "exit", error: null, metadata: { status: "closed" } });
   }
+  var close = document.getElementById("close");
+  if (close) close.addEventListener("click", closed);
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && !e.defaultPrevented) closed();
+  });
   // The provider's window posts its result here (same origin); pass it on to the app.
   window.addEventListener("message", function (e) {
     if (e.origin !== window.location.origin || !e.data || e.data.source !== "latchkey") return;

@@ -7,8 +7,10 @@
 // own URL: pass `latchkeyUrl` then. A Connect session opens the same way with `sessionToken` (and
 // `unifiedApi` and `serviceId` for a deep link to one connector).
 //
-// The Connect page opens in a modal on this page. Messages are accepted only from the Connect
-// page's own frame and origin; the page posts only to the origin it was opened for.
+// The Connect page opens in a modal on this page, which keeps focus inside it until it closes and
+// then returns focus where it was. Escape closes it, on this page or inside the frame (the page
+// relays it). Messages are accepted only from the Connect page's own frame and origin; the page
+// posts only to the origin it was opened for.
 
 // Where this module was served from, if Latchkey served it (`/connect/sdk.js`).
 const SCRIPT_ORIGIN = (() => {
@@ -21,6 +23,15 @@ const SCRIPT_ORIGIN = (() => {
 })();
 
 function noop() {}
+
+// The element that last had focus. An opener that disables itself while the modal loads (as the
+// React ConnectButton does) has lost focus by the time open() runs; it gets it back on close.
+let lastFocused = null;
+if (typeof document !== "undefined") {
+  document.addEventListener("focusin", (event) => {
+    lastFocused = event.target;
+  }, true);
+}
 
 function latchkeyOrigin(latchkeyUrl) {
   if (latchkeyUrl === undefined || latchkeyUrl === null) {
@@ -71,7 +82,8 @@ export function open(options) {
   const { onSuccess = noop, onExit = noop, onEvent = noop } = options || {};
   const src = connectUrl({ ...(options || {}), mode: "modal" });
   const origin = new URL(src).origin;
-  const previousFocus = document.activeElement;
+  const active = document.activeElement;
+  const previousFocus = active && active !== document.body ? active : lastFocused;
   const overlay = document.createElement("div");
   overlay.setAttribute("role", "dialog");
   overlay.setAttribute("aria-modal", "true");
@@ -88,7 +100,42 @@ export function open(options) {
   Object.assign(frame.style, {
     width: "min(32rem, 100vw)", height: "min(40rem, 100vh)", border: "0", borderRadius: "12px", background: "#fff",
   });
-  overlay.appendChild(frame);
+  // Focusable edges around the frame: Tab past its last control (or Shift+Tab past its first)
+  // lands on one, and is sent back into the frame.
+  const edges = [document.createElement("div"), document.createElement("div")];
+  for (const edge of edges) edge.tabIndex = 0;
+  overlay.append(edges[0], frame, edges[1]);
+
+  // While the modal is open the rest of the page is inert (no focus, no clicks, hidden from
+  // screen readers), and focus that still lands outside it is sent back to the frame: a keyboard
+  // user cannot tab behind the overlay. Everything is restored on close, focus included.
+  const madeInert = [];
+  function trapFocus() {
+    for (const element of document.body.children) {
+      if (element !== overlay && !element.inert) {
+        element.inert = true;
+        madeInert.push(element);
+      }
+    }
+    document.addEventListener("focusin", onFocusIn, true);
+  }
+  function onFocusIn(event) {
+    if (edges.includes(event.target) || !overlay.contains(event.target)) frame.focus();
+  }
+  function restoreFocus() {
+    if (!previousFocus || !previousFocus.isConnected || !previousFocus.focus) return;
+    previousFocus.focus();
+    if (document.activeElement === previousFocus || !previousFocus.disabled) return;
+    // An opener disabled while the modal was open is enabled again once the app has handled
+    // onSuccess or onExit (whenever it renders): focus it then, unless focus went elsewhere.
+    const enabled = new MutationObserver(() => {
+      if (previousFocus.disabled) return;
+      enabled.disconnect();
+      if (!document.activeElement || document.activeElement === document.body) previousFocus.focus();
+    });
+    enabled.observe(previousFocus, { attributes: true, attributeFilter: ["disabled"] });
+    setTimeout(() => enabled.disconnect(), 5000);
+  }
 
   let closed = false;
   function close(report) {
@@ -96,8 +143,10 @@ export function open(options) {
     closed = true;
     window.removeEventListener("message", onMessage);
     document.removeEventListener("keydown", onKey);
+    document.removeEventListener("focusin", onFocusIn, true);
+    for (const element of madeInert) element.inert = false;
     overlay.remove();
-    if (previousFocus && previousFocus.focus) previousFocus.focus();
+    restoreFocus();
     if (report) report();
   }
   function onMessage(event) {
@@ -114,6 +163,7 @@ export function open(options) {
   window.addEventListener("message", onMessage);
   document.addEventListener("keydown", onKey);
   document.body.appendChild(overlay);
+  trapFocus();
   frame.focus();
   return { close: () => close(() => onExit(null, { status: "closed" })) };
 }

@@ -1,6 +1,6 @@
 //! The link flow as a person lives it, in real headless Chromium (Debian's chromium, driven by
 //! playwright-core): the example app's Connect button, Latchkey's modal, the provider's sign-in and
-//! consent, `onSuccess`, and the example backend's exchange.
+//! consent, `onSuccess`, and the example backend's exchange; and the modal by keyboard alone.
 
 use std::process::{Child, Command, Stdio};
 
@@ -113,6 +113,25 @@ async fn access_denied_at_the_provider_reaches_on_exit_in_chromium() {
     assert!(shown["error"].is_null(), "{shown}");
     assert_eq!(shown["status"], "Not connected: access_denied", "{shown}");
     assert_eq!(shown["modalOpen"], false);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_modal_keeps_focus_and_escape_inside_it_closes_it_in_chromium() {
+    // Arrange
+    let (_app, _provider, _project, example) = arrange("latchkey-browser", "browser-secret").await;
+
+    // Act: Tab and Shift+Tab around the open modal, then Escape with focus inside the frame.
+    let url = example.url.clone();
+    let shown = tokio::task::spawn_blocking(move || drive(&url, "keyboard")).await.unwrap();
+
+    // Assert: focus never left the frame; the frame relayed Escape, so the SDK closed the modal,
+    // called onExit(null) ("Closed") and gave focus back to the button that opened it.
+    assert!(shown["error"].is_null(), "{shown}");
+    assert_eq!(shown["focusOutside"], serde_json::json!([]), "focus left the modal: {shown}");
+    assert_eq!(shown["status"], "Closed", "{shown}");
+    assert_eq!(shown["modalOpen"], false);
+    assert_eq!(shown["focused"], "connect", "{shown}");
+    assert_eq!(shown["consoleErrors"], serde_json::json!([]));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,12 +1,14 @@
 //! One integration binary for Latchkey's end-to-end tests (the zero-to-production layout): each
 //! module is one area, all share `helpers`.
 
+mod accessibility;
 mod architecture;
 mod attacks_bindings;
 mod attacks_outbound;
 mod browser;
 mod cli;
 mod connections_api;
+mod contract;
 mod counting;
 mod helpers;
 mod instances;

@@ -1,7 +1,7 @@
 // Drives the example app's Connect button in real headless Chromium, through Latchkey's modal and
 // the provider's sign-in and consent pages. Prints one JSON line with what the page ended up showing.
 //
-//   node link-browser.mjs --app http://127.0.0.1:3000 --scenario approve|deny|api-key [--screenshots DIR]
+//   node link-browser.mjs --app http://127.0.0.1:3000 --scenario approve|deny|api-key|keyboard [--screenshots DIR]
 import { chromium } from "playwright-core";
 
 const args = Object.fromEntries(
@@ -25,7 +25,20 @@ try {
   await page.goto(appUrl);
   await page.click("#connect");
   const frame = page.frameLocator('iframe[title="Connect an account"]');
-  if (scenario === "api-key") {
+  if (scenario === "keyboard") {
+    // Tab through the modal and past its end: focus must stay in the frame. Then Escape, pressed
+    // inside the frame, closes the modal and focus goes back to the Connect button.
+    await frame.locator("#search").waitFor();
+    result.focusOutside = [];
+    for (let i = 0; i < 25; i += 1) {
+      await page.keyboard.press(i % 5 === 4 ? "Shift+Tab" : "Tab");
+      const where = await page.evaluate(() => (document.activeElement ? document.activeElement.tagName : "none"));
+      if (where !== "IFRAME") result.focusOutside.push(where);
+    }
+    await frame.locator("#search").focus();
+    if (shots) await page.screenshot({ path: `${shots}/connect-keyboard.png` });
+    await page.keyboard.press("Escape");
+  } else if (scenario === "api-key") {
     await frame.locator("summary").first().click();
     await frame.locator('input[name="api_key"]').fill("demo-key-typed-by-a-person");
     if (shots) await page.screenshot({ path: `${shots}/connect-api-key.png` });
@@ -49,6 +62,11 @@ try {
   result.status = await page.textContent("#status");
   result.events = await page.evaluate(() => window.latchkeyEvents);
   result.modalOpen = (await page.locator('[data-latchkey="modal"]').count()) > 0;
+  if (scenario === "keyboard") {
+    // Focus goes back once the app has re-enabled its button (a frame after onExit).
+    await page.waitForFunction(() => document.activeElement && document.activeElement.id === "connect", null, { timeout: 5000 }).catch(() => {});
+  }
+  result.focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
   if (shots) await page.screenshot({ path: `${shots}/app-after-${scenario}.png` });
 } catch (error) {
   result.error = String(error && error.stack || error);

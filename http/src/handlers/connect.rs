@@ -17,6 +17,7 @@ use latchkey::link::connection::Connected;
 use latchkey::link::LinkError;
 use latchkey::{Ports, SecretString};
 
+use super::forms::{AuthorizeFormFields, CredentialsFormFields, PageMode, StartFormFields};
 use crate::error::{ApiError, ErrorCode, PageError};
 use crate::extract::{ApiQuery, PageForm, PublicBase};
 use crate::pages::{self, result_page, ResultMessage};
@@ -88,10 +89,11 @@ fn set_csrf_cookie(response: &mut Response, token: &str, base: Option<&PublicBas
 
 /// `GET /connect`: the Connect page for a link token.
 #[utoipa::path(get, path = "/connect", tag = "connect",
-    params(("link_token" = String, Query, description = "The link token (or `jwt`, a session token)"),
-           ("mode" = Option<String>, Query, description = "modal (inside the SDK) or page"),
+    params(("link_token" = String, Query, description = "The link token (or `jwt` in its place, a session token)"),
+           ("mode" = Option<PageMode>, Query, description = "modal (inside the SDK) or page"),
            ("origin" = Option<String>, Query, description = "The app origin, in modal mode")),
     responses((status = 200, description = "The page", content_type = "text/html"),
+              (status = 400, description = "invalid_request: no link token, or a bad mode", content_type = "text/html"),
               (status = 403, description = "origin_not_allowed", content_type = "text/html"),
               (status = 410, description = "link_token_invalid: expired or invalid link", content_type = "text/html")))]
 pub async fn connect_page(
@@ -100,7 +102,8 @@ pub async fn connect_page(
     base: Result<PublicBase, ApiError>,
     query: Result<ApiQuery<PageParams>, ApiError>,
 ) -> Result<Response, PageError> {
-    let ApiQuery(params) = query.map_err(|_| ApiError::from(LinkError::LinkTokenInvalid))?;
+    let ApiQuery(params) = query.map_err(|_| incomplete_link())?;
+    check_mode(&params)?;
     let page = load_page(&ports, &params).await?;
     Ok(page_with_csrf(&page, &params.link_token, &headers, base.ok().as_ref()))
 }
@@ -133,7 +136,7 @@ pub struct StartForm {
 
 /// `POST /connect/oauth/start`: start a provider authorization (a form of the Connect page).
 #[utoipa::path(post, path = "/connect/oauth/start", tag = "connect",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "link_token, connector, mode, origin, csrf, field_<name>"),
+    request_body(content = StartFormFields, content_type = "application/x-www-form-urlencoded"),
     responses((status = 303, description = "To the provider's authorize URL", headers(("Location" = String, description = "The provider's authorize URL"))),
               (status = 400, description = "invalid_request, field_invalid", content_type = "text/html"),
               (status = 403, description = "cross_site_request, connector_not_allowed", content_type = "text/html"),
@@ -181,7 +184,7 @@ pub struct AuthorizeQuery {
     params(("token" = String, Query, description = "The signed authorize token"),
            ("redirect_uri" = Option<String>, Query, description = "Where to return afterwards (an allowed origin of the project)")),
     responses((status = 200, description = "The confirmation page", content_type = "text/html"),
-              (status = 400, description = "redirect_url_not_allowed", content_type = "text/html"),
+              (status = 400, description = "invalid_request: no token; redirect_url_not_allowed", content_type = "text/html"),
               (status = 410, description = "link_token_invalid", content_type = "text/html")))]
 pub async fn connect_authorize(
     State(ports): State<Ports>,
@@ -189,7 +192,7 @@ pub async fn connect_authorize(
     base: Result<PublicBase, ApiError>,
     query: Result<ApiQuery<AuthorizeQuery>, ApiError>,
 ) -> Result<Response, PageError> {
-    let ApiQuery(params) = query.map_err(|_| ApiError::from(LinkError::LinkTokenInvalid))?;
+    let ApiQuery(params) = query.map_err(|_| incomplete_link())?;
     let page = page_for_authorize_link(&ports, &params.token, params.redirect_uri.as_deref(), false).await?;
     let (token, fresh) = match cookie(&headers, CSRF_COOKIE) {
         Some(existing) => (existing, false),
@@ -214,8 +217,9 @@ pub struct AuthorizeForm {
 
 /// `POST /connect/authorize`: the person confirmed; start the provider authorization.
 #[utoipa::path(post, path = "/connect/authorize", tag = "connect",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "token, redirect_uri, csrf"),
+    request_body(content = AuthorizeFormFields, content_type = "application/x-www-form-urlencoded"),
     responses((status = 303, description = "To the provider", headers(("Location" = String, description = "The provider's authorize URL"))),
+              (status = 400, description = "invalid_request: an incomplete form; redirect_url_not_allowed", content_type = "text/html"),
               (status = 403, description = "cross_site_request", content_type = "text/html"),
               (status = 410, description = "link_token_invalid", content_type = "text/html")))]
 pub async fn connect_authorize_confirm(
@@ -249,7 +253,7 @@ pub struct KeySubmission {
 
 /// `POST /connect/credentials`: store an API key or username and password (a form of the page).
 #[utoipa::path(post, path = "/connect/credentials", tag = "connect",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "link_token, connector, mode, origin, csrf, api_key or username and password"),
+    request_body(content = CredentialsFormFields, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, description = "The result page", content_type = "text/html"),
               (status = 303, description = "To the link's redirect_url", headers(("Location" = String, description = "The app's redirect URL"))),
               (status = 400, description = "invalid_request", content_type = "text/html"),
@@ -282,6 +286,20 @@ pub fn deliver(target: &ResultTarget, result: Result<Connected, LinkError>) -> R
             };
             result_page(error.status(), target, ResultMessage::Exit { code: error.code, message })
         }
+    }
+}
+
+/// A page URL without its token: a malformed request, not a dead link.
+pub(super) fn incomplete_link() -> ApiError {
+    ApiError::invalid("This link is incomplete. Start again from the app.")
+}
+
+/// Refuses a mode the page does not have before the token is looked up: a malformed URL is the
+/// same refusal whether or not its token is still good.
+pub(super) fn check_mode(params: &PageParams) -> Result<(), ApiError> {
+    match params.mode.as_deref() {
+        None | Some("modal") | Some("page") => Ok(()),
+        Some(_) => Err(ApiError::invalid("mode must be modal or page")),
     }
 }
 

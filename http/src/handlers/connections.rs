@@ -49,9 +49,10 @@ fn consumer_of(headers: &HeaderMap, query: Option<&str>) -> Result<ConsumerId, A
 /// `GET /v1/connections`: every connector available to the project environment, with this
 /// consumer's connection state, a page at a time.
 #[utoipa::path(get, path = "/v1/connections", tag = "connections", security(("secret_key" = [])),
-    params(("x-latchkey-consumer-id" = Option<String>, Header, description = "The consumer (end user) id"),
-           ("consumer_id" = Option<String>, Query, description = "The consumer id, if not in the header"),
-           ("limit" = Option<usize>, Query, description = "At most this many (1 to 100, default 50)"),
+    params(("consumer_id" = String, Query, description = "The consumer (end user) id, 1 to 256 printable characters; or the header \
+            `x-latchkey-consumer-id` in its place (the header wins)", min_length = 1, max_length = 256,
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"),
+           ("limit" = Option<usize>, Query, description = "At most this many (default 50)", minimum = 1, maximum = 100),
            ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
     responses((status = 200, description = "The consumer's connections, one per available connector", body = ConnectionList),
               (status = 400, description = "invalid_request: no consumer id, a bad limit or cursor", body = ErrorBody),

@@ -5,6 +5,7 @@
 mod callback;
 mod connect;
 mod connections;
+mod forms;
 mod link;
 mod meta;
 mod sessions;
@@ -13,6 +14,7 @@ mod token;
 pub use callback::*;
 pub use connect::*;
 pub use connections::*;
+pub use forms::*;
 pub use link::*;
 pub use meta::*;
 pub use sessions::*;

@@ -12,7 +12,8 @@ use latchkey::link::connect::{load_page, PageParams};
 use latchkey::link::session::{create_session as create, SessionRequest};
 use latchkey::Ports;
 
-use super::connect::{begin, page_with_csrf, FormGuard};
+use super::connect::{begin, incomplete_link, page_with_csrf, FormGuard};
+use super::forms::{ActionFormFields, PageMode};
 use crate::error::{ApiError, ErrorBody, PageError};
 use crate::extract::{ApiJson, ApiQuery, PageForm, PublicBase, SecretKeyCaller};
 use crate::pages::see_other;
@@ -67,8 +68,11 @@ pub struct DeepLink {
 #[utoipa::path(get, path = "/connect/{unified_api}/{service_id}", tag = "connect",
     params(("unified_api" = String, Path, description = "The unified API (crm, ticketing, ...)"),
            ("service_id" = String, Path, description = "The service (salesforce, zendesk, ...)"),
-           ("jwt" = String, Query, description = "The session token")),
+           ("jwt" = String, Query, description = "The session token"),
+           ("mode" = Option<PageMode>, Query, description = "modal (inside the SDK) or page"),
+           ("origin" = Option<String>, Query, description = "The app origin, in modal mode")),
     responses((status = 200, description = "The page", content_type = "text/html"),
+              (status = 400, description = "invalid_request: no session token, or a bad mode", content_type = "text/html"),
               (status = 403, description = "connector_not_allowed: not part of this session", content_type = "text/html"),
               (status = 410, description = "link_token_invalid", content_type = "text/html")))]
 pub async fn connect_deep_link(
@@ -78,7 +82,8 @@ pub async fn connect_deep_link(
     base: Result<PublicBase, ApiError>,
     query: Result<ApiQuery<PageParams>, ApiError>,
 ) -> Result<Response, PageError> {
-    let ApiQuery(params) = query.map_err(|_| ApiError::from(latchkey::link::LinkError::LinkTokenInvalid))?;
+    let ApiQuery(params) = query.map_err(|_| incomplete_link())?;
+    super::connect::check_mode(&params)?;
     let page = load_page(&ports, &params).await?.deep(&path.unified_api, &path.service_id)?;
     Ok(page_with_csrf(&page, &params.link_token, &headers, base.ok().as_ref()))
 }
@@ -98,7 +103,7 @@ pub struct ActionForm {
 
 /// `POST /connect/actions`: reauthorize, disconnect or delete a connection from a session's overview.
 #[utoipa::path(post, path = "/connect/actions", tag = "connect",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "jwt, connector, action, csrf"),
+    request_body(content = ActionFormFields, content_type = "application/x-www-form-urlencoded"),
     responses((status = 303, description = "To the provider (reauthorize) or back to the overview", headers(("Location" = String, description = "Where to go"))),
               (status = 400, description = "invalid_request", content_type = "text/html"),
               (status = 403, description = "cross_site_request, connector_not_allowed", content_type = "text/html")))]

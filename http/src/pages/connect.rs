@@ -318,7 +318,7 @@ fn choose_form(connector: &Connector, connection: &Connection, fields: &Markup) 
             select id=(format!("choice-{uid}")) name="choice" {
                 @for (id, name) in &options { option value=(id) { (name) } }
             }
-            button type="submit" class="primary" data-action="configure" { "Use this one" }
+            button type="submit" class="primary" data-action="configure" { "Use this " (connector.name()) " account" }
         }
     }
 }

@@ -17,8 +17,38 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use crate::error::ErrorCode;
 
-/// The stylesheet every page shares.
-const STYLE: &str = include_str!("../../../shared/assets/connect.css");
+/// The stylesheet every page shares, as written (readable, commented).
+const STYLE_SOURCE: &str = include_str!("../../../shared/assets/connect.css");
+
+/// The stylesheet as pages inline it: without comments and layout white space. Done once per
+/// process; every page carries it, so the bytes count on each one.
+fn style() -> &'static str {
+    static STYLE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    STYLE.get_or_init(|| minify_css(STYLE_SOURCE))
+}
+
+/// Drops comments and collapses white space (none is left beside `{};,>`). Enough for a
+/// stylesheet with no strings or URLs in which white space matters, which this one is.
+fn minify_css(source: &str) -> String {
+    let mut without_comments = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(start) = rest.find("/*") {
+        without_comments.push_str(&rest[..start]);
+        rest = rest[start + 2..].split_once("*/").map_or("", |(_, after)| after);
+    }
+    without_comments.push_str(rest);
+    let collapsed = without_comments.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out = String::with_capacity(collapsed.len());
+    let chars: Vec<char> = collapsed.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let tight = |n: Option<&char>| n.is_some_and(|n| "{};,>".contains(*n));
+        if c == ' ' && (tight(i.checked_sub(1).and_then(|p| chars.get(p))) || tight(chars.get(i + 1))) {
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
 
 /// JSON safe inside a `<script type="application/json">` block: nothing in it can close the tag.
 pub fn script_json(value: &serde_json::Value) -> PreEscaped<String> {
@@ -72,7 +102,7 @@ impl Page<'_> {
                     meta charset="utf-8";
                     meta name="viewport" content="width=device-width, initial-scale=1";
                     title { (self.title) }
-                    style nonce=(nonce) { (PreEscaped(STYLE)) (PreEscaped(self.accent_rule())) }
+                    style nonce=(nonce) { (PreEscaped(style())) (PreEscaped(self.accent_rule())) }
                 }
                 body {
                     main.card { (self.body) }
@@ -146,6 +176,13 @@ mod tests {
         assert_eq!(markup.into_string(), "<p title=\"&quot;&gt;&lt;script&gt;\">&lt;b&gt;&amp;</p>");
         let json = script_json(&serde_json::json!({"x": "</script><script>alert(1)</script>"}));
         assert!(!json.0.contains("</script>"));
+    }
+
+    #[test]
+    fn the_stylesheet_is_served_without_comments_or_layout_space() {
+        let css = minify_css("/* why */\n.a,\n.b > c {\n  font: 16px \"Segoe UI\", x;\n}\n@media (min-width: 40rem) { .a { margin: 0 auto; } }");
+        assert_eq!(css, ".a,.b>c{font: 16px \"Segoe UI\",x;}@media (min-width: 40rem){.a{margin: 0 auto;}}");
+        assert!(style().len() < STYLE_SOURCE.len() * 3 / 4 && !style().contains("/*"), "{}", style());
     }
 
     #[test]
