@@ -84,6 +84,9 @@ codes! {
     ConnectorNotAllowed = "connector_not_allowed" => FORBIDDEN,
     ConnectorMisconfigured = "connector_misconfigured" => INTERNAL_SERVER_ERROR,
     DestinationNotAllowed = "destination_not_allowed" => FORBIDDEN,
+    ProxyPathInvalid = "proxy_path_invalid" => BAD_REQUEST,
+    ConnectorNotProxyable = "connector_not_proxyable" => CONFLICT,
+    UpstreamUnreachable = "upstream_unreachable" => BAD_GATEWAY,
     ConnectionNotFound = "connection_not_found" => NOT_FOUND,
     StateMissing = "state_missing" => BAD_REQUEST,
     StateInvalid = "state_invalid" => BAD_REQUEST,
@@ -346,6 +349,20 @@ impl From<TokenError> for ApiError {
             TokenError::UpstreamUnavailable { retry_after } => with(ErrorCode::UpstreamUnavailable).with_retry_after(retry_after),
             TokenError::RefreshWaitTimeout { retry_after } => with(ErrorCode::RefreshWaitTimeout).with_retry_after(retry_after),
             TokenError::RateLimited { retry_after } => with(ErrorCode::RateLimited).with_retry_after(retry_after),
+        }
+    }
+}
+
+impl From<latchkey::proxy::ProxyError> for ApiError {
+    fn from(error: latchkey::proxy::ProxyError) -> Self {
+        use latchkey::proxy::ProxyError;
+        let message = error.to_string();
+        match error {
+            ProxyError::Token(token) => token.into(),
+            ProxyError::Invalid(_) => ApiError::new(ErrorCode::ProxyPathInvalid, message),
+            ProxyError::NotProxyable(_) => ApiError::new(ErrorCode::ConnectorNotProxyable, message),
+            ProxyError::DestinationNotAllowed(_) => ApiError::new(ErrorCode::DestinationNotAllowed, message),
+            ProxyError::Unreachable(_) => ApiError::new(ErrorCode::UpstreamUnreachable, message),
         }
     }
 }

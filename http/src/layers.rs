@@ -21,8 +21,10 @@ pub const REQUEST_DEADLINE: Duration = Duration::from_secs(28);
 /// included) is done for it; a body without one is cut off at the limit as it is read.
 pub async fn body_limit(request: Request, next: Next) -> Response {
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
-        return ApiError::new(ErrorCode::PayloadTooLarge, format!("the request body is larger than {MAX_BODY_BYTES} bytes")).into_response();
+    // The proxy streams bodies of its own, larger, size; every other route reads at most this.
+    let limit = if request.uri().path().starts_with("/v1/proxy/") { crate::handlers::MAX_REQUEST_BYTES } else { MAX_BODY_BYTES };
+    if declared.is_some_and(|length| length > limit as u64) {
+        return ApiError::new(ErrorCode::PayloadTooLarge, format!("the request body is larger than {limit} bytes")).into_response();
     }
     next.run(request).await
 }

@@ -33,8 +33,12 @@ pub use routes::{Endpoint, Function, Route, ROUTES};
 pub fn router(ports: Ports, function: Option<Function>) -> Router {
     let mut paths: BTreeMap<&'static str, MethodRouter<Ports>> = BTreeMap::new();
     for route in routes::routes_of(function) {
-        let method = Method::from_bytes(route.method.as_bytes()).expect("route table methods are valid");
-        let filter = MethodFilter::try_from(method).expect("route table methods are routable");
+        let filter = match route.method {
+            "ANY" => MethodFilter::DELETE.or(MethodFilter::GET).or(MethodFilter::HEAD).or(MethodFilter::PATCH).or(MethodFilter::POST).or(MethodFilter::PUT),
+            method => {
+                MethodFilter::try_from(Method::from_bytes(method.as_bytes()).expect("route table methods are valid")).expect("route table methods are routable")
+            }
+        };
         let methods = paths.remove(route.path).unwrap_or_default();
         paths.insert(route.path, methods.merge(handlers::method_router(route.endpoint, filter)));
     }

@@ -39,6 +39,7 @@ use crate::handlers;
         handlers::connect_authorize,
         handlers::connect_authorize_confirm,
         handlers::connect_action,
+        handlers::proxy,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, ErrorCode, handlers::LinkTokenResponse, handlers::ExchangeRequest, handlers::ExchangeResponse,

@@ -19,11 +19,13 @@ pub enum Function {
     ConnectPage,
     /// The connections API.
     ConnectionsApi,
+    /// `ANY /v1/proxy/{connector}/{path}`
+    Proxy,
 }
 
 impl Function {
     /// Every function that serves HTTP routes.
-    pub const ALL: [Function; 7] = [
+    pub const ALL: [Function; 8] = [
         Function::CreateLinkToken,
         Function::ExchangePublicToken,
         Function::CreateSession,
@@ -31,6 +33,7 @@ impl Function {
         Function::OAuthCallback,
         Function::ConnectPage,
         Function::ConnectionsApi,
+        Function::Proxy,
     ];
 
     /// Its binary's name (and the `Binary` of its template.yaml build properties).
@@ -43,6 +46,7 @@ impl Function {
             Function::OAuthCallback => "latchkey-oauth-callback",
             Function::ConnectPage => "latchkey-connect-page",
             Function::ConnectionsApi => "latchkey-connections-api",
+            Function::Proxy => "latchkey-proxy",
         }
     }
 
@@ -56,6 +60,7 @@ impl Function {
             Function::OAuthCallback => "OAuthCallbackFunction",
             Function::ConnectPage => "ConnectPageFunction",
             Function::ConnectionsApi => "ConnectionsApiFunction",
+            Function::Proxy => "ProxyFunction",
         }
     }
 }
@@ -105,14 +110,16 @@ pub enum Endpoint {
     ConnectAuthorize,
     /// The confirmation page's form that starts the authorization.
     ConnectAuthorizeConfirm,
+    /// A provider API call with the credential injected.
+    Proxy,
 }
 
 /// One route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
-    /// The HTTP method, upper case.
+    /// The HTTP method, upper case; `ANY` for every method.
     pub method: &'static str,
-    /// The path template; `{name}` is one path segment.
+    /// The path template; `{name}` is one path segment, `{*name}` the rest of the path.
     pub path: &'static str,
     /// What answers it.
     pub endpoint: Endpoint,
@@ -147,6 +154,7 @@ pub const ROUTES: &[Route] = &[
     route("DELETE", "/v1/connections/{connection_id}", Endpoint::DeleteConnection, Function::ConnectionsApi),
     route("PATCH", "/v1/connections/{connection_id}", Endpoint::ConfigureConnection, Function::ConnectionsApi),
     route("POST", "/v1/connections/import", Endpoint::ImportConnection, Function::ConnectionsApi),
+    route("ANY", "/v1/proxy/{connector}/{*path}", Endpoint::Proxy, Function::Proxy),
 ];
 
 /// The routes `function` serves; every route when `None` (the local server).

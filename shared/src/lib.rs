@@ -11,7 +11,8 @@
 //!    caches), and [`ports`], which holds them together.
 //! 4. [`fields`]: connection fields and the URLs they fill; [`catalog`]: provider data, linted with them.
 //! 5. Flows: [`events`] (webhooks), [`session`] (signing keys, Latchkey's own JWTs), [`token`]
-//!    (callers, single-flight refresh, the broker), [`link`] (link tokens, the Connect page's
+//!    (callers, single-flight refresh, the broker), [`proxy`] (provider API calls with the
+//!    credential injected), [`link`] (link tokens, the Connect page's
 //!    actions, the callback, the exchange), [`connections`] (the connections API), [`admin`]
 //!    (operator actions).
 //!
@@ -32,6 +33,7 @@ pub mod oauth;
 pub mod outbound;
 pub mod outbox;
 pub mod ports;
+pub mod proxy;
 pub mod secret;
 pub mod session;
 pub mod settings;

@@ -211,13 +211,14 @@ pub struct Outbound {
     policy: Arc<OutboundPolicy>,
     provider: Arc<OnceLock<reqwest::Client>>,
     webhook: Arc<OnceLock<reqwest::Client>>,
+    proxy: Arc<OnceLock<reqwest::Client>>,
     retry: RetryPolicy,
 }
 
 impl Outbound {
     /// An outbound port under `policy`.
     pub fn new(policy: OutboundPolicy, retry: RetryPolicy) -> Self {
-        Self { policy: Arc::new(policy), provider: Arc::default(), webhook: Arc::default(), retry }
+        Self { policy: Arc::new(policy), provider: Arc::default(), webhook: Arc::default(), proxy: Arc::default(), retry }
     }
 
     /// The policy it enforces.
@@ -319,6 +320,32 @@ impl Outbound {
         }
         let body = capped(response).await?;
         serde_json::from_slice(&body).map_err(|_| ProviderError::Unreachable("unreadable response".into()))
+    }
+
+    /// Sends a proxied request under the policy, following no redirect, and answers as soon as the
+    /// headers arrive: the caller streams the body. One attempt; the proxy decides about retries.
+    pub async fn forward(
+        &self,
+        method: http::Method,
+        url: &url::Url,
+        headers: http::HeaderMap,
+        body: reqwest::Body,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let url = self.policy.check(url.as_str())?;
+        let client = self.proxy.get_or_init(|| {
+            // No total timeout: a large answer may take long to stream; a stalled one is cut by the
+            // read timeout.
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .dns_resolver(Arc::new(PolicyResolver { policy: self.policy.clone() }))
+                .connect_timeout(Duration::from_secs(5))
+                .read_timeout(Duration::from_secs(30))
+                .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .expect("the TLS backend initialises")
+        });
+        client.request(method, url).headers(headers).body(body).send().await.map_err(|e| describe(&e))
     }
 
     /// POSTs a webhook: one attempt (the delivery log schedules the next), its answer's status.

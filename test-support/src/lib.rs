@@ -4,4 +4,5 @@
 
 pub mod attacker;
 pub mod events;
+pub mod provider_api;
 pub mod relay;

@@ -32,6 +32,7 @@ const LAYERS: &[&str] = &[
     "events",
     "session",
     "token",
+    "proxy",
     "link",
     "connections",
     "admin",

@@ -122,6 +122,8 @@ async fn every_function_answers_api_gateway_events_as_the_local_server_does() {
         (Function::ConnectionsApi, Call::get("/v1/connections").bearer(key).header("x-latchkey-consumer-id", "user-9"), Alike::ExactlyBut(&["authorize_url"])),
         (Function::ConnectionsApi, Call::get(format!("/v1/connections/{connection_id}")).bearer(key), Alike::ExactlyBut(&["authorize_url"])),
         (Function::ConnectionsApi, Call::get("/v1/connections/conn_unknown").bearer(key), Alike::Exactly),
+        (Function::Proxy, Call::get("/v1/proxy/keys%2Facme/users/me").bearer(user_key.expose()).header("x-latchkey-subject", "user:user-1"), Alike::Exactly),
+        (Function::Proxy, Call::get("/v1/proxy/keys%2Facme/a%2F..%2Fb").bearer(user_key.expose()).header("x-latchkey-subject", "user:user-1"), Alike::Exactly),
     ];
 
     for (function, call, alike) in cases {

@@ -24,6 +24,7 @@ mod oidc_callers;
 mod operator_changes;
 mod provider;
 mod provider_quirks;
+mod proxy;
 mod refresh_lifetimes;
 mod sessions;
 mod store_conformance;

@@ -8,6 +8,7 @@ mod connections;
 mod forms;
 mod link;
 mod meta;
+mod proxy;
 mod sessions;
 mod token;
 
@@ -17,6 +18,7 @@ pub use connections::*;
 pub use forms::*;
 pub use link::*;
 pub use meta::*;
+pub use proxy::*;
 pub use sessions::*;
 pub use token::*;
 
@@ -49,5 +51,6 @@ pub fn method_router(endpoint: Endpoint, filter: MethodFilter) -> MethodRouter<P
         Endpoint::ImportConnection => on(filter, import_connection),
         Endpoint::ConnectAuthorize => on(filter, connect_authorize),
         Endpoint::ConnectAuthorizeConfirm => on(filter, connect_authorize_confirm),
+        Endpoint::Proxy => on(filter, proxy),
     }
 }

@@ -31,7 +31,7 @@ pub struct TokenRequest {
 }
 
 /// `{type: "user", id}` or `{type: "app"}`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubjectInput {
     /// `user` or `app`.
@@ -71,6 +71,22 @@ pub struct IssuedToken {
 
 /// Runs the checks in order and answers a fresh token.
 pub async fn issue(ports: &Ports, caller: &Caller, uid: &ConnectorUid, request: TokenRequest) -> Result<IssuedToken, TokenError> {
+    issue_in_context(ports, caller, uid, request).await.map(|issued| issued.token)
+}
+
+/// A token with what it was issued from: the proxy needs the connector's API block and the
+/// connection's fields and key.
+pub struct Issued {
+    /// The token.
+    pub token: IssuedToken,
+    /// Its connector.
+    pub connector: Connector,
+    /// Its connection, as it was when the token was read or refreshed.
+    pub connection: Connection,
+}
+
+/// [`issue`], keeping the connector and the connection.
+pub async fn issue_in_context(ports: &Ports, caller: &Caller, uid: &ConnectorUid, request: TokenRequest) -> Result<Issued, TokenError> {
     let connector = connector(ports, uid).await?.ok_or_else(|| TokenError::ConnectorNotFound(uid.to_string()))?;
     let link = connector.link_for(caller.project_id()).ok_or_else(|| TokenError::ClientNotLinkedToProject(uid.to_string()))?;
     if !link.environments.contains(caller.environment()) {
@@ -120,7 +136,8 @@ pub async fn issue(ports: &Ports, caller: &Caller, uid: &ConnectorUid, request: 
         }
     }
     let (connection, credentials) = fresh_credentials(ports, &connector, stored).await?;
-    answer(connector, connection, &credentials, request.scopes)
+    let token = answer(connector.clone(), connection.clone(), &credentials, request.scopes)?;
+    Ok(Issued { token, connector, connection })
 }
 
 /// The connector, from the per-instance cache or the store.

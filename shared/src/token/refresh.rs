@@ -71,6 +71,18 @@ pub async fn force_refresh(ports: &Ports, connector: &Connector, stored: Stored<
     refresh_if(ports, connector, stored, move |connection, _| connection.refresh_lease.is_none()).await
 }
 
+/// Refreshes a token the provider rejected (a 401 from its API), unless it was refreshed since
+/// (its issue time moved): of many callers rejected at once, one refreshes and the rest are
+/// served what it got.
+pub async fn refresh_rejected(
+    ports: &Ports,
+    connector: &Connector,
+    stored: Stored<Connection>,
+    rejected_issued_at: Option<Timestamp>,
+) -> Result<(Connection, Credentials), TokenError> {
+    refresh_if(ports, connector, stored, move |connection, _| connection.token_issued_at == rejected_issued_at).await
+}
+
 /// One caller's way through a refresh: when it started, and whether it waited on another holder.
 struct Attempt {
     started: Instant,
