@@ -117,14 +117,20 @@ impl Config {
         let webhook_retry_base = Duration::from_millis(number("LATCHKEY_WEBHOOK_RETRY_BASE_MS", 2000)?);
         let allowed_hosts = var("LATCHKEY_ALLOWED_HOSTS").map(|v| parse_hosts("LATCHKEY_ALLOWED_HOSTS", &v)).transpose()?.unwrap_or_default();
         let outbound_allowed_hosts = var("LATCHKEY_OUTBOUND_ALLOW").map(|v| parse_hosts("LATCHKEY_OUTBOUND_ALLOW", &v)).transpose()?.unwrap_or_default();
-        Ok(Self {
-            store,
-            keyring,
-            key_cache,
-            settings: Settings { public_url, allowed_hosts, link_token_ttl_secs, update_link_token_ttl_secs, webhook_retry_base, outbound_allowed_hosts },
-            webhook_queue_url: var("LATCHKEY_WEBHOOK_QUEUE_URL"),
-            sqs_endpoint: var("LATCHKEY_SQS_ENDPOINT"),
-        })
+        let audit_retention_days = number("LATCHKEY_AUDIT_RETENTION_DAYS", 90)?;
+        if !(1..=3650).contains(&audit_retention_days) {
+            return Err(ConfigError("LATCHKEY_AUDIT_RETENTION_DAYS must be 1 to 3650".into()));
+        }
+        let settings = Settings {
+            public_url,
+            allowed_hosts,
+            link_token_ttl_secs,
+            update_link_token_ttl_secs,
+            webhook_retry_base,
+            outbound_allowed_hosts,
+            audit_retention_days: audit_retention_days as u32,
+        };
+        Ok(Self { store, keyring, key_cache, settings, webhook_queue_url: var("LATCHKEY_WEBHOOK_QUEUE_URL"), sqs_endpoint: var("LATCHKEY_SQS_ENDPOINT") })
     }
 }
 

@@ -112,6 +112,50 @@ pub enum Command {
     /// The DynamoDB table (for local DynamoDB-API servers; on AWS the stack creates it).
     #[command(subcommand)]
     Table(TableCommand),
+    /// The audit trail: every credential use and change, newest first.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// A page of a project's trail (newest first); `--cursor` goes on from the last page.
+    List {
+        #[arg(long)]
+        project: String,
+        #[command(flatten)]
+        filter: AuditFilterArgs,
+        /// At most this many (1 to 100).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// The cursor the previous page printed.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// The whole trail (within the filter) as JSON Lines on standard output.
+    Export {
+        #[arg(long)]
+        project: String,
+        #[command(flatten)]
+        filter: AuditFilterArgs,
+    },
+}
+
+/// Which events.
+#[derive(Debug, Args)]
+pub struct AuditFilterArgs {
+    /// Only this action (token_issued, proxy_call, connection_created, secret_key_revoked, ...).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only events about this connection.
+    #[arg(long)]
+    pub connection: Option<String>,
+    /// Only events at or after this (Unix seconds).
+    #[arg(long)]
+    pub since: Option<i64>,
+    /// Only events before this (Unix seconds).
+    #[arg(long)]
+    pub until: Option<i64>,
 }
 
 #[derive(Debug, Args)]

@@ -60,13 +60,33 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         return create_table(config, &print).await;
     }
     let ports = latchkey_bootstrap::build(config).await?;
-    match cli.command {
+    if !matches!(cli.command, Command::Serve(_)) {
+        // An operator's change is filed at once: the process ends right after it.
+        let ports = ports.with_audit(latchkey::audit::AuditSink::Direct);
+        let planned = crate::audit::planned(&cli.command);
+        let result = operate(&ports, cli.command, &print).await;
+        if let Some(mut event) = planned {
+            event.outcome = match &result {
+                Ok(()) => "ok".into(),
+                Err(error) => format!("exit_{}", error.exit_code()),
+            };
+            ports.audit(event).await;
+        }
+        return result;
+    }
+    operate(&ports, cli.command, &print).await
+}
+
+async fn operate(ports: &Ports, command: Command, print: &Printer) -> Result<(), CliError> {
+    let (ports, print) = (ports.clone(), *print);
+    match command {
         Command::Serve(args) => crate::commands::serve::run(ports, args.bind, &print).await,
         Command::Projects(command) => projects(&ports, command, &print).await,
         Command::Keys(command) => keys(&ports, command, &print).await,
         Command::Connectors(command) => connectors(&ports, command, &print).await,
         Command::Connections(command) => connections(&ports, command, &print).await,
         Command::Webhooks(command) => webhooks(&ports, command, &print).await,
+        Command::Audit(command) => crate::audit::run(&ports, command, &print).await,
         Command::Sweep => {
             let report = latchkey::token::background::sweep(&ports).await;
             print.message(&format!("{report:?}"), serde_json::json!(report));
@@ -383,6 +403,8 @@ pub mod serve {
         }
         print.banner(&banner);
         let ports = latchkey::events::with_worker(ports);
+        // Audit events are filed a moment after their log line, off the request path.
+        let ports = ports.clone().with_audit(latchkey::audit::queue(ports.store.clone(), ports.settings.audit_retention_days));
         // The local stand-in for the scheduled Lambda: a sweep every minute.
         let sweeper = ports.clone();
         tokio::spawn(async move {

@@ -5,6 +5,7 @@
 //! --kms-key-id ...`, or the same `LATCHKEY_*` variables the Lambdas read).
 
 mod args;
+mod audit;
 mod commands;
 mod output;
 

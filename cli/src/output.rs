@@ -6,6 +6,7 @@ use latchkey::SecretString;
 use serde_json::{json, Value};
 
 /// Prints in the chosen format.
+#[derive(Debug, Clone, Copy)]
 pub struct Printer {
     /// JSON instead of text.
     pub json: bool,

@@ -3,11 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use latchkey::Ports;
+
+use crate::audit::PendingAudit;
 use crate::error::{ApiError, ErrorCode};
 
 /// Requests larger than this are refused with 413, as API Gateway would.
@@ -48,18 +51,23 @@ pub async fn harden(request: Request, next: Next) -> Response {
 }
 
 /// One line per request: method, route template (never the path, which can carry identifiers),
-/// status and duration. Kept to those four fields because on Lambda every byte of it is billed.
-pub async fn access_log(request: Request, next: Next) -> Response {
+/// status and duration. Kept to those four fields because on Lambda every byte of it is billed. A
+/// request that leaves an audit event has that event as its one line instead, completed with the
+/// same four fields.
+pub async fn access_log(State(ports): State<Ports>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
-    let response = next.run(request).await;
-    tracing::info!(
-        method = %method,
-        route = route.as_deref().unwrap_or("-"),
-        status = response.status().as_u16(),
-        micros = started.elapsed().as_micros() as u64,
-        "request"
-    );
+    let mut response = next.run(request).await;
+    let (status, micros) = (response.status().as_u16(), started.elapsed().as_micros() as u64);
+    if let Some(PendingAudit(mut event)) = response.extensions_mut().remove::<PendingAudit>() {
+        event.detail.entry("method").or_insert_with(|| method.as_str().into());
+        event.detail.insert("route".into(), route.as_deref().unwrap_or("-").into());
+        event.detail.entry("status").or_insert_with(|| status.into());
+        event.detail.insert("micros".into(), micros.into());
+        ports.audit(event).await;
+        return response;
+    }
+    tracing::info!(method = %method, route = route.as_deref().unwrap_or("-"), status, micros, "request");
     response
 }

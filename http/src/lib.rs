@@ -5,6 +5,7 @@
 //! function; the local server serves `router(ports, None)`, every route. The domain below knows
 //! nothing of HTTP: handlers parse requests into its types, call it, and map its errors here.
 
+pub mod audit;
 pub mod error;
 pub mod extract;
 pub mod handlers;
@@ -18,7 +19,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
-use axum::middleware::from_fn;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use axum::routing::{MethodFilter, MethodRouter};
 use axum::Router;
@@ -50,7 +51,7 @@ pub fn router(ports: Ports, function: Option<Function>) -> Router {
         .layer(from_fn(layers::deadline))
         .layer(DefaultBodyLimit::max(layers::MAX_BODY_BYTES))
         .layer(from_fn(layers::body_limit))
-        .layer(from_fn(layers::access_log))
+        .layer(from_fn_with_state(ports.clone(), layers::access_log))
         .with_state(ports)
 }
 

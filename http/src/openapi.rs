@@ -40,9 +40,10 @@ use crate::handlers;
         handlers::connect_authorize_confirm,
         handlers::connect_action,
         handlers::proxy,
+        handlers::list_audit,
     ),
     components(schemas(
-        ErrorBody, ErrorDetail, ErrorCode, handlers::LinkTokenResponse, handlers::ExchangeRequest, handlers::ExchangeResponse,
+        ErrorBody, ErrorDetail, ErrorCode, handlers::AuditPage, handlers::LinkTokenResponse, handlers::ExchangeRequest, handlers::ExchangeResponse,
         handlers::RevokeRequest, handlers::RevokeResponse,
         latchkey::link::token::LinkTokenRequest, latchkey::link::token::EndUserInput, handlers::TokenResponse, handlers::ConnectorRef,
         latchkey::token::issue::TokenRequest, latchkey::token::issue::SubjectInput,

@@ -112,6 +112,8 @@ pub enum Endpoint {
     ConnectAuthorizeConfirm,
     /// A provider API call with the credential injected.
     Proxy,
+    /// The project environment's audit trail.
+    ListAudit,
 }
 
 /// One route.
@@ -154,6 +156,7 @@ pub const ROUTES: &[Route] = &[
     route("DELETE", "/v1/connections/{connection_id}", Endpoint::DeleteConnection, Function::ConnectionsApi),
     route("PATCH", "/v1/connections/{connection_id}", Endpoint::ConfigureConnection, Function::ConnectionsApi),
     route("POST", "/v1/connections/import", Endpoint::ImportConnection, Function::ConnectionsApi),
+    route("GET", "/v1/audit", Endpoint::ListAudit, Function::ConnectionsApi),
     route("ANY", "/v1/proxy/{connector}/{*path}", Endpoint::Proxy, Function::Proxy),
 ];
 

@@ -32,7 +32,7 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     back_off(error).await;
                     continue;
@@ -40,7 +40,13 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<
             },
             () = &mut shutdown => break,
         };
-        let service = router.clone().map_request(|request: hyper::Request<Incoming>| request.map(axum::body::Body::new));
+        let (stream, peer) = stream;
+        // The peer's address, for the audit trail (`RequestOrigin`).
+        let service = router.clone().map_request(move |request: hyper::Request<Incoming>| {
+            let mut request = request.map(axum::body::Body::new);
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            request
+        });
         let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let watched = graceful.watch(connection);
         tokio::spawn(async move {

@@ -7,7 +7,8 @@
 //! 2. [`model`]: the records of the one table, their ids and their key design.
 //! 3. Ports and their adapters: [`store`] (DynamoDB and embedded SQLite), [`keyring`] (envelope
 //!    encryption over KMS or a local master key), [`outbound`] (every request Latchkey makes, under
-//!    one policy), [`oauth`] (the token responses providers send), [`outbox`] (where webhook deliveries wait), [`cache`] (per-instance
+//!    one policy), [`oauth`] (the token responses providers send), [`outbox`] (where webhook deliveries wait), [`audit`] (the
+//!    audit trail's sink and store), [`cache`] (per-instance
 //!    caches), and [`ports`], which holds them together.
 //! 4. [`fields`]: connection fields and the URLs they fill; [`catalog`]: provider data, linted with them.
 //! 5. Flows: [`events`] (webhooks), [`session`] (signing keys, Latchkey's own JWTs), [`token`]
@@ -20,6 +21,7 @@
 //! above this one, so the compiler keeps the domain from reaching up into them.
 
 pub mod admin;
+pub mod audit;
 pub mod cache;
 pub mod catalog;
 pub mod clock;

@@ -28,13 +28,35 @@ pub struct Ports {
     pub caches: Arc<Caches>,
     /// Where webhook deliveries wait.
     pub outbox: Outbox,
+    /// Where audit events go besides their log line.
+    pub audit: crate::audit::AuditSink,
 }
 
 impl Ports {
     /// Wires built adapters; webhook deliveries wait for the sweep until an outbox is given.
     pub fn new(settings: Settings, store: Arc<dyn ItemStore>, keyring: Keyring, clock: Arc<dyn Clock>) -> Self {
         let outbound = Outbound::new(OutboundPolicy { allowed_hosts: settings.outbound_allowed_hosts.clone() }, RetryPolicy::default());
-        Self { settings: Arc::new(settings), store, keyring, clock, outbound, caches: Arc::new(Caches::default()), outbox: Outbox::sweep_only() }
+        Self {
+            settings: Arc::new(settings),
+            store,
+            keyring,
+            clock,
+            outbound,
+            caches: Arc::new(Caches::default()),
+            outbox: Outbox::sweep_only(),
+            audit: crate::audit::AuditSink::Log,
+        }
+    }
+
+    /// The same ports with `sink` for audit events.
+    pub fn with_audit(mut self, sink: crate::audit::AuditSink) -> Self {
+        self.audit = sink;
+        self
+    }
+
+    /// Records an audit event: its log line now, and whatever the sink does.
+    pub async fn audit(&self, event: crate::model::AuditEvent) {
+        crate::audit::record(self.store.as_ref(), &self.audit, self.settings.audit_retention_days, event).await;
     }
 
     /// The same ports with `outbox` for webhook deliveries.

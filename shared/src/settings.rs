@@ -21,6 +21,8 @@ pub struct Settings {
     /// Hosts outbound requests may reach whatever they resolve to (`host` or `host:port`), over
     /// http too: an internal identity provider, or the loopback fixtures of the tests.
     pub outbound_allowed_hosts: Vec<String>,
+    /// How long audit events are kept (90 days by default).
+    pub audit_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -32,6 +34,7 @@ impl Default for Settings {
             update_link_token_ttl_secs: 1800,
             webhook_retry_base: Duration::from_secs(2),
             outbound_allowed_hosts: Vec::new(),
+            audit_retention_days: 90,
         }
     }
 }

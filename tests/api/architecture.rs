@@ -23,6 +23,7 @@ const LAYERS: &[&str] = &[
     "outbound",
     "oauth",
     "outbox",
+    "audit",
     "cache",
     "ports",
     // 4. provider data

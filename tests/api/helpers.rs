@@ -125,7 +125,10 @@ impl TestApp {
                 (state, Some(table), Some(provider))
             }
         };
-        let state = latchkey::events::with_worker(state);
+        // Locally, audit events are filed at once, so a test reads them right after the request; on
+        // AWS only the log line is written, as on Lambda, where a subscription files it.
+        let sink = if table.is_some() { latchkey::audit::AuditSink::Log } else { latchkey::audit::AuditSink::Direct };
+        let state = latchkey::events::with_worker(state).with_audit(sink);
         tokio::spawn(latchkey_http::server::serve(listener, latchkey_http::router(state.clone(), None), std::future::pending()));
         // A hung request fails its test with a timeout instead of stalling the run.
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(std::time::Duration::from_secs(30)).build().expect("client");

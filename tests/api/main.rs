@@ -5,6 +5,7 @@ mod accessibility;
 mod architecture;
 mod attacks_bindings;
 mod attacks_outbound;
+mod audit;
 mod browser;
 mod cli;
 mod connections_api;

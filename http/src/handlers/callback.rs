@@ -22,13 +22,18 @@ use crate::extract::ApiQuery;
               (status = 303, description = "To the link's redirect_url with public_token or error", headers(("Location" = String, description = "The app's redirect URL"))),
               (status = 400, description = "state_missing, state_invalid, state_mismatch, issuer_mismatch, code_exchange_failed, or the provider's OAuth error", content_type = "text/html"),
               (status = 503, description = "provider_unavailable", content_type = "text/html")))]
-pub async fn oauth_callback(State(ports): State<Ports>, headers: HeaderMap, query: Result<ApiQuery<CallbackParams>, ApiError>) -> Result<Response, PageError> {
+pub async fn oauth_callback(
+    State(ports): State<Ports>,
+    origin: crate::audit::RequestOrigin,
+    headers: HeaderMap,
+    query: Result<ApiQuery<CallbackParams>, ApiError>,
+) -> Result<Response, PageError> {
     let ApiQuery(params) = query.map_err(|_| ApiError::from(LinkError::StateMissing))?;
     let cookie_name = params.state.as_deref().map(|s| flow_cookie_name(&hash_of(s)));
     let binding = cookie_name.as_deref().and_then(|name| cookie(&headers, name));
     let outcome = complete_authorization(&ports, params, binding.as_deref()).await;
     let mut response = match (&outcome.target, outcome.result) {
-        (Some(target), result) => deliver(target, result),
+        (Some(target), result) => deliver(&origin, target, result),
         (None, Err(error)) => return Err(error.into()),
         (None, Ok(_)) => return Err(ApiError::internal("a completed flow without a target").into()),
     };

@@ -15,9 +15,11 @@ use latchkey::link::callback::ResultTarget;
 use latchkey::link::connect::{load_page, page_for_authorize_link, start_authorization, submit_key, ConnectPage, KeyForm, PageParams};
 use latchkey::link::connection::Connected;
 use latchkey::link::LinkError;
+use latchkey::model::{ActorKind, AuditAction};
 use latchkey::{Ports, SecretString};
 
 use super::forms::{AuthorizeFormFields, CredentialsFormFields, PageMode, StartFormFields};
+use crate::audit::{attach, Facts, RequestOrigin};
 use crate::error::{ApiError, ErrorCode, PageError};
 use crate::extract::{ApiQuery, PageForm, PublicBase};
 use crate::pages::{self, result_page, ResultMessage};
@@ -258,15 +260,21 @@ pub struct KeySubmission {
               (status = 303, description = "To the link's redirect_url", headers(("Location" = String, description = "The app's redirect URL"))),
               (status = 400, description = "invalid_request", content_type = "text/html"),
               (status = 403, description = "cross_site_request, connector_not_allowed", content_type = "text/html")))]
-pub async fn connect_credentials(State(ports): State<Ports>, headers: HeaderMap, PageForm(form): PageForm<KeySubmission>) -> Result<Response, PageError> {
+pub async fn connect_credentials(
+    State(ports): State<Ports>,
+    origin: RequestOrigin,
+    headers: HeaderMap,
+    PageForm(form): PageForm<KeySubmission>,
+) -> Result<Response, PageError> {
     form.guard.check(&headers)?;
     let page = load_page(&ports, &form.page).await?;
     let target = ResultTarget { mode: page.mode, origin: page.origin.clone(), redirect_url: page.link.redirect_url.clone() };
-    Ok(deliver(&target, submit_key(&ports, &page, form.key).await))
+    Ok(deliver(&origin, &target, submit_key(&ports, &page, form.key).await))
 }
 
-/// Delivers a connection attempt's outcome to where its flow says.
-pub fn deliver(target: &ResultTarget, result: Result<Connected, LinkError>) -> Response {
+/// Delivers a connection attempt's outcome to where its flow says; a connection made (or made
+/// again) leaves its audit event, its end user the actor.
+pub fn deliver(origin: &RequestOrigin, target: &ResultTarget, result: Result<Connected, LinkError>) -> Response {
     match result {
         Ok(connected) => {
             let connection = &connected.connection;
@@ -275,7 +283,16 @@ pub fn deliver(target: &ResultTarget, result: Result<Connected, LinkError>) -> R
                 "connection_state": connection.state,
             });
             let message = ResultMessage::Success { public_token: connected.public_token.expose().to_owned(), metadata };
-            result_page(axum::http::StatusCode::OK, target, message)
+            let facts = Facts {
+                origin,
+                project_id: connection.project_id.clone(),
+                environment: Some(connection.environment.clone()),
+                actor: (ActorKind::EndUser, connection.subject.id.as_ref().map(|id| id.to_string()).unwrap_or_default()),
+                connection_id: Some(connection.id.clone()),
+                connector: Some(connection.connector.clone()),
+            };
+            let action = if connection.grant_generation > 0 { AuditAction::ConnectionRelinked } else { AuditAction::ConnectionCreated };
+            attach(result_page(axum::http::StatusCode::OK, target, message), facts.event(action, "ok"))
         }
         Err(error) => {
             let error = ApiError::from(error);

@@ -2,14 +2,16 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use latchkey::connections::{self, ConnectionView, ImportRequest, Page};
-use latchkey::model::{ConnectionId, ConsumerId};
+use latchkey::model::{AuditAction, ConnectionId, ConnectorUid, ConsumerId};
 use latchkey::Ports;
 
+use crate::audit::{respond, Facts, RequestOrigin};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, PublicBase, SecretKeyCaller};
 
@@ -103,11 +105,15 @@ pub struct Deleted {
               (status = 404, description = "connection_not_found", body = ErrorBody)))]
 pub async fn delete_connection(
     State(ports): State<Ports>,
+    origin: RequestOrigin,
     SecretKeyCaller(caller): SecretKeyCaller,
     ApiPath(id): ApiPath<ConnectionId>,
-) -> Result<Json<Deleted>, ApiError> {
-    let revoked = connections::delete_connection(&ports, &latchkey::model::Scope::of_key(&caller), &id).await?;
-    Ok(Json(Deleted { data: serde_json::json!({"id": id, "deleted": true, "revoked": revoked}) }))
+) -> Response {
+    let result = connections::delete_connection(&ports, &latchkey::model::Scope::of_key(&caller), &id).await.map_err(ApiError::from);
+    let mut facts = Facts::of_key(&origin, &caller);
+    facts.connection_id = Some(id.clone());
+    let answer = result.map(|revoked| Json(Deleted { data: serde_json::json!({"id": id, "deleted": true, "revoked": revoked}) }));
+    respond(facts, AuditAction::ConnectionDeleted, answer)
 }
 
 /// `POST /v1/connections/import`: bring a consumer's existing tokens (migration).
@@ -120,13 +126,21 @@ pub async fn delete_connection(
               (status = 413, description = "payload_too_large", body = ErrorBody)))]
 pub async fn import_connection(
     State(ports): State<Ports>,
+    origin: RequestOrigin,
     SecretKeyCaller(caller): SecretKeyCaller,
     PublicBase(base): PublicBase,
     ApiJson(body): ApiJson<ImportRequest>,
-) -> Result<(StatusCode, Json<ConnectionAnswer>), ApiError> {
-    let connection = connections::import_connection(&ports, &caller, body).await?;
-    let view = connections::get(&ports, &caller, &connection.id, &base).await?;
-    Ok((StatusCode::CREATED, Json(ConnectionAnswer { data: view })))
+) -> Response {
+    let mut facts = Facts::of_key(&origin, &caller);
+    facts.connector = ConnectorUid::parse(&body.connector).ok();
+    let result = match connections::import_connection(&ports, &caller, body).await {
+        Ok(connection) => {
+            facts.connection_id = Some(connection.id.clone());
+            connections::get(&ports, &caller, &connection.id, &base).await.map_err(ApiError::from)
+        }
+        Err(error) => Err(error.into()),
+    };
+    respond(facts, AuditAction::CredentialsImported, result.map(|view| (StatusCode::CREATED, Json(ConnectionAnswer { data: view }))))
 }
 
 /// The body of `PATCH /v1/connections/{connection_id}`.
@@ -147,13 +161,20 @@ pub struct ConfigureRequest {
               (status = 404, description = "connection_not_found", body = ErrorBody)))]
 pub async fn configure_connection(
     State(ports): State<Ports>,
+    origin: RequestOrigin,
     SecretKeyCaller(caller): SecretKeyCaller,
     PublicBase(base): PublicBase,
     ApiPath(id): ApiPath<ConnectionId>,
     ApiJson(body): ApiJson<ConfigureRequest>,
-) -> Result<Json<ConnectionAnswer>, ApiError> {
-    let (field, value) = body.settings.iter().next().ok_or_else(|| ApiError::invalid("settings names nothing"))?;
-    connections::configure(&ports, &caller, &id, field, value).await?;
-    let view = connections::get(&ports, &caller, &id, &base).await?;
-    Ok(Json(ConnectionAnswer { data: view }))
+) -> Response {
+    let mut facts = Facts::of_key(&origin, &caller);
+    facts.connection_id = Some(id.clone());
+    let result = async {
+        let (field, value) = body.settings.iter().next().ok_or_else(|| ApiError::invalid("settings names nothing"))?;
+        connections::configure(&ports, &caller, &id, field, value).await?;
+        let view = connections::get(&ports, &caller, &id, &base).await?;
+        Ok::<_, ApiError>(Json(ConnectionAnswer { data: view }))
+    }
+    .await;
+    respond(facts, AuditAction::ConnectionUpdated, result)
 }

@@ -2,15 +2,17 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use latchkey::link::exchange::{exchange_public_token as exchange, revoke_access_token as revoke};
 use latchkey::link::token::{create_link_token as mint, LinkTokenRequest};
-use latchkey::model::EndUser;
+use latchkey::model::{AuditAction, EndUser};
 use latchkey::{Ports, SecretString};
 
+use crate::audit::{respond, Facts, RequestOrigin};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, PublicBase, SecretKeyCaller};
 
@@ -98,18 +100,26 @@ pub struct ExchangeResponse {
     ))]
 pub async fn exchange_public_token(
     State(ports): State<Ports>,
+    origin: RequestOrigin,
     SecretKeyCaller(caller): SecretKeyCaller,
     ApiJson(body): ApiJson<ExchangeRequest>,
-) -> Result<Json<ExchangeResponse>, ApiError> {
-    let exchanged = exchange(&ports, &caller, &body.public_token, body.expires_in).await?;
-    tracing::info!(connection_id = %exchanged.connection_id, "public token exchanged");
-    Ok(Json(ExchangeResponse {
-        connection_id: exchanged.connection_id.to_string(),
-        access_token: exchanged.access_token.expose().to_owned(),
-        expires_at: exchanged.expires_at.map(|t| t.to_rfc3339()),
-        connector: exchanged.connector.to_string(),
-        end_user: exchanged.end_user,
-    }))
+) -> Response {
+    let result = exchange(&ports, &caller, &body.public_token, body.expires_in).await.map_err(ApiError::from);
+    let mut facts = Facts::of_key(&origin, &caller);
+    if let Ok(exchanged) = &result {
+        facts.connection_id = Some(exchanged.connection_id.clone());
+        facts.connector = Some(exchanged.connector.clone());
+    }
+    let answer = result.map(|exchanged| {
+        Json(ExchangeResponse {
+            connection_id: exchanged.connection_id.to_string(),
+            access_token: exchanged.access_token.expose().to_owned(),
+            expires_at: exchanged.expires_at.map(|t| t.to_rfc3339()),
+            connector: exchanged.connector.to_string(),
+            end_user: exchanged.end_user,
+        })
+    });
+    respond(facts, AuditAction::AccessTokenIssued, answer)
 }
 
 /// The body of `POST /v1/access-tokens/revoke`.
@@ -139,9 +149,10 @@ pub struct RevokeResponse {
     ))]
 pub async fn revoke_access_token(
     State(ports): State<Ports>,
+    origin: RequestOrigin,
     SecretKeyCaller(caller): SecretKeyCaller,
     ApiJson(body): ApiJson<RevokeRequest>,
-) -> Result<Json<RevokeResponse>, ApiError> {
-    revoke(&ports, &caller, &body.access_token).await?;
-    Ok(Json(RevokeResponse { revoked: true }))
+) -> Response {
+    let result = revoke(&ports, &caller, &body.access_token).await.map_err(ApiError::from);
+    respond(Facts::of_key(&origin, &caller), AuditAction::AccessTokenRevoked, result.map(|_| Json(RevokeResponse { revoked: true })))
 }

@@ -2,6 +2,7 @@
 //! its `#[utoipa::path]`. They are thin: extractors parse the request, a domain flow does the work,
 //! and the answer is a typed body or an [`ApiError`](crate::error::ApiError).
 
+mod audit;
 mod callback;
 mod connect;
 mod connections;
@@ -12,6 +13,7 @@ mod proxy;
 mod sessions;
 mod token;
 
+pub use audit::*;
 pub use callback::*;
 pub use connect::*;
 pub use connections::*;
@@ -52,5 +54,6 @@ pub fn method_router(endpoint: Endpoint, filter: MethodFilter) -> MethodRouter<P
         Endpoint::ConnectAuthorize => on(filter, connect_authorize),
         Endpoint::ConnectAuthorizeConfirm => on(filter, connect_authorize_confirm),
         Endpoint::Proxy => on(filter, proxy),
+        Endpoint::ListAudit => on(filter, list_audit),
     }
 }

@@ -10,11 +10,12 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures::StreamExt;
 
-use latchkey::model::{ConnectorUid, ConsumerId, InstallationId, SubjectType};
+use latchkey::model::{AuditAction, ConnectorUid, ConsumerId, InstallationId, SubjectType};
 use latchkey::proxy::{forward, forwardable, ProxyBody, ProxyCall, ProxyPath, MAX_RETRIES};
 use latchkey::token::issue::SubjectInput;
 use latchkey::Ports;
 
+use crate::audit::{attach, Facts, RequestOrigin};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::TokenCaller;
 
@@ -40,6 +41,8 @@ pub const RETRIES_HEADER: &str = "x-latchkey-retries";
         ("x-latchkey-installation-id" = Option<String>, Header, description = "The installation, for app connections with several"),
         ("x-latchkey-retries" = Option<u8>, Header, description = "Retries of 429 and 503 honouring Retry-After (0 to 3, default 0)"),
     ),
+    request_body(content = Option<String>, content_type = "application/octet-stream",
+        description = "Any body, with its Content-Type, streamed to the provider unchanged (at most 10 MiB)"),
     security(("secret_key" = []), ("connection_token" = []), ("oidc" = [])),
     responses(
         (status = 200, description = "The provider's answer, whatever its status, marked X-Latchkey-Upstream: true", headers(("X-Latchkey-Upstream" = String, description = "true: the answer is the provider's"))),
@@ -53,12 +56,42 @@ pub const RETRIES_HEADER: &str = "x-latchkey-retries";
     ))]
 pub async fn proxy(
     State(ports): State<Ports>,
+    origin: RequestOrigin,
     TokenCaller(caller): TokenCaller,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, ApiError> {
+) -> Response {
+    let started = std::time::Instant::now();
+    let mut facts = Facts::of_caller(&origin, &caller);
+    facts.connector = parse_path(&uri).ok().map(|(connector, _)| connector);
+    match call(&ports, &caller, method.clone(), uri, headers, body).await {
+        Ok((response, proxied)) => {
+            facts.connection_id = Some(proxied.connection_id.clone());
+            let duration_ms = started.elapsed().as_millis() as u64;
+            let mut event = facts.event(AuditAction::ProxyCall, "ok");
+            event.detail = latchkey::audit::proxy_detail(method.as_str(), &proxied.host, &proxied.path, response.status().as_u16(), duration_ms);
+            event.detail.insert("attempts".into(), proxied.attempts.into());
+            attach(response, event)
+        }
+        Err(error) => {
+            let event = facts.event(AuditAction::ProxyCall, error.code.as_str());
+            attach(error, event)
+        }
+    }
+}
+
+/// What the trail keeps of a proxied call.
+struct Call {
+    connection_id: latchkey::model::ConnectionId,
+    host: String,
+    path: String,
+    attempts: u8,
+}
+
+/// Parses the request, forwards it, and makes the provider's answer ready to stream back.
+async fn call(ports: &Ports, caller: &latchkey::model::Caller, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Result<(Response, Call), ApiError> {
     let (connector, path) = parse_path(&uri)?;
     let call = ProxyCall {
         connector,
@@ -71,7 +104,8 @@ pub async fn proxy(
         headers,
         body: read_body(body).await?,
     };
-    let proxied = forward(&ports, &caller, call).await?;
+    let proxied = forward(ports, caller, call).await?;
+    let facts = Call { connection_id: proxied.connection_id, host: proxied.host, path: proxied.path, attempts: proxied.attempts };
     let response = proxied.response;
     let mut answer = Response::builder().status(response.status().as_u16());
     if let Some(headers) = answer.headers_mut() {
@@ -87,7 +121,8 @@ pub async fn proxy(
         }
         Ok::<Bytes, std::io::Error>(chunk)
     });
-    answer.body(Body::from_stream(body)).map_err(|e| ApiError::internal(e.to_string()))
+    let answer = answer.body(Body::from_stream(body)).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok((answer, facts))
 }
 
 /// The connector uid and the path below it, from the raw (still percent-encoded) request path.

@@ -10,10 +10,12 @@ use utoipa::ToSchema;
 use latchkey::connections::{act, Action};
 use latchkey::link::connect::{load_page, PageParams};
 use latchkey::link::session::{create_session as create, SessionRequest};
+use latchkey::model::{ActorKind, AuditAction};
 use latchkey::Ports;
 
 use super::connect::{begin, incomplete_link, page_with_csrf, FormGuard};
 use super::forms::{ActionFormFields, PageMode};
+use crate::audit::{attach, Facts, RequestOrigin};
 use crate::error::{ApiError, ErrorBody, PageError};
 use crate::extract::{ApiJson, ApiQuery, PageForm, PublicBase, SecretKeyCaller};
 use crate::pages::see_other;
@@ -109,6 +111,7 @@ pub struct ActionForm {
               (status = 403, description = "cross_site_request, connector_not_allowed", content_type = "text/html")))]
 pub async fn connect_action(
     State(ports): State<Ports>,
+    origin: RequestOrigin,
     PublicBase(base): PublicBase,
     headers: HeaderMap,
     PageForm(form): PageForm<ActionForm>,
@@ -119,8 +122,26 @@ pub async fn connect_action(
     if action == Action::Reauthorize {
         return begin(&ports, &page, &form.connector, &Default::default(), &base).await;
     }
+    let audited = match &action {
+        Action::Delete => Some(AuditAction::ConnectionDeleted),
+        Action::Disconnect => Some(AuditAction::ConnectionDisconnected),
+        Action::Configure(_) => Some(AuditAction::ConnectionUpdated),
+        Action::Reauthorize => None,
+    };
+    let connection_id = page.connector(&form.connector).ok().and_then(|c| page.connection(c)).map(|c| c.id.clone());
     act(&ports, &page, &form.connector, action).await?;
     let mut back = url::Url::parse(&format!("{base}/connect")).map_err(|e| ApiError::internal(e.to_string()))?;
     back.query_pairs_mut().append_pair("jwt", &form.page.link_token);
-    Ok(see_other(back.as_str()))
+    let facts = Facts {
+        origin: &origin,
+        project_id: page.link.project_id.clone(),
+        environment: Some(page.link.environment.clone()),
+        actor: (ActorKind::EndUser, page.link.end_user.id.to_string()),
+        connection_id,
+        connector: latchkey::model::ConnectorUid::parse(&form.connector).ok(),
+    };
+    Ok(match audited {
+        Some(action) => attach(see_other(back.as_str()), facts.event(action, "ok")),
+        None => see_other(back.as_str()),
+    })
 }

@@ -1,14 +1,16 @@
 //! `POST /v1/token/{connector}`: the token broker.
 
 use axum::extract::State;
+use axum::response::Response;
 use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use latchkey::model::ConnectorUid;
+use latchkey::model::{AuditAction, ConnectorUid};
 use latchkey::token::issue::{issue, TokenRequest};
 use latchkey::Ports;
 
+use crate::audit::{attach, outcome, Facts, RequestOrigin};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, TokenCaller};
 
@@ -63,12 +65,21 @@ pub struct ConnectorRef {
     ))]
 pub async fn issue_token(
     State(ports): State<Ports>,
+    origin: RequestOrigin,
     TokenCaller(caller): TokenCaller,
     ApiPath(connector): ApiPath<ConnectorUid>,
     ApiJson(body): ApiJson<TokenRequest>,
-) -> Result<Json<TokenResponse>, ApiError> {
-    let issued = issue(&ports, &caller, &connector, body).await?;
-    Ok(Json(TokenResponse {
+) -> Response {
+    let result = issue(&ports, &caller, &connector, body).await.map_err(ApiError::from);
+    let mut facts = Facts::of_caller(&origin, &caller);
+    facts.connector = Some(connector);
+    facts.connection_id = result.as_ref().ok().map(|issued| issued.connection_id.clone());
+    let event = facts.event(AuditAction::TokenIssued, &outcome(&result));
+    attach(result.map(answer), event)
+}
+
+fn answer(issued: latchkey::token::issue::IssuedToken) -> Json<TokenResponse> {
+    Json(TokenResponse {
         access_token: issued.access_token.expose().to_owned(),
         user_access_token: issued.user_access_token.as_ref().map(|t| t.expose().to_owned()),
         token_type: issued.token_type,
@@ -78,5 +89,5 @@ pub async fn issue_token(
         installation_id: issued.installation_id.map(|i| i.to_string()),
         connector: ConnectorRef { uid: issued.connector.to_string(), provider: issued.provider },
         metadata: issued.metadata,
-    }))
+    })
 }

@@ -16,6 +16,8 @@ pub enum Caller {
         project_id: ProjectId,
         /// The environment its claims name.
         environment: EnvironmentName,
+        /// The token's `iss`, for the audit trail.
+        issuer: String,
         /// The token's `sub`, for logs.
         subject: String,
         /// The only user it may ask for, when the trust binds one.

@@ -33,6 +33,7 @@
 //!   bound to the record's key and field.
 
 mod api;
+mod audit;
 mod caller;
 mod connection;
 mod connector;
@@ -47,6 +48,7 @@ mod session;
 mod webhook;
 
 pub use api::{ApiAuth, ApiSpec, BasicHalf, Narrowing};
+pub use audit::{ActorKind, AuditAction, AuditEvent};
 pub use caller::{Caller, Scope};
 pub use connection::{Connection, ConnectionIdIndex, ConnectionState, EndUser, RefreshLease, Subject, SubjectType};
 pub use connector::{

@@ -78,7 +78,7 @@ async fn try_verify(ports: &Ports, jwt: &str) -> Result<Caller, Refusal> {
             return Err(Refusal::Reason("the environment claim names no environment of the project"));
         };
         let subject = data.claims.get("sub").and_then(Value::as_str).unwrap_or_default().to_owned();
-        return Ok(Caller::Oidc { project_id: project.id, environment, subject, user });
+        return Ok(Caller::Oidc { project_id: project.id, environment, issuer: trust.issuer.clone(), subject, user });
     }
     Err(Refusal::Reason("signature, audience, issuer, expiry or key did not verify"))
 }
