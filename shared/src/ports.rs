@@ -7,7 +7,7 @@ use crate::cache::Caches;
 use crate::clock::Clock;
 use crate::keyring::Keyring;
 use crate::outbound::{Outbound, OutboundPolicy, RetryPolicy};
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, RefreshQueue};
 use crate::settings::Settings;
 use crate::store::ItemStore;
 
@@ -28,18 +28,35 @@ pub struct Ports {
     pub caches: Arc<Caches>,
     /// Where webhook deliveries wait.
     pub outbox: Outbox,
+    /// Where connections found due wait to be refreshed.
+    pub refresh_queue: RefreshQueue,
 }
 
 impl Ports {
     /// Wires built adapters; webhook deliveries wait for the sweep until an outbox is given.
     pub fn new(settings: Settings, store: Arc<dyn ItemStore>, keyring: Keyring, clock: Arc<dyn Clock>) -> Self {
         let outbound = Outbound::new(OutboundPolicy { allowed_hosts: settings.outbound_allowed_hosts.clone() }, RetryPolicy::default());
-        Self { settings: Arc::new(settings), store, keyring, clock, outbound, caches: Arc::new(Caches::default()), outbox: Outbox::sweep_only() }
+        Self {
+            settings: Arc::new(settings),
+            store,
+            keyring,
+            clock,
+            outbound,
+            caches: Arc::new(Caches::default()),
+            outbox: Outbox::sweep_only(),
+            refresh_queue: RefreshQueue::in_process(),
+        }
     }
 
     /// The same ports with `outbox` for webhook deliveries.
     pub fn with_outbox(mut self, outbox: Outbox) -> Self {
         self.outbox = outbox;
+        self
+    }
+
+    /// The same ports with `queue` for due refreshes.
+    pub fn with_refresh_queue(mut self, queue: RefreshQueue) -> Self {
+        self.refresh_queue = queue;
         self
     }
 

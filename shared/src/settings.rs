@@ -21,6 +21,12 @@ pub struct Settings {
     /// Hosts outbound requests may reach whatever they resolve to (`host` or `host:port`), over
     /// http too: an internal identity provider, or the loopback fixtures of the tests.
     pub outbound_allowed_hosts: Vec<String>,
+    /// How many background refreshes of one connector may run at once (the lanes of its message
+    /// groups on AWS, a semaphore locally), so one slow or rate-limiting provider holds up only
+    /// its own connections.
+    pub refresh_concurrency_per_connector: usize,
+    /// How many background refreshes may run at once in one process (the local pool).
+    pub refresh_concurrency: usize,
 }
 
 impl Default for Settings {
@@ -32,6 +38,8 @@ impl Default for Settings {
             update_link_token_ttl_secs: 1800,
             webhook_retry_base: Duration::from_secs(2),
             outbound_allowed_hosts: Vec::new(),
+            refresh_concurrency_per_connector: 4,
+            refresh_concurrency: 32,
         }
     }
 }
