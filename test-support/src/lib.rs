@@ -5,4 +5,5 @@
 pub mod attacker;
 pub mod counting;
 pub mod events;
+pub mod fleet;
 pub mod relay;

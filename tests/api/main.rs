@@ -4,6 +4,7 @@
 mod architecture;
 mod attacks_bindings;
 mod attacks_outbound;
+mod background;
 mod browser;
 mod cli;
 mod connections_api;

@@ -99,6 +99,14 @@ async fn connector(ports: &Ports, uid: &ConnectorUid) -> Option<Connector> {
     Some(connector)
 }
 
+/// Reads each connector once before the lanes start, so lanes that start together do not each
+/// miss the cache: a pass reads a connector once, however many of its connections are due.
+async fn warm_connectors(ports: &Ports, uids: impl Iterator<Item = &String>) {
+    for uid in uids.filter_map(|uid| ConnectorUid::parse(uid).ok()) {
+        connector(ports, &uid).await;
+    }
+}
+
 /// After a failed refresh: a connection out of failure budget is declared invalid.
 async fn spend_failure_budget(ports: &Ports, connection: &Connection) -> Outcome {
     let Ok(Some(mut current)) = Stored::<Connection>::get(ports.store.as_ref(), &connection.key()).await else { return Outcome::Failed };
@@ -123,6 +131,7 @@ pub async fn refresh_all(ports: &Ports, keys: Vec<Key>) -> Tally {
     for key in keys {
         by_connector.entry(Connection::connector_in_key(&key).unwrap_or_default().to_owned()).or_default().push_back(key);
     }
+    warm_connectors(ports, by_connector.keys()).await;
     let queues: Vec<(usize, Mutex<VecDeque<Key>>)> = by_connector.into_values().map(|queue| (queue.len().min(per_connector), Mutex::new(queue))).collect();
     let tally = Mutex::new(Tally::default());
     let lanes = queues.iter().flat_map(|(lanes, queue)| (0..*lanes).map(move |_| queue)).map(|queue| async {
@@ -151,6 +160,9 @@ pub async fn refresh_messages(ports: &Ports, messages: Vec<(String, String)>) ->
             Err(_) => tracing::warn!("unreadable refresh message dropped"),
         }
     }
+    let connectors: std::collections::BTreeSet<String> =
+        groups.values().flatten().filter_map(|key| Connection::connector_in_key(key).map(str::to_owned)).collect();
+    warm_connectors(ports, connectors.iter()).await;
     let lanes = groups.into_values().map(|keys| async move {
         let mut tally = Tally::default();
         for key in keys {
