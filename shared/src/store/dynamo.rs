@@ -33,8 +33,6 @@ type AttributeMap = HashMap<String, AttributeValue>;
 const ABSENT: &str = "attribute_not_exists(pk) OR expires_at <= :now";
 /// Condition that holds when a live item is at the key.
 const LIVE: &str = "attribute_exists(pk) AND (attribute_not_exists(expires_at) OR expires_at > :now)";
-/// The due index's name (template.yaml declares the same).
-pub const DUE_INDEX: &str = "due";
 /// How many partition keys each queue of the due index is spread over.
 pub const DUE_SHARDS: u64 = 16;
 
@@ -47,6 +45,9 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
+    /// The due index's name (template.yaml declares the same; a test compares them).
+    pub const DUE_INDEX: &'static str = "due";
+
     /// An adapter over `table`, using a client built once per process.
     pub fn new(client: Client, table: impl Into<String>, clock: Arc<dyn Clock>) -> Self {
         Self { client, table: table.into(), clock }
@@ -89,12 +90,12 @@ impl DynamoStore {
     async fn add_due_index(&self) -> Result<(), StoreError> {
         let described = self.client.describe_table().table_name(&self.table).send().await.map_err(unavailable)?;
         let indexes = described.table().map(|t| t.global_secondary_indexes()).unwrap_or_default();
-        if indexes.iter().any(|index| index.index_name() == Some(DUE_INDEX)) {
+        if indexes.iter().any(|index| index.index_name() == Some(Self::DUE_INDEX)) {
             return Ok(());
         }
         let index = due_index()?;
         let create = CreateGlobalSecondaryIndexAction::builder()
-            .index_name(DUE_INDEX)
+            .index_name(Self::DUE_INDEX)
             .set_key_schema(Some(index.key_schema().to_vec()))
             .set_projection(index.projection().cloned())
             .build()
@@ -121,7 +122,7 @@ impl DynamoStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(DUE_INDEX)
+                .index_name(Self::DUE_INDEX)
                 .key_condition_expression("due_pk = :due_pk AND due_at <= :until")
                 .expression_attribute_values(":due_pk", AttributeValue::S(due_pk.clone()))
                 .expression_attribute_values(":until", AttributeValue::N(until.0.to_string()))
@@ -309,7 +310,7 @@ fn key_element(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError
 fn due_index() -> Result<GlobalSecondaryIndex, StoreError> {
     let projection = Projection::builder().projection_type(ProjectionType::Include).non_key_attributes("expires_at").build();
     GlobalSecondaryIndex::builder()
-        .index_name(DUE_INDEX)
+        .index_name(DynamoStore::DUE_INDEX)
         .key_schema(key_element("due_pk", KeyType::Hash)?)
         .key_schema(key_element("due_at", KeyType::Range)?)
         .projection(projection)
