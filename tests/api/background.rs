@@ -216,3 +216,36 @@ async fn pending_webhook_retries_are_found_through_the_index_never_the_log() {
     let log = latchkey::admin::list_deliveries(&app.state, &project.project_id).await.unwrap();
     assert_eq!(log.len(), 303, "the log stays queryable");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_an_earlier_version_stored_is_indexed_once_by_a_reindex() {
+    // Arrange: connections and a pending delivery written as before the index (no due time).
+    let (app, project, endpoints) = world(Backend::Local, &["oauth/fleet"]).await;
+    let uid = latchkey::model::ConnectorUid::parse("oauth/fleet").unwrap();
+    let now = app.clock.now();
+    for index in 0..6 {
+        let connection = fleet::connection(&app.state, &project.project_id, &uid, index, index < 2, now).await.unwrap();
+        let item = latchkey::model::Item { due: None, ..connection.to_item().unwrap() };
+        app.state.store.put(&item).await.unwrap();
+    }
+    let receiver = crate::connections_api::Receiver::start(0).await;
+    let (webhook, _) = latchkey::admin::add_webhook(&app.state, &project.project_id, &receiver.url, &[]).await.unwrap();
+    let delivery = Delivery::new(&project.project_id, "evt_old", EventType::ConnectionUpdated, &webhook, "{}".into(), now.plus_secs(-600));
+    let item = latchkey::model::Item { due: None, ..delivery.to_item().unwrap().expiring_at(now.plus_secs(Delivery::KEPT_SECS)) };
+    app.state.store.put(&item).await.unwrap();
+    let before = sweep(&app.state).await;
+
+    // Act
+    let first = latchkey::admin::reindex(&app.state).await.unwrap();
+    let again = latchkey::admin::reindex(&app.state).await.unwrap();
+    let after = sweep(&app.state).await;
+
+    // Assert: unseen before; every stored item indexed once; then the sweep finds the due ones.
+    assert_eq!((before.connections, before.deliveries), (0, 0), "{before:?}");
+    assert_eq!((first.connections, first.deliveries), (6, 1), "{first:?}");
+    assert_eq!((again.connections, again.deliveries), (0, 0), "already indexed: {again:?}");
+    assert_eq!((after.connections, after.refreshed, after.deliveries), (2, 2, 1), "{after:?}");
+    assert_eq!(endpoints[0].grants(), 2);
+    let stored = app.state.store.get(&item.key).await.unwrap().unwrap();
+    assert!(stored.expires_at.is_some(), "the delivery keeps its expiry");
+}

@@ -21,6 +21,7 @@ mod local_server;
 mod machine_grants;
 mod oidc_callers;
 mod operator_changes;
+mod pagination;
 mod provider;
 mod provider_quirks;
 mod refresh_lifetimes;

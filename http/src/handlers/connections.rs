@@ -52,9 +52,9 @@ fn consumer_of(headers: &HeaderMap, query: Option<&str>) -> Result<ConsumerId, A
     params(("x-latchkey-consumer-id" = Option<String>, Header, description = "The consumer (end user) id"),
            ("consumer_id" = Option<String>, Query, description = "The consumer id, if not in the header"),
            ("limit" = Option<usize>, Query, description = "At most this many (1 to 100, default 50)"),
-           ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+           ("cursor" = Option<String>, Query, description = "next_cursor of the previous page (opaque; valid only for the same project, environment and consumer)")),
     responses((status = 200, description = "The consumer's connections, one per available connector", body = ConnectionList),
-              (status = 400, description = "invalid_request: no consumer id, a bad limit or cursor", body = ErrorBody),
+              (status = 400, description = "invalid_request: no consumer id or a bad limit; invalid_cursor: a cursor this listing did not give", body = ErrorBody),
               (status = 401, description = "unauthenticated", body = ErrorBody),
               (status = 403, description = "subject_not_allowed: a key bound to another user", body = ErrorBody)))]
 pub async fn list_connections(
