@@ -111,3 +111,25 @@ async fn the_cli_lists_a_projects_connections_a_page_at_a_time() {
     assert_eq!(crossed.status.code(), Some(2), "a cursor of another listing: {}", String::from_utf8_lossy(&crossed.stderr));
     assert_eq!(too_many.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn the_rust_client_follows_every_page_and_types_a_bad_cursor() {
+    // Arrange
+    let app = TestApp::spawn().await;
+    let project = link::project(&app, "Acme").await;
+    for i in 0..5 {
+        link::api_key_connector(&app, &format!("keys/c{i}"), None, &project.project_id).await;
+    }
+    let client = latchkey_client::Client::new(&app.base, project.secret_key.clone()).unwrap();
+
+    // Act
+    let first = client.list_connections("alice", Some(2), None).await.unwrap();
+    let all = client.all_connections("alice", Some(2)).await.unwrap();
+    let bobs = client.list_connections("bob", Some(2), first.next_cursor.as_deref()).await;
+
+    // Assert
+    assert_eq!(first.data.len(), 2);
+    assert_eq!(all.iter().map(|c| c.connector.as_str()).collect::<Vec<_>>(), ["keys/c0", "keys/c1", "keys/c2", "keys/c3", "keys/c4"]);
+    assert!(all.iter().all(|c| c.state == "available"));
+    assert!(matches!(bobs, Err(latchkey_client::Error::InvalidCursor(_))), "{bobs:?}");
+}
