@@ -8,6 +8,7 @@
 //!   of one connector run at once and a slow or rate-limiting provider holds up only its own
 //!   groups; locally nowhere, and the sweep refreshes them itself in a bounded pool.
 
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
@@ -65,6 +66,9 @@ impl Outbox {
     }
 }
 
+/// Batches of due refreshes in flight at once.
+const SEND_CONCURRENCY: usize = 16;
+
 /// Where connections found due wait to be refreshed.
 #[derive(Debug, Clone, Default)]
 pub struct RefreshQueue {
@@ -104,12 +108,11 @@ impl RefreshQueue {
         format!("{connector}#{}", key.stable_hash() % lanes.max(1) as u64)
     }
 
-    /// Queues `due` in batches of ten; answers how many were queued. A batch the queue refuses
-    /// stays due in the store, and the next pass finds it again.
+    /// Queues `due` in batches of ten, several batches in flight; answers how many were queued. A
+    /// batch the queue refuses stays due in the store, and the next pass finds it again.
     pub async fn send(&self, due: &[DueItem], lanes: usize) -> usize {
         let Some((client, queue_url)) = &self.sqs else { return 0 };
-        let mut queued = 0;
-        for batch in due.chunks(10) {
+        let batches = due.chunks(10).map(|batch| async move {
             let entries = batch.iter().enumerate().filter_map(|(i, item)| {
                 let body = serde_json::to_string(&QueuedRefresh { pk: item.key.pk.clone(), sk: item.key.sk.clone() }).ok()?;
                 // The same connection due at the same time is one message, however many passes find it.
@@ -124,14 +127,18 @@ impl RefreshQueue {
             });
             match client.send_message_batch().queue_url(queue_url).set_entries(Some(entries.collect())).send().await {
                 Ok(output) => {
-                    queued += output.successful().len();
                     if !output.failed().is_empty() {
                         tracing::warn!(failed = output.failed().len(), "the refresh queue refused some messages; they stay due");
                     }
+                    output.successful().len()
                 }
-                Err(error) => tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), "could not queue due refreshes; they stay due"),
+                Err(error) => {
+                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&error), "could not queue due refreshes; they stay due");
+                    0
+                }
             }
-        }
-        queued
+        });
+        // Tens of thousands due in a pass would take minutes one batch at a time.
+        futures::stream::iter(batches).buffer_unordered(SEND_CONCURRENCY).fold(0, |queued, sent| async move { queued + sent }).await
     }
 }

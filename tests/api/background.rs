@@ -249,3 +249,67 @@ async fn what_an_earlier_version_stored_is_indexed_once_by_a_reindex() {
     let stored = app.state.store.get(&item.key).await.unwrap().unwrap();
     assert!(stored.expires_at.is_some(), "the delivery keeps its expiry");
 }
+
+/// The due time the store holds for `user`'s connection at `connector`, if the connection exists.
+async fn stored_due(app: &TestApp, project: &link::Linked, connector: &str, user: &str) -> Option<Option<latchkey::Timestamp>> {
+    let key = Connection::key_of(
+        &project.project_id,
+        &latchkey::model::EnvironmentName::parse("production").unwrap(),
+        &latchkey::model::ConnectorUid::parse(connector).unwrap(),
+        &latchkey::model::Subject::user(latchkey::model::ConsumerId::parse(user).unwrap()),
+        None,
+    );
+    app.state.store.get(&key).await.unwrap().map(|item| item.due.map(|d| d.at))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_write_of_a_connection_keeps_its_due_time() {
+    // Arrange
+    let (app, project, _endpoints) = world(Backend::Local, &["oauth/fleet"]).await;
+    link::api_key_connector(&app, "keys/acme", None, &project.project_id).await;
+    let import = |user: &str, body: Value| {
+        let (app, key) = (&app, project.secret_key.clone());
+        let mut body = body;
+        body["consumer_id"] = json!(user);
+        async move { app.http.post(app.url("/v1/connections/import")).bearer_auth(key).json(&body).send().await.unwrap() }
+    };
+    let window = latchkey::token::background::WINDOW_SECS;
+    let start = app.clock.now();
+
+    // Act / Assert: an import of a refreshable grant is due a window before its token expires.
+    let oauth = json!({"connector": "oauth/fleet", "credentials": {"access_token": "a", "refresh_token": "r-1", "expires_in": 3600}});
+    assert_eq!(import("user-1", oauth.clone()).await.status(), 201);
+    assert_eq!(stored_due(&app, &project, "oauth/fleet", "user-1").await, Some(Some(start.plus_secs(3600 - window))));
+    // An API key and a grant without a refresh token have nothing for the sweep: in no index.
+    assert_eq!(import("user-1", json!({"connector": "keys/acme", "credentials": {"api_key": "k"}})).await.status(), 201);
+    assert_eq!(stored_due(&app, &project, "keys/acme", "user-1").await, Some(None));
+    let no_refresh = json!({"connector": "oauth/fleet", "credentials": {"access_token": "a", "expires_in": 3600}});
+    assert_eq!(import("user-2", no_refresh).await.status(), 201);
+    assert_eq!(stored_due(&app, &project, "oauth/fleet", "user-2").await, Some(None));
+
+    // A refresh on demand moves it to the new token's window.
+    app.clock.advance(3500);
+    let (_, user_key) = latchkey::admin::create_user_secret_key(&app.state, &project.project_id, "production", Some("user-1".into())).await.unwrap();
+    let body = json!({"subject": {"type": "user", "id": "user-1"}});
+    let token = app.http.post(app.url("/v1/token/oauth%2Ffleet")).bearer_auth(user_key.expose()).json(&body).send().await.unwrap();
+    assert_eq!(token.status(), 200);
+    assert_eq!(stored_due(&app, &project, "oauth/fleet", "user-1").await, Some(Some(app.clock.now().plus_secs(3600 - window))));
+
+    // A grant the provider refuses (its refresh token already used) is invalid: out of the index.
+    let reused = json!({"connector": "oauth/fleet", "credentials": {"access_token": "a", "refresh_token": "r-1", "expires_in": 60}});
+    assert_eq!(import("user-3", reused).await.status(), 201);
+    assert!(stored_due(&app, &project, "oauth/fleet", "user-3").await.unwrap().is_some());
+    app.clock.advance(24 * 3600);
+    let swept = sweep(&app.state).await;
+    assert!(swept.invalidated >= 1, "{swept:?}");
+    assert_eq!(stored_due(&app, &project, "oauth/fleet", "user-3").await, Some(None));
+
+    // A deleted connection is gone, and with it its index entry.
+    let (listed, _) = latchkey::admin::list_connections(&app.state, &project.project_id, None, 100, None).await.unwrap();
+    let id = listed.iter().find(|c| c.subject.id.as_ref().is_some_and(|u| u.as_str() == "user-1") && c.connector.as_str() == "oauth/fleet").unwrap().id.clone();
+    let deleted = app.http.delete(app.url(&format!("/v1/connections/{id}"))).bearer_auth(&project.secret_key).send().await.unwrap();
+    assert_eq!(deleted.status(), 200);
+    assert_eq!(stored_due(&app, &project, "oauth/fleet", "user-1").await, None);
+    let due = app.state.store.due(latchkey::model::DueQueue::Refresh, app.clock.now().plus_secs(365 * 86400), 100).await.unwrap();
+    assert!(due.iter().all(|d| !d.key.sk.contains("user-1") && !d.key.sk.contains("user-3")), "{due:?}");
+}

@@ -27,7 +27,8 @@ pub use super::fanout::FAILURE_BUDGET;
 pub use crate::model::{KEEP_ALIVE_SECS, REFRESH_AHEAD_WINDOW_SECS as WINDOW_SECS};
 
 /// The most connections one pass takes from the index; the rest (the latest due) wait for the next.
-pub const MAX_DUE_PER_PASS: usize = 50_000;
+/// A million connections with one-hour tokens make about 83,000 due per five-minute pass.
+pub const MAX_DUE_PER_PASS: usize = 200_000;
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
