@@ -77,6 +77,7 @@ fn connection() -> Connection {
         token_issued_at: Some(now),
         token_expiry_assumed: false,
         grant_generation: 1,
+        refreshable: true,
         scopes: vec!["channels:read".into(), "chat:write".into(), "users:read".into()],
         refresh_lease: None,
         refresh_failures: 0,
@@ -121,7 +122,7 @@ fn decode_connection(mut attributes: AttributeMap) -> Stored<Connection> {
         _ => 1,
     };
     let attrs: Map<String, Value> = serde_dynamo::from_item(attributes).unwrap();
-    Stored::from_item(Item { key, version, expires_at: None, attrs }).unwrap()
+    Stored::from_item(Item { key, version, expires_at: None, due: None, attrs }).unwrap()
 }
 
 fn bench_decode(c: &mut Criterion, rt: &Runtime) {

@@ -7,6 +7,7 @@
 //! - [`sections`]: init times, backend calls, memory and durations, each over repeated runs.
 //! - [`refills`]: the store rereads that keep operator changes within 5 s, and their cost.
 //! - [`bursts`]: single-flight refresh under bursts from four processes, per token lifetime.
+//! - [`sweeps`]: reads and time per sweep pass at 1,000 to 100,000 stored connections, 1% due.
 //! - [`load`]: warm issue-token on the local server against a hyper hello-world, under wrk.
 //! - [`micro`]: the criterion micro-benchmarks, read back from criterion's files.
 //! - [`machine`]: the facts of the machine the figures come from.
@@ -24,3 +25,4 @@ pub mod refills;
 pub mod report;
 pub mod runtime_api;
 pub mod sections;
+pub mod sweeps;

@@ -2,7 +2,7 @@
 //! what it needs, starts moto_server and runs it; see `bench/README.md`.
 //!
 //!   latchkey-bench --moto http://127.0.0.1:PORT [--runs 5] [--out BENCHMARKS.md]
-//!                  [--only init,calls,load,refills,bursts,throughput,micro]
+//!                  [--only init,calls,load,refills,bursts,sweeps,throughput,micro]
 
 use std::path::PathBuf;
 
@@ -12,7 +12,7 @@ use latchkey_bench::measure::Error;
 use latchkey_bench::refills::{self, Refills, RATE_PER_SECOND};
 use latchkey_bench::report::{per_million, Markdown, Stat, Usage, PRICES};
 use latchkey_bench::sections::{self, Bench};
-use latchkey_bench::{bursts, machine, micro};
+use latchkey_bench::{bursts, machine, micro, sweeps};
 
 /// Invocations per function per run in the memory and duration section.
 const INVOCATIONS: usize = 1000;
@@ -66,6 +66,10 @@ async fn main() -> Result<(), Error> {
     if wanted("bursts") {
         eprintln!("== refresh bursts");
         bursts::section(&bench.lambda_dir, &scratch, runs.max(2), &mut md).await?;
+    }
+    if wanted("sweeps") {
+        eprintln!("== background sweep");
+        sweeps::section(&sweeps::World { moto: &moto, relay: &bench.relay, scratch: &scratch }, runs, &mut md).await?;
     }
     if wanted("throughput") {
         eprintln!("== throughput");

@@ -12,7 +12,7 @@ use latchkey_test_support::events::http_api_event;
 /// Every function. Those that write run last under load: moto's Query and Scan walk the whole
 /// table (DynamoDB's read only the partition), so the thousands of link tokens the create-link-token
 /// run writes would otherwise slow the functions that list, as they would not on AWS.
-pub const FUNCTIONS: [&str; 9] = [
+pub const FUNCTIONS: [&str; 10] = [
     "latchkey-issue-token",
     "latchkey-connect-page",
     "latchkey-connections-api",
@@ -20,6 +20,7 @@ pub const FUNCTIONS: [&str; 9] = [
     "latchkey-exchange-public-token",
     "latchkey-scheduled-sweep",
     "latchkey-webhook-delivery",
+    "latchkey-refresh-worker",
     "latchkey-create-session",
     "latchkey-create-link-token",
 ];

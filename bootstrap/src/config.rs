@@ -66,6 +66,9 @@ pub struct Config {
     pub webhook_queue_url: Option<String>,
     /// SQS endpoint override (a local SQS-API server).
     pub sqs_endpoint: Option<String>,
+    /// The SQS FIFO queue due refreshes go through (AWS); without it, the sweep refreshes them in
+    /// a bounded pool of its own.
+    pub refresh_queue_url: Option<String>,
 }
 
 impl Config {
@@ -121,6 +124,13 @@ impl Config {
         if !(1..=3650).contains(&audit_retention_days) {
             return Err(ConfigError("LATCHKEY_AUDIT_RETENTION_DAYS must be 1 to 3650".into()));
         }
+        let defaults = Settings::default();
+        let refresh_concurrency_per_connector =
+            number("LATCHKEY_REFRESH_CONCURRENCY_PER_CONNECTOR", defaults.refresh_concurrency_per_connector as u64)? as usize;
+        let refresh_concurrency = number("LATCHKEY_REFRESH_CONCURRENCY", defaults.refresh_concurrency as u64)? as usize;
+        if !(1..=1000).contains(&refresh_concurrency_per_connector) || !(1..=1000).contains(&refresh_concurrency) {
+            return Err(ConfigError("LATCHKEY_REFRESH_CONCURRENCY and LATCHKEY_REFRESH_CONCURRENCY_PER_CONNECTOR must be 1 to 1000".into()));
+        }
         let settings = Settings {
             public_url,
             allowed_hosts,
@@ -129,8 +139,18 @@ impl Config {
             webhook_retry_base,
             outbound_allowed_hosts,
             audit_retention_days: audit_retention_days as u32,
+            refresh_concurrency_per_connector,
+            refresh_concurrency,
         };
-        Ok(Self { store, keyring, key_cache, settings, webhook_queue_url: var("LATCHKEY_WEBHOOK_QUEUE_URL"), sqs_endpoint: var("LATCHKEY_SQS_ENDPOINT") })
+        Ok(Self {
+            store,
+            keyring,
+            key_cache,
+            settings,
+            webhook_queue_url: var("LATCHKEY_WEBHOOK_QUEUE_URL"),
+            sqs_endpoint: var("LATCHKEY_SQS_ENDPOINT"),
+            refresh_queue_url: var("LATCHKEY_REFRESH_QUEUE_URL"),
+        })
     }
 }
 
@@ -185,5 +205,8 @@ mod tests {
         assert_eq!(config(&[("LATCHKEY_PUBLIC_URL", "https://a.example/")]).unwrap().settings.public_url.as_deref(), Some("https://a.example"));
         assert_eq!(config(&[("LATCHKEY_ALLOWED_HOSTS", "a.example:80, B.example")]).unwrap().settings.allowed_hosts, vec!["a.example:80", "b.example"]);
         assert!(config(&[("LATCHKEY_ALLOWED_HOSTS", "a/b")]).is_err());
+        assert_eq!(config(&[("LATCHKEY_REFRESH_CONCURRENCY_PER_CONNECTOR", "2")]).unwrap().settings.refresh_concurrency_per_connector, 2);
+        assert!(config(&[("LATCHKEY_REFRESH_CONCURRENCY", "0")]).is_err());
+        assert!(config(&[("LATCHKEY_REFRESH_CONCURRENCY_PER_CONNECTOR", "many")]).is_err());
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use latchkey::clock::{Clock, SystemClock};
 use latchkey::keyring::{KeyProvider, Keyring, KmsKeyProvider, LocalKeyProvider};
-use latchkey::outbox::Outbox;
+use latchkey::outbox::{Outbox, RefreshQueue};
 use latchkey::store::{DynamoStore, ItemStore, SqliteStore};
 use latchkey::Ports;
 
@@ -36,8 +36,10 @@ pub async fn build(config: Config) -> Result<Ports, StartupError> {
 
 /// Builds the ports `config` describes, on `clock`.
 pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<Ports, StartupError> {
-    let needs_aws =
-        matches!(config.store, StoreConfig::Dynamo { .. }) || matches!(config.keyring, KeyringConfig::Kms { .. }) || config.webhook_queue_url.is_some();
+    let needs_aws = matches!(config.store, StoreConfig::Dynamo { .. })
+        || matches!(config.keyring, KeyringConfig::Kms { .. })
+        || config.webhook_queue_url.is_some()
+        || config.refresh_queue_url.is_some();
     let aws = if needs_aws { Some(aws_sdk_config().await) } else { None };
     let store: Arc<dyn ItemStore> = match &config.store {
         StoreConfig::Sqlite { path } => {
@@ -56,13 +58,17 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<P
         KeyringConfig::Local { key_file, key: None } => Arc::new(LocalKeyProvider::load_or_create(key_file)?),
         KeyringConfig::Kms { key_id, endpoint } => Arc::new(KmsKeyProvider::new(kms_client(aws.as_ref().expect("loaded above"), endpoint.as_deref()), key_id)),
     };
-    let queue = config.webhook_queue_url.clone().map(|url| {
+    let sqs = || {
         let mut builder = aws_sdk_sqs::config::Builder::from(aws.as_ref().expect("loaded above"));
         if let Some(endpoint) = &config.sqs_endpoint {
             builder = builder.endpoint_url(endpoint);
         }
-        Outbox::sqs(aws_sdk_sqs::Client::from_conf(builder.build()), url)
-    });
+        aws_sdk_sqs::Client::from_conf(builder.build())
+    };
+    // One client for both queues: clones share its connections.
+    let client = (config.webhook_queue_url.is_some() || config.refresh_queue_url.is_some()).then(sqs);
+    let queue = config.webhook_queue_url.clone().zip(client.clone()).map(|(url, client)| Outbox::sqs(client, url));
+    let refresh_queue = config.refresh_queue_url.clone().zip(client).map(|(url, client)| RefreshQueue::sqs(client, url));
     // The store's first call waits on the network while the catalog is parsed: init pays for the
     // longer of the two, not their sum.
     let warming = tokio::spawn(warm_store(store.clone()));
@@ -70,6 +76,9 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<P
     let mut ports = Ports::new(config.settings, store, Keyring::new(provider, config.key_cache), clock);
     if let Some(queue) = queue {
         ports = ports.with_outbox(queue);
+    }
+    if let Some(queue) = refresh_queue {
+        ports = ports.with_refresh_queue(queue);
     }
     let _ = warming.await;
     Ok(ports)

@@ -109,7 +109,8 @@ pub enum Command {
     /// Webhooks: where a project's connection events are sent.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
-    /// The DynamoDB table (for local DynamoDB-API servers; on AWS the stack creates it).
+    /// The table: create it (for local DynamoDB-API servers; on AWS the stack creates it), and
+    /// index what an earlier version stored.
     #[command(subcommand)]
     Table(TableCommand),
     /// The audit trail: every credential use and change, newest first.
@@ -428,10 +429,19 @@ pub enum ConnectorsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ConnectionsCommand {
-    /// List a project's connections.
+    /// List a project's connections, a page at a time (pass the printed cursor for the next).
     List {
         #[arg(long)]
         project: String,
+        /// Only this environment's.
+        #[arg(long)]
+        environment: Option<String>,
+        /// At most this many (1 to 1000).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Where the previous page ended (its `next_cursor`).
+        #[arg(long)]
+        cursor: Option<String>,
     },
     /// Record a GitHub App installation for a project environment (and one end user, or the app):
     /// only recorded installations can be asked for tokens.
@@ -489,6 +499,10 @@ pub enum WebhooksCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum TableCommand {
-    /// Create the table with Latchkey's layout, if it does not exist.
+    /// Create the table with Latchkey's layout, if it does not exist; add the due index to a table
+    /// made before it.
     Create,
+    /// Put what an earlier version stored into the due index (connections, pending webhook
+    /// deliveries), so the sweep finds it; safe to run again. Either store.
+    Reindex,
 }

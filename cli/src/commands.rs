@@ -92,7 +92,13 @@ async fn operate(ports: &Ports, command: Command, print: &Printer) -> Result<(),
             print.message(&format!("{report:?}"), serde_json::json!(report));
             Ok(())
         }
-        Command::Providers { .. } | Command::Table(_) => unreachable!("handled before the ports are built"),
+        Command::Table(TableCommand::Reindex) => {
+            let done = admin::reindex(&ports).await?;
+            let text = format!("read {} items; indexed {} connections and {} webhook deliveries", done.read, done.connections, done.deliveries);
+            print.message(&text, serde_json::json!(done));
+            Ok(())
+        }
+        Command::Providers { .. } | Command::Table(TableCommand::Create) => unreachable!("handled before the ports are built"),
     }
 }
 
@@ -174,7 +180,11 @@ async fn projects(ports: &Ports, command: ProjectsCommand, print: &Printer) -> R
 
 async fn connections(ports: &Ports, command: ConnectionsCommand, print: &Printer) -> Result<(), CliError> {
     match command {
-        ConnectionsCommand::List { project } => print.connections(&admin::list_connections(ports, &project_id(&project)?).await?),
+        ConnectionsCommand::List { project, environment, limit, cursor } => {
+            let environment = environment.map(|e| latchkey::model::EnvironmentName::parse(&e)).transpose().map_err(AdminError::from)?;
+            let (page, next) = admin::list_connections(ports, &project_id(&project)?, environment.as_ref(), limit, cursor.as_deref()).await?;
+            print.connection_page(&page, next.as_deref());
+        }
         ConnectionsCommand::AddInstallation { project, environment, connector, installation_id, user } => {
             let connection = admin::record_installation(ports, &connector, &project_id(&project)?, &environment, &installation_id, user.as_deref()).await?;
             print.connections(std::slice::from_ref(&connection));

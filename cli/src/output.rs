@@ -133,29 +133,37 @@ impl Printer {
 
     /// Connections, without their sealed credentials.
     pub fn connections(&self, connections: &[Connection]) {
-        let value = Value::Array(
-            connections
-                .iter()
-                .map(|c| {
-                    json!({
-                        "id": c.id, "environment": c.environment, "connector": c.connector, "subject": c.subject,
-                        "installation_id": c.installation_id, "state": c.state, "scopes": c.scopes,
-                        "created_at": c.created_at.to_rfc3339(), "updated_at": c.updated_at.to_rfc3339(),
-                    })
-                })
-                .collect(),
-        );
-        self.emit(&value, || {
-            table(
-                connections.iter().map(|c| {
-                    let subject =
-                        format!("{}:{}", json!(c.subject.kind).as_str().unwrap_or_default(), c.subject.id.as_ref().map(|u| u.to_string()).unwrap_or_default());
-                    vec![c.id.to_string(), c.environment.to_string(), c.connector.to_string(), subject, json!(c.state).as_str().unwrap_or_default().to_owned()]
-                }),
-                &["ID", "ENVIRONMENT", "CONNECTOR", "SUBJECT", "STATE"],
-            )
+        self.emit(&Value::Array(connections.iter().map(connection_json).collect()), || connection_table(connections));
+    }
+
+    /// One page of connections (`{"data", "next_cursor"}` in JSON, as the API's listing), and
+    /// where the next page starts.
+    pub fn connection_page(&self, connections: &[Connection], next: Option<&str>) {
+        let value = json!({"data": connections.iter().map(connection_json).collect::<Vec<_>>(), "next_cursor": next});
+        self.emit(&value, || match next {
+            Some(cursor) => format!("{}\nmore: --cursor {cursor}", connection_table(connections)),
+            None => connection_table(connections),
         });
     }
+}
+
+fn connection_json(c: &Connection) -> Value {
+    json!({
+        "id": c.id, "environment": c.environment, "connector": c.connector, "subject": c.subject,
+        "installation_id": c.installation_id, "state": c.state, "scopes": c.scopes,
+        "created_at": c.created_at.to_rfc3339(), "updated_at": c.updated_at.to_rfc3339(),
+    })
+}
+
+fn connection_table(connections: &[Connection]) -> String {
+    table(
+        connections.iter().map(|c| {
+            let subject =
+                format!("{}:{}", json!(c.subject.kind).as_str().unwrap_or_default(), c.subject.id.as_ref().map(|u| u.to_string()).unwrap_or_default());
+            vec![c.id.to_string(), c.environment.to_string(), c.connector.to_string(), subject, json!(c.state).as_str().unwrap_or_default().to_owned()]
+        }),
+        &["ID", "ENVIRONMENT", "CONNECTOR", "SUBJECT", "STATE"],
+    )
 }
 
 /// Left-aligned columns.

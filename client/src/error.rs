@@ -1,4 +1,4 @@
-//! One error variant per code of the token broker.
+//! One error variant per code of the token broker (and the listing's `invalid_cursor`).
 
 use serde_json::Value;
 
@@ -8,6 +8,9 @@ pub enum Error {
     /// 401 `unauthenticated`.
     #[error("unauthenticated: {0}")]
     Unauthenticated(String),
+    /// 400 `invalid_cursor`: a listing's cursor that is not one that listing gave.
+    #[error("invalid cursor: {0}")]
+    InvalidCursor(String),
     /// 400 `invalid_request` / `invalid_json`.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
@@ -91,6 +94,7 @@ impl Error {
         match code.as_str() {
             "unauthenticated" => Error::Unauthenticated(message),
             "invalid_request" | "invalid_json" => Error::InvalidRequest(message),
+            "invalid_cursor" => Error::InvalidCursor(message),
             "connector_not_found" => Error::ConnectorNotFound(message),
             "client_not_linked_to_project" => Error::ClientNotLinkedToProject(message),
             "client_not_enabled_for_environment" => Error::ClientNotEnabledForEnvironment(message),

@@ -11,10 +11,13 @@
 //!
 //! Tokens are cached in process until their `expires_at` minus a buffer (one minute by default),
 //! so a hot loop asks Latchkey once per token lifetime. Every error code of the broker is its own
-//! [`Error`] variant.
+//! [`Error`] variant. [`Client::list_connections`] reads a consumer's connections a page at a
+//! time; [`Client::all_connections`] follows the pages.
 
+mod connections;
 mod error;
 
+pub use connections::{Connection, Page};
 pub use error::Error;
 
 use std::collections::HashMap;
@@ -197,14 +200,10 @@ impl Client {
         fresh.then(|| token.clone())
     }
 
-    async fn fetch(&self, connector: &str, params: &TokenParams) -> Result<ProviderToken, Error> {
-        let mut url = self.base.clone();
-        url.path_segments_mut().map_err(|_| Error::Transport("base URL cannot have a path".into()))?.extend(["v1", "token", connector]);
-        let response = self
-            .http
-            .post(url)
+    /// Sends `request` with the credential; answers the JSON body of a 200, or the typed error.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, Error> {
+        let response = request
             .bearer_auth(self.credential.as_str())
-            .json(&params.body())
             .send()
             .await
             .map_err(|e| Error::Transport(if e.is_timeout() { "timed out".into() } else { "request failed".into() }))?;
@@ -212,8 +211,15 @@ impl Client {
         let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
         let body: Value = response.json().await.map_err(|_| Error::Transport(format!("HTTP {status} without a JSON body")))?;
         if status == 200 {
-            return serde_json::from_value(body).map_err(|e| Error::Transport(format!("unexpected token response: {e}")));
+            return Ok(body);
         }
         Err(Error::from_response(status, &body, retry_after))
+    }
+
+    async fn fetch(&self, connector: &str, params: &TokenParams) -> Result<ProviderToken, Error> {
+        let mut url = self.base.clone();
+        url.path_segments_mut().map_err(|_| Error::Transport("base URL cannot have a path".into()))?.extend(["v1", "token", connector]);
+        let body = self.send(self.http.post(url).json(&params.body())).await?;
+        serde_json::from_value(body).map_err(|e| Error::Transport(format!("unexpected token response: {e}")))
     }
 }

@@ -54,6 +54,7 @@ macro_rules! codes {
 codes! {
     Unauthenticated = "unauthenticated" => UNAUTHORIZED,
     InvalidRequest = "invalid_request" => BAD_REQUEST,
+    InvalidCursor = "invalid_cursor" => BAD_REQUEST,
     InvalidJson = "invalid_json" => BAD_REQUEST,
     PayloadTooLarge = "payload_too_large" => PAYLOAD_TOO_LARGE,
     FieldInvalid = "field_invalid" => BAD_REQUEST,
@@ -272,6 +273,7 @@ impl From<LinkError> for ApiError {
     fn from(error: LinkError) -> Self {
         let code = match &error {
             LinkError::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            LinkError::InvalidCursor(_) => ErrorCode::InvalidCursor,
             LinkError::FieldInvalid { .. } => ErrorCode::FieldInvalid,
             LinkError::LinkTokenInvalid => ErrorCode::LinkTokenInvalid,
             LinkError::RedirectUrlNotAllowed => ErrorCode::RedirectUrlNotAllowed,

@@ -7,7 +7,7 @@ use crate::cache::Caches;
 use crate::clock::Clock;
 use crate::keyring::Keyring;
 use crate::outbound::{Outbound, OutboundPolicy, RetryPolicy};
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, RefreshQueue};
 use crate::settings::Settings;
 use crate::store::ItemStore;
 
@@ -30,6 +30,8 @@ pub struct Ports {
     pub outbox: Outbox,
     /// Where audit events go besides their log line.
     pub audit: crate::audit::AuditSink,
+    /// Where connections found due wait to be refreshed.
+    pub refresh_queue: RefreshQueue,
 }
 
 impl Ports {
@@ -45,6 +47,7 @@ impl Ports {
             caches: Arc::new(Caches::default()),
             outbox: Outbox::sweep_only(),
             audit: crate::audit::AuditSink::Log,
+            refresh_queue: RefreshQueue::in_process(),
         }
     }
 
@@ -62,6 +65,12 @@ impl Ports {
     /// The same ports with `outbox` for webhook deliveries.
     pub fn with_outbox(mut self, outbox: Outbox) -> Self {
         self.outbox = outbox;
+        self
+    }
+
+    /// The same ports with `queue` for due refreshes.
+    pub fn with_refresh_queue(mut self, queue: RefreshQueue) -> Self {
+        self.refresh_queue = queue;
         self
     }
 

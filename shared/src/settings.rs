@@ -23,6 +23,12 @@ pub struct Settings {
     pub outbound_allowed_hosts: Vec<String>,
     /// How long audit events are kept (90 days by default).
     pub audit_retention_days: u32,
+    /// How many background refreshes of one connector may run at once (the lanes of its message
+    /// groups on AWS, a semaphore locally), so one slow or rate-limiting provider holds up only
+    /// its own connections.
+    pub refresh_concurrency_per_connector: usize,
+    /// How many background refreshes may run at once in one process (the local pool).
+    pub refresh_concurrency: usize,
 }
 
 impl Default for Settings {
@@ -35,6 +41,8 @@ impl Default for Settings {
             webhook_retry_base: Duration::from_secs(2),
             outbound_allowed_hosts: Vec::new(),
             audit_retention_days: 90,
+            refresh_concurrency_per_connector: 4,
+            refresh_concurrency: 32,
         }
     }
 }

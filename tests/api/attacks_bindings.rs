@@ -185,7 +185,7 @@ async fn the_connect_page_refuses_forms_posted_from_another_site() {
         assert_eq!(link::page_code(response).await, "cross_site_request", "{what}");
     }
     assert_eq!(right_token.status(), 303, "the page's own form, with its token, is accepted");
-    let connections = admin::list_connections(&app.state, &project.project_id).await.unwrap();
+    let (connections, _) = admin::list_connections(&app.state, &project.project_id, None, 100, None).await.unwrap();
     assert_eq!(connections.len(), 1, "only the genuine submission connected");
 }
 

@@ -120,7 +120,10 @@ async fn operators_manage_projects_keys_and_connectors_over_the_embedded_store()
     assert!(latchkey(d, &["connectors", "unlink", "--uid", "slack/acme-slack", "--project", &project_id], &[], None).status.success());
     assert!(latchkey(d, &["connectors", "delete", "--uid", "slack/acme-slack"], &[], None).status.success());
     assert_eq!(json(&latchkey(d, &["--json", "connectors", "list"], &[], None)), serde_json::json!([]));
-    assert_eq!(json(&latchkey(d, &["--json", "connections", "list", "--project", &project_id], &[], None)), serde_json::json!([]));
+    assert_eq!(
+        json(&latchkey(d, &["--json", "connections", "list", "--project", &project_id], &[], None)),
+        serde_json::json!({"data": [], "next_cursor": null})
+    );
 }
 
 #[test]

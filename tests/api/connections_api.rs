@@ -147,13 +147,13 @@ async fn imported_tokens_become_a_callable_connection() {
 
 /// A webhook receiver on loopback that fails its first `failures` requests with 500, verifies
 /// signatures, and applies each event id once (as a receiver should).
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     received: Arc<Mutex<Vec<(String, String, String)>>>,
 }
 
 impl Receiver {
-    async fn start(failures: usize) -> Receiver {
+    pub(crate) async fn start(failures: usize) -> Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hooks", listener.local_addr().unwrap());
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -196,6 +196,11 @@ impl Receiver {
             }
         });
         Receiver { url, received }
+    }
+
+    /// How many requests arrived so far.
+    pub(crate) fn count(&self) -> usize {
+        self.received.lock().unwrap().len()
     }
 }
 

@@ -26,7 +26,7 @@ enum Alike {
 }
 
 /// The functions' configuration: the app's DynamoDB table (through `dynamo`) and KMS key on moto.
-fn lambda_env(app: &TestApp, dynamo: &str) -> Vec<(String, String)> {
+pub(crate) fn lambda_env(app: &TestApp, dynamo: &str) -> Vec<(String, String)> {
     let table = app.table.clone().expect("the AWS backend");
     let key_id = app.kms.as_ref().expect("the AWS backend").key_id().to_owned();
     [

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use latchkey::store::{DeleteCondition, Item, ItemStore, Key, StoreError};
+use latchkey::store::{DeleteCondition, Due, DueQueue, Item, ItemStore, Key, StoreError};
 use latchkey::ManualClock;
 use serde_json::{json, Map, Value};
 
@@ -174,6 +174,84 @@ mod cases {
         let result = f.store.put_if_absent(&item("P", "A", json!({"version": 5}))).await;
         assert!(matches!(result, Err(StoreError::Codec(_))), "{result:?}");
         assert_eq!(f.store.get(&Key::new("P", "A")).await.unwrap(), None);
+        let result = f.store.put_if_absent(&item("P", "B", json!({"due_at": 5}))).await;
+        assert!(matches!(result, Err(StoreError::Codec(_))), "the due index's attributes are the store's: {result:?}");
+    }
+
+    pub async fn query_page_walks_a_partition_a_page_at_a_time(f: Fixture) {
+        let now = latchkey::Clock::now(&f.clock);
+        for sk in ["C#a", "C#b", "C#c", "C#d", "C#e", "C#f", "C#g", "D#a"] {
+            f.store.put(&item("P1", sk, json!({}))).await.unwrap();
+        }
+        f.store.put(&item("P1", "C#ba", json!({})).expiring_at(now.plus_secs(1))).await.unwrap();
+        f.store.put(&item("P2", "C#z", json!({}))).await.unwrap();
+        f.clock.advance(1);
+        let (mut seen, mut after, mut pages) = (Vec::new(), None::<String>, 0);
+        loop {
+            let page = f.store.query_page("P1", "C#", after.as_deref(), 3).await.unwrap();
+            assert!(page.items.len() <= 3);
+            seen.extend(page.items.into_iter().map(|i| i.key.sk));
+            pages += 1;
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, vec!["C#a", "C#b", "C#c", "C#d", "C#e", "C#f", "C#g"], "in order, each once, the expired one left out");
+        assert_eq!(pages, 3);
+        let rest = f.store.query_page("P1", "C#", Some("C#e"), 10).await.unwrap();
+        let keys: Vec<String> = rest.items.into_iter().map(|i| i.key.sk).collect();
+        assert_eq!((keys, rest.next), (vec!["C#f".to_owned(), "C#g".to_owned()], None));
+        assert!(f.store.query_page("P3", "C#", None, 5).await.unwrap().items.is_empty());
+    }
+
+    fn due_item(sk: &str, queue: DueQueue, at: latchkey::Timestamp) -> Item {
+        Item { due: Some(Due { queue, at }), ..item("Q", sk, json!({"n": sk})) }
+    }
+
+    pub async fn due_reads_what_is_due_soonest_first_and_follows_every_write(f: Fixture) {
+        let now = latchkey::Clock::now(&f.clock);
+        f.store.put_if_absent(&due_item("late", DueQueue::Refresh, now.plus_secs(30))).await.unwrap();
+        f.store.put_if_absent(&due_item("early", DueQueue::Refresh, now.plus_secs(10))).await.unwrap();
+        f.store.put_if_absent(&due_item("middle", DueQueue::Refresh, now.plus_secs(20))).await.unwrap();
+        f.store.put_if_absent(&due_item("hook", DueQueue::Webhook, now)).await.unwrap();
+        f.store.put_if_absent(&item("Q", "none", json!({}))).await.unwrap();
+        let due = |until: i64, limit: usize| {
+            let store = f.store.clone();
+            async move {
+                store.due(DueQueue::Refresh, now.plus_secs(until), limit).await.unwrap().into_iter().map(|d| (d.key.sk, d.at.0 - now.0)).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(due(20, 10).await, vec![("early".to_owned(), 10), ("middle".to_owned(), 20)]);
+        assert_eq!(due(100, 1).await, vec![("early".to_owned(), 10)], "the soonest first");
+        assert!(due(9, 10).await.is_empty(), "nothing due yet");
+        let read = f.store.get(&Key::new("Q", "early")).await.unwrap().unwrap();
+        assert_eq!(read.due, Some(Due { queue: DueQueue::Refresh, at: now.plus_secs(10) }), "the due time round-trips");
+        // A write that settles the item takes it out; one that moves it moves it.
+        f.store.put_if_version(&Item { due: None, ..read }).await.unwrap();
+        let mut late = f.store.get(&Key::new("Q", "late")).await.unwrap().unwrap();
+        late.due = Some(Due { queue: DueQueue::Refresh, at: now.plus_secs(5) });
+        f.store.put_if_version(&late).await.unwrap();
+        assert_eq!(due(100, 10).await, vec![("late".to_owned(), 5), ("middle".to_owned(), 20)]);
+        let hooks = f.store.due(DueQueue::Webhook, now, 10).await.unwrap();
+        assert_eq!(hooks.iter().map(|d| d.key.sk.as_str()).collect::<Vec<_>>(), vec!["hook"], "each queue is its own");
+        f.store.put(&due_item("gone", DueQueue::Refresh, now).expiring_at(now.plus_secs(1))).await.unwrap();
+        f.clock.advance(1);
+        assert!(!due(100, 10).await.iter().any(|(sk, _)| sk == "gone"), "an expired item is not due");
+        f.store.delete_if(&Key::new("Q", "middle"), DeleteCondition::Exists).await.unwrap();
+        assert_eq!(due(100, 10).await, vec![("late".to_owned(), 5)]);
+    }
+
+    pub async fn due_takes_the_soonest_of_many_across_the_index(f: Fixture) {
+        let now = latchkey::Clock::now(&f.clock);
+        for i in 0..60 {
+            let at = if i % 2 == 0 { now.plus_secs(i) } else { now.plus_secs(1000) };
+            f.store.put(&due_item(&format!("I#{i:02}"), DueQueue::Refresh, at)).await.unwrap();
+        }
+        let due = f.store.due(DueQueue::Refresh, now.plus_secs(100), 20).await.unwrap();
+        let expected: Vec<String> = (0..40).step_by(2).map(|i| format!("I#{i:02}")).collect();
+        assert_eq!(due.into_iter().map(|d| d.key.sk).collect::<Vec<_>>(), expected);
+        assert_eq!(f.store.due(DueQueue::Refresh, now.plus_secs(100), 100).await.unwrap().len(), 30, "only what is due, however many are stored");
     }
 }
 
@@ -218,4 +296,7 @@ conformance!(
     query_reads_past_one_page,
     reserved_attribute_names_are_refused,
     an_item_over_400_kb_is_too_large_on_both,
+    query_page_walks_a_partition_a_page_at_a_time,
+    due_reads_what_is_due_soonest_first_and_follows_every_write,
+    due_takes_the_soonest_of_many_across_the_index,
 );

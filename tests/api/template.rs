@@ -128,3 +128,57 @@ fn kms_permissions_are_least_privilege() {
     assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
     assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
 }
+
+/// The actions of a resource's policies that start with `prefix`, with the resources they name.
+fn actions_of(resource: &Value, prefix: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for policy in resource["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            let on = serde_yaml::to_string(&statement["Resource"]).unwrap();
+            for action in statement["Action"].as_sequence().into_iter().flatten().filter_map(|a| a.as_str()).filter(|a| a.starts_with(prefix)) {
+                found.push((action.to_owned(), on.trim().to_owned()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn background_work_is_found_through_the_due_index_and_fans_out_through_a_fifo_queue() {
+    let template = template();
+    let table = &template["Resources"]["Table"]["Properties"];
+    let index = table["GlobalSecondaryIndexes"].as_sequence().unwrap().iter().find(|i| i["IndexName"] == latchkey::store::DynamoStore::DUE_INDEX);
+    let index = index.expect("the due index the DynamoDB adapter queries");
+    let keys: Vec<(&str, &str)> =
+        index["KeySchema"].as_sequence().unwrap().iter().map(|k| (k["AttributeName"].as_str().unwrap(), k["KeyType"].as_str().unwrap())).collect();
+    assert_eq!(keys, [("due_pk", "HASH"), ("due_at", "RANGE")]);
+    assert_eq!(index["Projection"]["ProjectionType"], "INCLUDE", "keys and expiry only: no secret in the index");
+    assert_eq!(index["Projection"]["NonKeyAttributes"], serde_yaml::to_value(["expires_at"]).unwrap());
+    let types: BTreeSet<(String, String)> = table["AttributeDefinitions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| (a["AttributeName"].as_str().unwrap().to_owned(), a["AttributeType"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(types.contains(&("due_pk".into(), "S".into())) && types.contains(&("due_at".into(), "N".into())), "{types:?}");
+
+    let queue = &template["Resources"]["RefreshQueue"]["Properties"];
+    assert_eq!(queue["FifoQueue"], true, "message groups bound each connector's lanes");
+    let worker = &template["Resources"]["RefreshWorkerFunction"];
+    assert_eq!(worker["Metadata"]["BuildProperties"]["Binary"], "latchkey-refresh-worker");
+    assert!(helpers::workspace_root().join("functions/refresh-worker/Cargo.toml").exists());
+    let event = worker["Properties"]["Events"].as_mapping().unwrap().values().next().unwrap();
+    assert_eq!(event["Type"], "SQS");
+    assert!(serde_yaml::to_string(&event["Properties"]["Queue"]).unwrap().contains("RefreshQueue.Arn"));
+    assert!(queue["VisibilityTimeout"].as_u64().unwrap() >= worker["Properties"]["Timeout"].as_u64().unwrap(), "Lambda requires it");
+    let worker_table: BTreeSet<String> = actions_of(worker, "dynamodb:").into_iter().map(|(a, _)| a).collect();
+    assert_eq!(worker_table, BTreeSet::from(["dynamodb:GetItem".to_owned(), "dynamodb:PutItem".to_owned()]), "reads a connection, writes it");
+
+    // The sweep only reads the index and queues: no key access, no write, Query on the index only.
+    let sweep = &template["Resources"]["SweepFunction"];
+    assert!(serde_yaml::to_string(&sweep["Properties"]["Environment"]["Variables"]["LATCHKEY_REFRESH_QUEUE_URL"]).unwrap().contains("RefreshQueue"));
+    assert!(kms_actions(sweep).is_empty(), "the sweep opens nothing: {:?}", kms_actions(sweep));
+    let sweep_table = actions_of(sweep, "dynamodb:");
+    assert_eq!(sweep_table.iter().map(|(a, _)| a.as_str()).collect::<BTreeSet<_>>(), BTreeSet::from(["dynamodb:GetItem", "dynamodb:Query"]));
+    assert!(sweep_table.iter().filter(|(a, _)| a == "dynamodb:Query").all(|(_, on)| on.contains("/index/due")), "{sweep_table:?}");
+}

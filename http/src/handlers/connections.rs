@@ -55,9 +55,9 @@ fn consumer_of(headers: &HeaderMap, query: Option<&str>) -> Result<ConsumerId, A
             `x-latchkey-consumer-id` in its place (the header wins)", min_length = 1, max_length = 256,
             pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"),
            ("limit" = Option<usize>, Query, description = "At most this many (default 50)", minimum = 1, maximum = 100),
-           ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+           ("cursor" = Option<String>, Query, description = "next_cursor of the previous page (opaque; valid only for the same project, environment and consumer)")),
     responses((status = 200, description = "The consumer's connections, one per available connector", body = ConnectionList),
-              (status = 400, description = "invalid_request: no consumer id, a bad limit or cursor", body = ErrorBody),
+              (status = 400, description = "invalid_request: no consumer id or a bad limit; invalid_cursor: a cursor this listing did not give", body = ErrorBody),
               (status = 401, description = "unauthenticated", body = ErrorBody),
               (status = 403, description = "subject_not_allowed: a key bound to another user", body = ErrorBody)))]
 pub async fn list_connections(

@@ -23,6 +23,7 @@ from latchkey import (
     ERROR_CODES,
     AsyncLatchkey,
     ConnectionNotFoundError,
+    InvalidCursorError,
     InvalidJsonError,
     Latchkey,
     LatchkeyConnectionError,
@@ -56,13 +57,41 @@ def test_connections_lifecycle_against_the_real_server() -> None:
         assert imported.id is not None and imported.id.startswith("conn_")
         assert imported.state == "callable" and imported.auth_type == "api_key" and imported.consumer_id == consumer
         assert client.connections.get(imported.id).connector == "demo/api-key"
-        page = client.connections.list(consumer_id=consumer)
-        assert page.next_cursor is None
+        page = client.connections.list(consumer_id=consumer, limit=100)
+        assert page.next_cursor is None, "everything on one page: no next_cursor"
         assert any(c.id == imported.id for c in page.data)
         deleted = client.connections.delete(imported.id)
         assert (deleted.id, deleted.deleted, deleted.revoked) == (imported.id, True, False)
         with pytest.raises(ConnectionNotFoundError):
             client.connections.get(imported.id)
+
+
+def test_connections_really_page_and_a_cursor_continues_only_its_own_listing() -> None:
+    # Three more connectors for the demo project's environment, so a page of one is not the last.
+    for name in ("a", "b", "c"):
+        cli("connectors", "create", "--uid", f"pypage/{name}", "--auth-mode", "api-key")
+        cli("connectors", "link", "--uid", f"pypage/{name}", "--project", env("LATCHKEY_PROJECT"), "--environment", "development")
+    requests: List[httpx.Request] = []
+    transport = httpx.HTTPTransport()
+
+    class Counting(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            requests.append(request)
+            return transport.handle_request(request)
+
+    consumer = f"py-pages-{time.time_ns()}"
+    with Latchkey(env("LATCHKEY_URL"), env("LATCHKEY_SECRET_KEY"), http_client=httpx.Client(transport=Counting())) as client:
+        first = client.connections.list(consumer_id=consumer, limit=1)
+        assert len(first.data) == 1 and first.next_cursor is not None, "a page of one is not the last"
+        requests.clear()
+        every = [c.connector for c in client.connections.iterate(consumer_id=consumer, limit=1)]
+        assert len(requests) >= 4, f"one request per page: {len(requests)}"
+        assert all("cursor" in r.url.params for r in requests[1:]), "every page after the first asks from the previous one's cursor"
+        for uid in ("pypage/a", "pypage/b", "pypage/c", "demo/api-key"):
+            assert every.count(uid) == 1, uid
+        assert every == sorted(every), "in connector order"
+        with pytest.raises(InvalidCursorError):
+            client.connections.list(consumer_id=consumer + "-other", cursor=first.next_cursor)
 
 
 def test_link_token_and_session_do_not_show_their_secrets() -> None:
@@ -197,7 +226,7 @@ def test_the_low_level_request_maps_errors() -> None:
 
 
 def test_every_code_has_its_own_class_and_odd_bodies_never_raise() -> None:
-    assert len(ERROR_CODES) == 31 and set(ERROR_CLASSES) == set(ERROR_CODES)
+    assert len(ERROR_CODES) == 32 and set(ERROR_CLASSES) == set(ERROR_CODES)
     for code in ERROR_CODES:
         error = error_from_response(400, {"error": {"code": code, "message": "m"}})
         assert type(error) is ERROR_CLASSES[code] and type(error) is not LatchkeyError

@@ -6,6 +6,7 @@
 mod connectors;
 mod discovery;
 mod projects;
+mod reindex;
 mod secret_keys;
 mod webhooks;
 
@@ -15,12 +16,13 @@ pub use connectors::{
 };
 pub use discovery::discover;
 pub use projects::{create_project, distrust_issuer, list_projects, parse_origin, set_allowed_origins, trust_issuer, NewProject, OIDC_ALGORITHMS};
+pub use reindex::{reindex, Reindexed};
 pub use secret_keys::{create_secret_key, create_user_secret_key, list_secret_keys, revoke_access_token, revoke_secret_key};
 pub use webhooks::{add_webhook, list_deliveries, remove_webhook};
 
-use crate::model::{Connection, InvalidName, Project, ProjectId, Stored};
+use crate::model::{Connection, EnvironmentName, InvalidName, Project, ProjectId, Stored};
 use crate::ports::Ports;
-use crate::store::RecordError;
+use crate::store::{Cursor, RecordError};
 
 /// Why an operator action was refused or failed. Messages name the problem, never a secret.
 #[derive(Debug, thiserror::Error)]
@@ -62,10 +64,32 @@ pub async fn project(ports: &Ports, id: &ProjectId) -> Result<Stored<Project>, A
     Stored::<Project>::get(ports.store.as_ref(), &Project::key_of(id)).await?.ok_or_else(|| AdminError::NotFound(format!("project {id}")))
 }
 
-/// Every connection of a project, oldest id first.
-pub async fn list_connections(ports: &Ports, project_id: &ProjectId) -> Result<Vec<Connection>, AdminError> {
+/// The largest page of an operator listing.
+pub const MAX_PAGE: usize = 1000;
+
+/// One page of a project's connections (of one environment, or all), in key order: at most
+/// `limit` (1 to [`MAX_PAGE`]) after `cursor`, and the cursor of the next page if one follows.
+/// A cursor from another listing is refused.
+pub async fn list_connections(
+    ports: &Ports,
+    project_id: &ProjectId,
+    environment: Option<&EnvironmentName>,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<(Vec<Connection>, Option<String>), AdminError> {
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(AdminError::Invalid(format!("--limit must be 1 to {MAX_PAGE}")));
+    }
     project(ports, project_id).await?;
     let partition = Project::partition_of(project_id);
-    let stored = Stored::<Connection>::query(ports.store.as_ref(), &partition, Connection::SK_PREFIX).await?;
-    Ok(stored.into_iter().map(|s| s.record).collect())
+    let prefix = match environment {
+        Some(environment) => format!("{}{environment}#", Connection::SK_PREFIX),
+        None => Connection::SK_PREFIX.to_owned(),
+    };
+    let cursors = Cursor::for_query(&format!("admin-connections\n{project_id}\n{prefix}"));
+    // The position is the sort key after the prefix, so no cursor can leave the listing's prefix.
+    let after = cursor.map(|raw| cursors.decode(raw).map(|rest| format!("{prefix}{rest}"))).transpose().map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let (page, next) = Stored::<Connection>::query_page(ports.store.as_ref(), &partition, &prefix, after.as_deref(), limit).await?;
+    let next = next.and_then(|sk| sk.strip_prefix(&prefix).map(|rest| cursors.encode(rest)));
+    Ok((page.into_iter().map(|s| s.record).collect(), next))
 }

@@ -26,14 +26,13 @@ pub use import::{import_connection, ImportRequest};
 pub use overview::{act, Action};
 pub use revoke::{delete_connection, disconnect_connection};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::link::LinkError;
 use crate::model::{AuthMode, Connection, ConnectionId, Connector, ConnectorUid, ConsumerId, Project, Scope, SecretKeyLookup, Stored};
 use crate::ports::Ports;
+use crate::store::Cursor;
 
 /// The wire name of an auth mode.
 pub fn auth_type(mode: AuthMode) -> &'static str {
@@ -99,13 +98,13 @@ pub fn view(connector: &Connector, connection: Option<&Connection>, authorize_ur
     }
 }
 
-/// One page of a listing: at most `limit` entries after `after`.
+/// One page of a listing: at most `limit` entries after where `cursor` says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
     /// How many at most.
     pub limit: usize,
-    /// The last connector of the previous page.
-    pub after: Option<ConnectorUid>,
+    /// The previous page's `next_cursor`, as it came: read against the query it must belong to.
+    pub cursor: Option<String>,
 }
 
 impl Page {
@@ -114,31 +113,20 @@ impl Page {
     /// The largest page.
     pub const MAX_LIMIT: usize = 100;
 
-    /// Parses `limit` (1 to 100, 50 by default) and an opaque `cursor` from a previous page.
+    /// Parses `limit` (1 to 100, 50 by default) and keeps an opaque `cursor` from a previous page.
     pub fn parse(limit: Option<usize>, cursor: Option<&str>) -> Result<Self, LinkError> {
         let limit = limit.unwrap_or(Self::DEFAULT_LIMIT);
         if !(1..=Self::MAX_LIMIT).contains(&limit) {
             return Err(LinkError::InvalidRequest(format!("limit must be 1 to {}", Self::MAX_LIMIT)));
         }
-        let after = match cursor.filter(|c| !c.is_empty()) {
-            None => None,
-            Some(raw) => {
-                let decoded = (raw.len() <= 200).then(|| URL_SAFE_NO_PAD.decode(raw).ok()).flatten().and_then(|b| String::from_utf8(b).ok());
-                let uid = decoded.and_then(|d| ConnectorUid::parse(&d).ok());
-                Some(uid.ok_or_else(|| LinkError::InvalidRequest("cursor is not one this API gave".into()))?)
-            }
-        };
-        Ok(Self { limit, after })
-    }
-
-    fn cursor_after(uid: &ConnectorUid) -> String {
-        URL_SAFE_NO_PAD.encode(uid.as_str())
+        Ok(Self { limit, cursor: cursor.filter(|c| !c.is_empty()).map(str::to_owned) })
     }
 }
 
 /// Every connector the caller's project environment may use, with this consumer's connection to
 /// it if one exists, a page at a time: two store calls (the connectors, the consumer's
-/// connections). A key bound to one end user lists that user only.
+/// connections). A key bound to one end user lists that user only. Cursors are bound to the
+/// project, environment and consumer: one from another listing is refused (`invalid_cursor`).
 pub async fn list(
     ports: &Ports,
     key: &SecretKeyLookup,
@@ -150,12 +138,17 @@ pub async fn list(
     if !scope.allows(consumer) {
         return Err(LinkError::SubjectNotAllowed);
     }
+    let cursors = Cursor::for_query(&format!("connections\n{}\n{}\n{consumer}", key.project_id, key.environment));
+    let after = match &page.cursor {
+        Some(raw) => Some(ConnectorUid::parse(&cursors.decode(raw)?).map_err(|_| crate::store::BadCursor)?),
+        None => None,
+    };
     let mut connectors: Vec<Connector> = Stored::<Connector>::query(ports.store.as_ref(), Connector::PARTITION, "CONNECTOR#")
         .await?
         .into_iter()
         .map(|s| s.record)
         .filter(|c| c.usable_by(&key.project_id, &key.environment) && !c.auth_mode.is_machine())
-        .filter(|c| page.after.as_ref().is_none_or(|after| &c.uid > after))
+        .filter(|c| after.as_ref().is_none_or(|after| &c.uid > after))
         .collect();
     connectors.sort_by(|a, b| a.uid.cmp(&b.uid));
     let more = connectors.len() > page.limit;
@@ -173,7 +166,7 @@ pub async fn list(
         let link = authorize_link(ports, key, consumer, connector, base).await?;
         views.push(view(connector, connection, Some(link), base));
     }
-    let next = if more { connectors.last().map(|c| Page::cursor_after(&c.uid)) } else { None };
+    let next = if more { connectors.last().map(|c| cursors.encode(c.uid.as_str())) } else { None };
     Ok((views, next))
 }
 

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use crate::model::{Delivery, DeliveryStatus, Project, Stored, Webhook};
+use futures::StreamExt;
+
+use crate::model::{Delivery, DeliveryStatus, DueQueue, Project, Stored, Webhook};
 use crate::outbound::ProviderError;
 use crate::outbox::{Outbox, QueuedDelivery};
 use crate::ports::Ports;
@@ -60,20 +62,40 @@ async fn deliver_with_retries(ports: &Ports, key: Key) {
     }
 }
 
-/// Tries every pending delivery that is due, once (the scheduled sweep). Returns how many it tried.
+/// A queue retries a delivery on its own; the sweep hands back to it only what it has lost (a
+/// send that failed, a process that stopped): deliveries overdue by longer than this.
+const QUEUE_GRACE_SECS: i64 = 120;
+/// The most deliveries one pass takes from the index.
+const MAX_DUE_PER_PASS: usize = 10_000;
+/// Attempts in flight at once when the sweep delivers itself.
+const CONCURRENT_ATTEMPTS: usize = 8;
+
+/// Retries the pending deliveries that are due (the scheduled sweep), found through the due
+/// index, never by reading the log: queued again where there is a queue, attempted here where
+/// there is none. Returns how many.
 pub async fn deliver_due(ports: &Ports) -> usize {
-    let mut tried = 0;
-    let Ok(projects) = Stored::<Project>::query(ports.store.as_ref(), Project::PARTITION, "PROJECT#").await else { return 0 };
-    for project in projects.iter().map(|p| &p.record).filter(|p| !p.webhooks.is_empty()) {
-        let partition = Project::partition_of(&project.id);
-        let Ok(deliveries) = Stored::<Delivery>::query(ports.store.as_ref(), &partition, Delivery::SK_PREFIX).await else { continue };
-        let now = ports.clock.now();
-        for delivery in deliveries.into_iter().filter(|d| d.record.status == DeliveryStatus::Pending && d.record.next_attempt_at <= now) {
-            attempt(ports, &crate::model::Record::key(&delivery.record)).await;
-            tried += 1;
+    let now = ports.clock.now();
+    let until = if ports.outbox.retries() { now.plus_secs(-QUEUE_GRACE_SECS) } else { now };
+    let due = match ports.store.due(DueQueue::Webhook, until, MAX_DUE_PER_PASS).await {
+        Ok(due) => due,
+        Err(error) => {
+            tracing::warn!(%error, "the sweep could not read the deliveries due");
+            return 0;
         }
+    };
+    let count = due.len();
+    if ports.outbox.retries() {
+        for item in due {
+            ports.outbox.send(item.key).await;
+        }
+    } else {
+        futures::stream::iter(due)
+            .for_each_concurrent(CONCURRENT_ATTEMPTS, |item| async move {
+                attempt(ports, &item.key).await;
+            })
+            .await;
     }
-    tried
+    count
 }
 
 /// One attempt; the log records it. Returns the delivery's status after it (None if it vanished).
@@ -83,7 +105,12 @@ async fn attempt(ports: &Ports, key: &Key) -> Option<DeliveryStatus> {
         return Some(stored.record.status);
     }
     let project = Stored::<Project>::get(ports.store.as_ref(), &Project::key_of(&stored.record.project_id)).await.ok()??;
-    let hook = project.record.webhooks.iter().find(|h| h.id == stored.record.webhook_id)?;
+    let Some(hook) = project.record.webhooks.iter().find(|h| h.id == stored.record.webhook_id) else {
+        // Removed since: nothing will ever deliver it, so it is settled (and leaves the due index).
+        stored.record.status = DeliveryStatus::Failed;
+        stored.record.last_error = Some("the webhook was removed".into());
+        return save(ports, stored).await;
+    };
     let secret = ports.keyring.open_str(&Webhook::secret_binding(&project.record.id, &hook.id), &hook.secret).await.ok()?;
     let now = ports.clock.now();
     let signature = sign(&secret, now.0, &stored.record.body);
@@ -95,7 +122,13 @@ async fn attempt(ports: &Ports, key: &Key) -> Option<DeliveryStatus> {
         ("latchkey-signature", signature.as_str()),
     ];
     let result = ports.outbound.post_webhook(&stored.record.url, &headers, stored.record.body.clone()).await;
-    let delivery = &mut stored.record;
+    settle(ports, &mut stored.record, result, now);
+    tracing::info!(event_id = %stored.record.event_id, webhook = %stored.record.webhook_id, attempts = stored.record.attempts, status = ?stored.record.status, "webhook attempt");
+    save(ports, stored).await
+}
+
+/// Records an attempt's result on the delivery: delivered, pending with its next attempt, or failed.
+fn settle(ports: &Ports, delivery: &mut Delivery, result: Result<u16, ProviderError>, now: crate::clock::Timestamp) {
     delivery.attempts += 1;
     match result {
         Ok(status) if (200..300).contains(&status) => {
@@ -123,8 +156,11 @@ async fn attempt(ports: &Ports, key: &Key) -> Option<DeliveryStatus> {
             delivery.next_attempt_at = now.plus_secs(wait);
         }
     }
-    tracing::info!(event_id = %delivery.event_id, webhook = %delivery.webhook_id, attempts = delivery.attempts, status = ?delivery.status, "webhook attempt");
-    let status = delivery.status;
+}
+
+/// Writes the delivery back (its due time follows its status) if nobody else did meanwhile.
+async fn save(ports: &Ports, stored: Stored<Delivery>) -> Option<DeliveryStatus> {
+    let status = stored.record.status;
     let mut item = crate::model::Record::to_item(&stored.record).ok()?;
     item.version = stored.version;
     item.expires_at = Some(stored.record.created_at.plus_secs(Delivery::KEPT_SECS));

@@ -92,6 +92,7 @@ pub async fn store_connection(
                     refresh_lease: None,
                     refresh_failures: 0,
                     refresh_retry_at: None,
+                    refreshable: false,
                     metadata: Map::new(),
                     fields: Default::default(),
                     end_user_supplied: Vec::new(),
@@ -115,6 +116,7 @@ pub async fn store_connection(
         connection.refresh_lease = None;
         connection.refresh_failures = 0;
         connection.refresh_retry_at = None;
+        connection.refreshable = connector.auth_mode == crate::model::AuthMode::OAuth2 && credentials.refresh_token.is_some();
         connection.metadata.extend(metadata.clone());
         connection.fields = fields.clone();
         connection.end_user_supplied = end_user_supplied.clone();

@@ -29,6 +29,9 @@ pub enum LinkError {
     /// The request is malformed.
     #[error("{0}")]
     InvalidRequest(String),
+    /// A listing's cursor is not one that listing gave (another query's, or made up).
+    #[error(transparent)]
+    InvalidCursor(#[from] crate::store::BadCursor),
     /// A connection field's value is missing or not acceptable.
     #[error("{message}")]
     FieldInvalid {

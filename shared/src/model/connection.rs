@@ -7,10 +7,16 @@
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde::{Deserialize, Serialize};
 
-use super::Key;
 use super::{Binding, Sealed};
 use super::{ConnectionId, ConnectorUid, ConsumerId, EnvironmentName, InstallationId, Project, ProjectId, Record};
+use super::{Due, DueQueue, Key};
 use crate::clock::Timestamp;
+
+/// The sweep refreshes ahead what expires within this window (longer than the 5 minutes between
+/// passes on AWS), and only tokens living at least twice as long, so at most once per lifetime.
+pub const REFRESH_AHEAD_WINDOW_SECS: i64 = 15 * 60;
+/// The sweep refreshes a connection not written for this long, so idle refresh tokens stay alive.
+pub const KEEP_ALIVE_SECS: i64 = 7 * 24 * 3600;
 
 /// Characters escaped inside a key segment, so a subject id cannot forge another key.
 const KEY_SEGMENT: &AsciiSet = &CONTROLS.add(b'#').add(b'%').add(b' ');
@@ -82,6 +88,14 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
 /// Where a connection stands (the states of Apideck Vault's connections).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -149,6 +163,11 @@ pub struct Connection {
     /// No refresh is tried before this (the failure cooldown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_retry_at: Option<Timestamp>,
+    /// Whether the sweep keeps this grant alive: an OAuth 2.0 grant with a refresh token. Set where
+    /// credentials are stored; records from before it was kept count as refreshable, as the sweep
+    /// then treated every OAuth 2.0 connection (it clears the flag where the connector says not).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub refreshable: bool,
     /// What the provider returned that callers need (instance URL, tenant id).
     #[serde(default)]
     pub metadata: serde_json::Map<String, serde_json::Value>,
@@ -218,11 +237,46 @@ impl Connection {
     pub fn credentials_binding(&self) -> Binding {
         Binding::new(format!("project:{}", self.project_id), &self.key(), "credentials")
     }
+
+    /// Whether the sweep refreshes the token ahead of expiry at `now`: it expires within the
+    /// window and lives long enough (or for an unknown time, as an imported one) that the new
+    /// token outlives the next passes. Shorter-lived tokens are refreshed on demand.
+    pub fn refresh_ahead(&self, now: Timestamp) -> bool {
+        self.refresh_ahead_at().is_some_and(|at| at <= now)
+    }
+
+    fn refresh_ahead_at(&self) -> Option<Timestamp> {
+        let lives_long = self.token_lifetime_secs().is_none_or(|lifetime| lifetime >= 2 * REFRESH_AHEAD_WINDOW_SECS);
+        self.token_expires_at.filter(|_| lives_long).map(|at| at.plus_secs(-REFRESH_AHEAD_WINDOW_SECS))
+    }
+
+    /// When the sweep next has work on this connection: the refresh ahead of expiry or the
+    /// keep-alive of an idle refresh token, whichever comes first, but not before a failure
+    /// cooldown ends; none for a connection the sweep never refreshes (not callable, no
+    /// credentials, nothing to refresh with). The one place this is derived: every write of a
+    /// connection stores it (see [`Record::due`]).
+    pub fn background_due(&self) -> Option<Timestamp> {
+        if self.state != ConnectionState::Callable || self.credentials.is_none() || !self.refreshable {
+            return None;
+        }
+        let keep_alive = self.updated_at.plus_secs(KEEP_ALIVE_SECS);
+        let natural = self.refresh_ahead_at().map_or(keep_alive, |ahead| ahead.min(keep_alive));
+        Some(self.refresh_retry_at.map_or(natural, |retry| retry.max(natural)))
+    }
+
+    /// The connector uid a connection's sort key ends with (the due index holds keys only).
+    pub fn connector_in_key(key: &Key) -> Option<&str> {
+        key.sk.strip_prefix(Self::SK_PREFIX)?.rsplit_once('#').map(|(_, connector)| connector)
+    }
 }
 
 impl Record for Connection {
     fn key(&self) -> Key {
         Self::key_of(&self.project_id, &self.environment, &self.connector, &self.subject, self.installation_id.as_ref())
+    }
+
+    fn due(&self) -> Option<Due> {
+        self.background_due().map(|at| Due { queue: DueQueue::Refresh, at })
     }
 }
 
@@ -261,5 +315,40 @@ mod tests {
         }
         let staging = EnvironmentName::parse("staging").unwrap();
         assert!(!Connection::key_of(&project, &staging, &connector, &Subject::user(user("user-1")), None).sk.starts_with(&prefix));
+        let tricky = Connection::key_of(&project, &production, &connector, &Subject::user(user("a#b/c%")), None);
+        assert_eq!(Connection::connector_in_key(&tricky), Some("keys/acme"), "a subject cannot change the connector read from the key");
+    }
+
+    fn callable(issued: i64, expires: i64, updated: i64) -> Connection {
+        serde_json::from_value(serde_json::json!({
+            "id": "conn_t", "project_id": "prj_t", "environment": "production", "connector": "oidc/t",
+            "subject": {"type": "user", "id": "u"}, "state": "callable", "created_at": 0, "updated_at": updated,
+            "token_issued_at": issued, "token_expires_at": expires,
+            "credentials": "sealed",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_due_time_is_the_refresh_ahead_or_the_keep_alive_and_waits_out_a_cooldown() {
+        let window = REFRESH_AHEAD_WINDOW_SECS;
+        let hour = callable(0, 3600, 0);
+        assert!(hour.refreshable, "a record from before the flag counts as refreshable");
+        assert_eq!(hour.background_due(), Some(Timestamp(3600 - window)));
+        assert_eq!(hour.due(), Some(Due { queue: DueQueue::Refresh, at: Timestamp(3600 - window) }));
+        assert_eq!(callable(0, 60, 0).background_due(), Some(Timestamp(KEEP_ALIVE_SECS)), "a minute token: only the keep-alive");
+        assert_eq!(callable(0, 30 * 86400, 100).background_due(), Some(Timestamp(100 + KEEP_ALIVE_SECS)), "a month token: kept alive first");
+        let mut cooling = callable(0, 3600, 0);
+        cooling.refresh_retry_at = Some(Timestamp(5000));
+        assert_eq!(cooling.background_due(), Some(Timestamp(5000)));
+        for change in
+            [|c: &mut Connection| c.state = ConnectionState::Invalid, |c: &mut Connection| c.credentials = None, |c: &mut Connection| c.refreshable = false]
+        {
+            let mut c = callable(0, 3600, 0);
+            change(&mut c);
+            assert_eq!(c.background_due(), None);
+            assert_eq!(crate::model::Record::to_item(&c).unwrap().due, None, "no due time, not in the index");
+        }
+        assert!(hour.refresh_ahead(Timestamp(3600 - window)) && !hour.refresh_ahead(Timestamp(3600 - window - 1)));
     }
 }

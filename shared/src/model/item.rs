@@ -6,7 +6,53 @@ use serde_json::{Map, Value};
 use crate::clock::Timestamp;
 
 /// The attribute names the store itself owns; record attributes must not use them.
-pub const RESERVED_ATTRIBUTES: [&str; 4] = ["pk", "sk", "version", "expires_at"];
+pub const RESERVED_ATTRIBUTES: [&str; 6] = ["pk", "sk", "version", "expires_at", "due_pk", "due_at"];
+
+/// The queues of background work the store indexes by due time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DueQueue {
+    /// Connections the sweep refreshes (ahead of expiry, or to keep an idle refresh token alive).
+    Refresh,
+    /// Webhook deliveries waiting for their next attempt.
+    Webhook,
+}
+
+impl DueQueue {
+    /// Every queue.
+    pub const ALL: [DueQueue; 2] = [DueQueue::Refresh, DueQueue::Webhook];
+
+    /// The name the store keeps.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DueQueue::Refresh => "REFRESH",
+            DueQueue::Webhook => "WEBHOOK",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|q| q.as_str() == raw)
+    }
+}
+
+/// When an item's next background action is due, and in which queue. The store indexes it, so
+/// the work is found without reading what is not due; an item without one is in no index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Due {
+    /// The queue.
+    pub queue: DueQueue,
+    /// Due at or after this instant.
+    pub at: Timestamp,
+}
+
+/// An item found due: its key and when it fell due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueItem {
+    /// Where the item lives.
+    pub key: Key,
+    /// When it fell due.
+    pub at: Timestamp,
+}
 
 /// The primary key of an item.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -22,6 +68,16 @@ impl Key {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
         Self { pk: pk.into(), sk: sk.into() }
     }
+
+    /// A hash of the key that is the same in every process and version (FNV-1a), for spreading
+    /// keys over shards and lanes.
+    pub fn stable_hash(&self) -> u64 {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in self.pk.bytes().chain([0]).chain(self.sk.bytes()) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        hash
+    }
 }
 
 /// One stored item: its key, its version (for optimistic locking), an optional expiry and the
@@ -36,12 +92,14 @@ pub struct Item {
     pub expires_at: Option<Timestamp>,
     /// The record's attributes (never one of [`RESERVED_ATTRIBUTES`]).
     pub attrs: Map<String, Value>,
+    /// When its next background action is due (what the store's due index orders by).
+    pub due: Option<Due>,
 }
 
 impl Item {
     /// A new item at version 1.
     pub fn new(key: Key, attrs: Map<String, Value>) -> Self {
-        Self { key, version: 1, expires_at: None, attrs }
+        Self { key, version: 1, expires_at: None, attrs, due: None }
     }
 
     /// The same item with an expiry.

@@ -1,8 +1,10 @@
 //! The records of Latchkey's single table, and the key design that places them.
 //!
 //! One DynamoDB table with a string partition key `pk` and a string sort key `sk`, TTL on
-//! `expires_at`, and no secondary index: every lookup on a hot path is a `GetItem` on a key derived
-//! from what the caller presents, and every listing is a `Query` on one partition.
+//! `expires_at`, and one sparse secondary index for background work: every lookup on a hot path is
+//! a `GetItem` on a key derived from what the caller presents, every listing is a `Query` on one
+//! partition, and the sweep finds what is due through the index ([`Due`]), never by reading
+//! everything stored.
 //!
 //! | record                      | pk                         | sk                      | expires |
 //! |-----------------------------|----------------------------|-------------------------|---------|
@@ -31,6 +33,11 @@
 //!   consumed with `take`, so each works once however many requests race for it.
 //! - Secrets inside records (client secrets, credentials) are [`Sealed`] values
 //!   bound to the record's key and field.
+//! - A record with background work pending names when it is due ([`Record::due`]): a connection
+//!   the sweep refreshes, a webhook delivery awaiting its next attempt. Each record type derives
+//!   it in one place from its own fields, and every write carries it ([`Record::to_item`]), so the
+//!   index is right after any write. The store keeps it beside the item (`due_pk`, `due_at`), and
+//!   the index holds only items that have it.
 
 mod api;
 mod audit;
@@ -50,12 +57,12 @@ mod webhook;
 pub use api::{ApiAuth, ApiSpec, BasicHalf, Narrowing};
 pub use audit::{ActorKind, AuditAction, AuditEvent};
 pub use caller::{Caller, Scope};
-pub use connection::{Connection, ConnectionIdIndex, ConnectionState, EndUser, RefreshLease, Subject, SubjectType};
+pub use connection::{Connection, ConnectionIdIndex, ConnectionState, EndUser, RefreshLease, Subject, SubjectType, KEEP_ALIVE_SECS, REFRESH_AHEAD_WINDOW_SECS};
 pub use connector::{
     AuthMode, ConnectionField, Connector, FieldKind, OAuthEndpoints, PostAuthorization, ProjectLink, RevocationScope, TokenAuthMethod, TokenMapping,
     DEFAULT_REFRESH_BUFFER_SECS, DEFAULT_TOKEN_LIFETIME_SECS,
 };
-pub use item::{Item, Key, RESERVED_ATTRIBUTES};
+pub use item::{Due, DueItem, DueQueue, Item, Key, RESERVED_ATTRIBUTES};
 pub use link::{ConnectMode, ConnectionAccessToken, LinkToken, OAuthFlow, PublicToken};
 pub use names::{ConnectionId, ConnectorUid, ConsumerId, EnvironmentName, InstallationId, InvalidName, KeyId, ProjectId};
 pub use project::{IssuerTrust, Project, TrustedIssuer, DEFAULT_ENVIRONMENTS};

@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Item, Key};
+use super::{Due, Item, Key};
 
 /// A stored record could not be encoded or decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,10 +17,17 @@ pub trait Record: Serialize + DeserializeOwned {
     /// Where this record lives.
     fn key(&self) -> Key;
 
-    /// The record as a version-1 item.
+    /// When the record's next background action is due, derived from its own fields; none for
+    /// records that have no background work.
+    fn due(&self) -> Option<Due> {
+        None
+    }
+
+    /// The record as a version-1 item, with its due time: every write goes through here, so the
+    /// store's due index follows every change of the fields it is derived from.
     fn to_item(&self) -> Result<Item, CorruptRecord> {
         match serde_json::to_value(self).map_err(|e| CorruptRecord(e.to_string()))? {
-            Value::Object(attrs) => Ok(Item::new(self.key(), attrs)),
+            Value::Object(attrs) => Ok(Item { due: self.due(), ..Item::new(self.key(), attrs) }),
             _ => Err(CorruptRecord("a record must serialize to an object".into())),
         }
     }

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Key;
 use super::{Binding, Sealed};
+use super::{Due, DueQueue, Key};
 use super::{Project, ProjectId, Record};
 use crate::clock::Timestamp;
 
@@ -164,5 +164,11 @@ impl Delivery {
 impl Record for Delivery {
     fn key(&self) -> Key {
         Key::new(Project::partition_of(&self.project_id), format!("{}{}#{}#{}", Self::SK_PREFIX, self.created_at.0, self.event_id, self.webhook_id))
+    }
+
+    /// A pending delivery is due at its next attempt; a settled one is in no index, so the log
+    /// never has to be read to find work.
+    fn due(&self) -> Option<Due> {
+        (self.status == DeliveryStatus::Pending).then_some(Due { queue: DueQueue::Webhook, at: self.next_attempt_at })
     }
 }

@@ -4,18 +4,23 @@
 //! sort key. The port offers exactly the operations the flows need and that DynamoDB can do in one
 //! round trip each, so the embedded adapter cannot promise anything the AWS one cannot keep:
 //!
-//! - `get`, `query` (partition key and sort-key prefix);
+//! - `get`, `query` (partition key and sort-key prefix), `query_page` (the same, a page at a time);
 //! - `put_if_absent` (create), `put_if_version` (optimistic lock), `put` (overwrite);
 //! - `delete_if` and `take`, which reads and deletes in one atomic step so that one-time tokens are
-//!   consumed exactly once however many callers race for them.
+//!   consumed exactly once however many callers race for them;
+//! - `due`: the keys of items whose background work is due, soonest first, read from an index
+//!   ordered by due time (a sparse global secondary index on DynamoDB, a partial index on SQLite),
+//!   so finding work reads only what is due.
 //!
 //! Expiry is part of the port: an item whose `expires_at` has passed is treated as absent by every
 //! read and every condition, because DynamoDB's TTL deletion can lag by up to two days.
 
+mod cursor;
 mod dynamo;
 mod records;
 mod sqlite;
 
+pub use cursor::{BadCursor, Cursor};
 pub use dynamo::DynamoStore;
 pub use records::RecordError;
 pub use sqlite::SqliteStore;
@@ -23,7 +28,8 @@ pub use sqlite::SqliteStore;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-pub use crate::model::{Item, Key, RESERVED_ATTRIBUTES};
+use crate::clock::Timestamp;
+pub use crate::model::{Due, DueItem, DueQueue, Item, Key, RESERVED_ATTRIBUTES};
 
 /// What must hold for `delete_if` to delete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +38,15 @@ pub enum DeleteCondition {
     Exists,
     /// The item exists at exactly this version.
     Version(u64),
+}
+
+/// One page of a partition, in sort-key order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QueryPage {
+    /// The live items of the page (expired ones are left out, so a page may hold fewer than asked).
+    pub items: Vec<Item>,
+    /// The sort key to pass as `after` for the next page; `None` when nothing follows.
+    pub next: Option<String>,
 }
 
 /// The item store's failures.
@@ -77,6 +92,15 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug {
 
     /// Every live item in partition `pk` whose sort key starts with `sk_prefix`, in sort-key order.
     async fn query(&self, pk: &str, sk_prefix: &str) -> Result<Vec<Item>, StoreError>;
+
+    /// At most `limit` (at least 1) items of partition `pk` whose sort key starts with `sk_prefix`
+    /// and comes after `after` (which must itself start with `sk_prefix`), in sort-key order.
+    async fn query_page(&self, pk: &str, sk_prefix: &str, after: Option<&str>, limit: usize) -> Result<QueryPage, StoreError>;
+
+    /// The keys of at most `limit` live items of `queue` due at or before `until`, soonest first.
+    /// Read from the due index, which may lag a write by a moment on DynamoDB: whoever acts on a
+    /// key reads the item again and checks it is still due.
+    async fn due(&self, queue: DueQueue, until: Timestamp, limit: usize) -> Result<Vec<DueItem>, StoreError>;
 }
 
 /// The largest item either adapter stores: DynamoDB's limit, which the embedded store keeps too so

@@ -36,6 +36,20 @@ impl<R: Record> Stored<R> {
         store.query(pk, sk_prefix).await?.into_iter().map(|item| Self::from_item(item).map_err(Into::into)).collect()
     }
 
+    /// At most `limit` records of a partition under a sort-key prefix after `after`, and the sort
+    /// key the next page starts after, if one follows.
+    pub async fn query_page(
+        store: &dyn ItemStore,
+        pk: &str,
+        sk_prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Self>, Option<String>), RecordError> {
+        let page = store.query_page(pk, sk_prefix, after, limit).await?;
+        let records = page.items.into_iter().map(|item| Self::from_item(item).map_err(Into::into)).collect::<Result<_, RecordError>>()?;
+        Ok((records, page.next))
+    }
+
     /// Writes the record back if nobody changed it since it was read; updates the version.
     pub async fn save(&mut self, store: &dyn ItemStore) -> Result<(), RecordError> {
         let mut item = self.record.to_item()?;

@@ -7,6 +7,9 @@
 //! never waits for a writer, a few microseconds of page-cache read cost less than a hand-off to
 //! another thread, and one reader per core keeps the runtime's workers from queueing on one lock).
 //! Several processes may share one file, which is how the local server and the CLI coexist.
+//!
+//! The due index is a partial index on `(due_queue, due_at)` holding only rows that have a due
+//! time, the embedded twin of the DynamoDB adapter's sparse secondary index.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,7 +19,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::{Map, Value};
 
-use super::{check_attrs, DeleteCondition, Item, ItemStore, Key, StoreError};
+use super::{check_attrs, DeleteCondition, Due, DueItem, DueQueue, Item, ItemStore, Key, QueryPage, StoreError};
 use crate::clock::{Clock, Timestamp};
 
 const SCHEMA: &str = "
@@ -26,9 +29,18 @@ CREATE TABLE IF NOT EXISTS items (
     version INTEGER NOT NULL,
     expires_at INTEGER,
     attrs TEXT NOT NULL,
+    due_queue TEXT,
+    due_at INTEGER,
     PRIMARY KEY (pk, sk)
 ) WITHOUT ROWID;
 ";
+
+/// Files written before the due index get its columns (the index itself is created after).
+const DUE_COLUMNS: &str = "ALTER TABLE items ADD COLUMN due_queue TEXT; ALTER TABLE items ADD COLUMN due_at INTEGER;";
+const DUE_INDEX: &str = "CREATE INDEX IF NOT EXISTS items_due ON items (due_queue, due_at) WHERE due_queue IS NOT NULL;";
+
+/// The columns every read selects, in the order [`decode`] reads them.
+const COLUMNS: &str = "pk, sk, version, expires_at, attrs, due_queue, due_at";
 
 /// The item store on an embedded SQLite database.
 #[derive(Clone)]
@@ -75,6 +87,18 @@ impl SqliteStore {
     fn prepared(connection: Connection) -> Result<Connection, StoreError> {
         connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql_error)?;
         connection.execute_batch(SCHEMA).map_err(sql_error)?;
+        let has_due: bool = connection
+            .prepare("SELECT 1 FROM pragma_table_info('items') WHERE name = 'due_queue'")
+            .and_then(|mut statement| statement.exists([]))
+            .map_err(sql_error)?;
+        if !has_due {
+            // Another process opening the same file may add them first.
+            match connection.execute_batch(DUE_COLUMNS) {
+                Err(e) if !e.to_string().contains("duplicate column") => return Err(sql_error(e)),
+                _ => {}
+            }
+        }
+        connection.execute_batch(DUE_INDEX).map_err(sql_error)?;
         Ok(connection)
     }
 
@@ -117,27 +141,25 @@ impl SqliteStore {
 impl ItemStore for SqliteStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         self.read(|db, now| {
-            db.prepare_cached(
-                "SELECT pk, sk, version, expires_at, attrs FROM items
-                 WHERE pk = ?1 AND sk = ?2 AND (expires_at IS NULL OR expires_at > ?3)",
-            )
-            .and_then(|mut statement| statement.query_row(params![key.pk, key.sk, now], decode).optional())
-            .map_err(sql_error)?
-            .transpose()
+            db.prepare_cached(&format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2 AND (expires_at IS NULL OR expires_at > ?3)"))
+                .and_then(|mut statement| statement.query_row(params![key.pk, key.sk, now], decode).optional())
+                .map_err(sql_error)?
+                .transpose()
         })
     }
 
     async fn put_if_absent(&self, item: &Item) -> Result<(), StoreError> {
-        let (key, expires_at, attrs) = encode(item)?;
+        let Encoded { key, expires_at, attrs, due_queue, due_at } = encode(item)?;
         let changed = self
             .run(move |db, now| {
                 db.prepare_cached(
-                    "INSERT INTO items (pk, sk, version, expires_at, attrs) VALUES (?1, ?2, 1, ?3, ?4)
+                    "INSERT INTO items (pk, sk, version, expires_at, attrs, due_queue, due_at) VALUES (?1, ?2, 1, ?3, ?4, ?6, ?7)
                      ON CONFLICT (pk, sk) DO UPDATE
-                        SET version = 1, expires_at = excluded.expires_at, attrs = excluded.attrs
+                        SET version = 1, expires_at = excluded.expires_at, attrs = excluded.attrs,
+                            due_queue = excluded.due_queue, due_at = excluded.due_at
                         WHERE items.expires_at IS NOT NULL AND items.expires_at <= ?5",
                 )
-                .and_then(|mut statement| statement.execute(params![key.pk, key.sk, expires_at, attrs, now]))
+                .and_then(|mut statement| statement.execute(params![key.pk, key.sk, expires_at, attrs, now, due_queue, due_at]))
                 .map_err(sql_error)
             })
             .await?;
@@ -145,15 +167,15 @@ impl ItemStore for SqliteStore {
     }
 
     async fn put_if_version(&self, item: &Item) -> Result<u64, StoreError> {
-        let (key, expires_at, attrs) = encode(item)?;
+        let Encoded { key, expires_at, attrs, due_queue, due_at } = encode(item)?;
         let expected = item.version as i64;
         let changed = self
             .run(move |db, now| {
                 db.prepare_cached(
-                    "UPDATE items SET version = ?3 + 1, expires_at = ?4, attrs = ?5
+                    "UPDATE items SET version = ?3 + 1, expires_at = ?4, attrs = ?5, due_queue = ?7, due_at = ?8
                      WHERE pk = ?1 AND sk = ?2 AND version = ?3 AND (expires_at IS NULL OR expires_at > ?6)",
                 )
-                .and_then(|mut statement| statement.execute(params![key.pk, key.sk, expected, expires_at, attrs, now]))
+                .and_then(|mut statement| statement.execute(params![key.pk, key.sk, expected, expires_at, attrs, now, due_queue, due_at]))
                 .map_err(sql_error)
             })
             .await?;
@@ -162,11 +184,11 @@ impl ItemStore for SqliteStore {
     }
 
     async fn put(&self, item: &Item) -> Result<(), StoreError> {
-        let (key, expires_at, attrs) = encode(item)?;
+        let Encoded { key, expires_at, attrs, due_queue, due_at } = encode(item)?;
         let version = item.version as i64;
         self.run(move |db, _| {
-            db.prepare_cached("INSERT OR REPLACE INTO items (pk, sk, version, expires_at, attrs) VALUES (?1, ?2, ?3, ?4, ?5)")
-                .and_then(|mut statement| statement.execute(params![key.pk, key.sk, version, expires_at, attrs]))
+            db.prepare_cached("INSERT OR REPLACE INTO items (pk, sk, version, expires_at, attrs, due_queue, due_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+                .and_then(|mut statement| statement.execute(params![key.pk, key.sk, version, expires_at, attrs, due_queue, due_at]))
                 .map_err(sql_error)
         })
         .await
@@ -194,13 +216,10 @@ impl ItemStore for SqliteStore {
     async fn take(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let key = key.clone();
         self.run(move |db, now| {
-            db.prepare_cached(
-                "DELETE FROM items WHERE pk = ?1 AND sk = ?2 AND (expires_at IS NULL OR expires_at > ?3)
-                 RETURNING pk, sk, version, expires_at, attrs",
-            )
-            .and_then(|mut statement| statement.query_row(params![key.pk, key.sk, now], decode).optional())
-            .map_err(sql_error)?
-            .transpose()
+            db.prepare_cached(&format!("DELETE FROM items WHERE pk = ?1 AND sk = ?2 AND (expires_at IS NULL OR expires_at > ?3) RETURNING {COLUMNS}"))
+                .and_then(|mut statement| statement.query_row(params![key.pk, key.sk, now], decode).optional())
+                .map_err(sql_error)?
+                .transpose()
         })
         .await
     }
@@ -208,25 +227,73 @@ impl ItemStore for SqliteStore {
     async fn query(&self, pk: &str, sk_prefix: &str) -> Result<Vec<Item>, StoreError> {
         self.read(|db, now| {
             let mut statement = db
-                .prepare_cached(
-                    "SELECT pk, sk, version, expires_at, attrs FROM items
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM items
                      WHERE pk = ?1 AND substr(sk, 1, length(?2)) = ?2 AND (expires_at IS NULL OR expires_at > ?3)
-                     ORDER BY sk",
-                )
+                     ORDER BY sk"
+                ))
                 .map_err(sql_error)?;
             let rows = statement.query_map(params![pk, sk_prefix, now], decode).map_err(sql_error)?;
             rows.map(|row| row.map_err(sql_error)?).collect()
         })
     }
+
+    async fn query_page(&self, pk: &str, sk_prefix: &str, after: Option<&str>, limit: usize) -> Result<QueryPage, StoreError> {
+        let limit = limit.max(1);
+        let mut items: Vec<Item> = self.read(|db, now| {
+            let mut statement = db
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM items
+                     WHERE pk = ?1 AND substr(sk, 1, length(?2)) = ?2 AND sk > ?3 AND (expires_at IS NULL OR expires_at > ?4)
+                     ORDER BY sk LIMIT ?5"
+                ))
+                .map_err(sql_error)?;
+            // One more than asked says whether another page follows.
+            let rows = statement.query_map(params![pk, sk_prefix, after.unwrap_or_default(), now, (limit + 1) as i64], decode).map_err(sql_error)?;
+            rows.map(|row| row.map_err(sql_error)?).collect::<Result<_, _>>()
+        })?;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        let next = if more { items.last().map(|item| item.key.sk.clone()) } else { None };
+        Ok(QueryPage { items, next })
+    }
+
+    async fn due(&self, queue: DueQueue, until: Timestamp, limit: usize) -> Result<Vec<DueItem>, StoreError> {
+        self.read(|db, now| {
+            let mut statement = db
+                .prepare_cached(
+                    "SELECT pk, sk, due_at FROM items INDEXED BY items_due
+                     WHERE due_queue = ?1 AND due_at <= ?2 AND (expires_at IS NULL OR expires_at > ?3)
+                     ORDER BY due_at LIMIT ?4",
+                )
+                .map_err(sql_error)?;
+            let rows = statement
+                .query_map(params![queue.as_str(), until.0, now, limit as i64], |row| {
+                    Ok(DueItem { key: Key::new(row.get::<_, String>(0)?, row.get::<_, String>(1)?), at: Timestamp(row.get(2)?) })
+                })
+                .map_err(sql_error)?;
+            rows.map(|row| row.map_err(sql_error)).collect()
+        })
+    }
 }
 
-fn encode(item: &Item) -> Result<(Key, Option<i64>, String), StoreError> {
+/// An item in the columns it is stored in.
+struct Encoded {
+    key: Key,
+    expires_at: Option<i64>,
+    attrs: String,
+    due_queue: Option<&'static str>,
+    due_at: Option<i64>,
+}
+
+fn encode(item: &Item) -> Result<Encoded, StoreError> {
     check_attrs(&item.attrs)?;
     let attrs = serde_json::to_string(&item.attrs).map_err(|e| StoreError::Codec(e.to_string()))?;
     if attrs.len() + item.key.pk.len() + item.key.sk.len() > super::MAX_ITEM_BYTES {
         return Err(StoreError::TooLarge("the record".into()));
     }
-    Ok((item.key.clone(), item.expires_at.map(|t| t.0), attrs))
+    let (due_queue, due_at) = item.due.map_or((None, None), |due| (Some(due.queue.as_str()), Some(due.at.0)));
+    Ok(Encoded { key: item.key.clone(), expires_at: item.expires_at.map(|t| t.0), attrs, due_queue, due_at })
 }
 
 fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Item, StoreError>> {
@@ -234,7 +301,11 @@ fn decode(row: &Row<'_>) -> rusqlite::Result<Result<Item, StoreError>> {
     let version = row.get::<_, i64>(2)? as u64;
     let expires_at = row.get::<_, Option<i64>>(3)?.map(Timestamp);
     let attrs = row.get::<_, String>(4)?;
-    Ok(serde_json::from_str::<Map<String, Value>>(&attrs).map(|attrs| Item { key, version, expires_at, attrs }).map_err(|e| StoreError::Codec(e.to_string())))
+    let queue = row.get::<_, Option<String>>(5)?.and_then(|q| DueQueue::parse(&q));
+    let due = queue.zip(row.get::<_, Option<i64>>(6)?).map(|(queue, at)| Due { queue, at: Timestamp(at) });
+    Ok(serde_json::from_str::<Map<String, Value>>(&attrs)
+        .map(|attrs| Item { key, version, expires_at, attrs, due })
+        .map_err(|e| StoreError::Codec(e.to_string())))
 }
 
 fn expect_one(changed: usize) -> Result<(), StoreError> {

@@ -1,8 +1,14 @@
 //! The background sweep, run on a schedule (an EventBridge rule on AWS, a timer in the local
 //! server, `latchkey sweep` by hand): it refreshes connections before they expire, keeps alive
 //! refresh tokens that die when unused, declares a connection invalid once it has failed too often,
-//! and retries webhook deliveries that are due. Refreshes take the same lease as on-demand ones,
-//! so a sweep and a token request never refresh twice.
+//! and retries webhook deliveries that are due.
+//!
+//! A pass reads only what is due: each connection carries the time its next background action is
+//! due ([`Connection::background_due`]), the store indexes it, and the pass asks the index for what
+//! is due now ([`crate::store::ItemStore::due`]); connections with nothing to do are never read.
+//! On AWS the pass only hands the due keys to the refresh queue, which the refresh worker drains in
+//! parallel; locally it refreshes them in a bounded pool ([`super::fanout`]). Either way a refresh
+//! takes the same lease as an on-demand one, so a sweep and a token request never refresh twice.
 //!
 //! Refreshing ahead of expiry pays only for tokens that outlive the time between passes: a
 //! 60-second token refreshed by one pass is dead long before the next, so refreshing it would burn
@@ -12,90 +18,61 @@
 
 use serde::Serialize;
 
-use super::refresh::force_refresh;
-use super::TokenError;
-use crate::events::{self, EventType};
-use crate::model::{AuthMode, Connection, ConnectionState, Connector, Project, Stored};
+use super::fanout;
+use crate::events;
+use crate::model::{Connection, DueQueue};
 use crate::ports::Ports;
 
-/// Refresh ahead what expires within this window (longer than the 5 minutes between passes on AWS).
-pub const WINDOW_SECS: i64 = 15 * 60;
-/// Refresh a connection not refreshed for this long, so idle refresh tokens stay alive.
-pub const KEEP_ALIVE_SECS: i64 = 7 * 24 * 3600;
-/// Refresh failures in a row after which a connection is declared invalid.
-pub const FAILURE_BUDGET: u32 = 5;
+pub use super::fanout::FAILURE_BUDGET;
+pub use crate::model::{KEEP_ALIVE_SECS, REFRESH_AHEAD_WINDOW_SECS as WINDOW_SECS};
+
+/// The most connections one pass takes from the index; the rest (the latest due) wait for the next.
+/// A million connections with one-hour tokens make about 83,000 due per five-minute pass.
+pub const MAX_DUE_PER_PASS: usize = 200_000;
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
-    /// Connections looked at.
+    /// Connections found due.
     pub connections: usize,
-    /// Refreshed.
+    /// Refreshed (in this process).
     pub refreshed: usize,
     /// Refresh failed (provider down); tried again later.
     pub failed: usize,
     /// Declared invalid (refused, or out of failure budget).
     pub invalidated: usize,
-    /// Webhook deliveries tried.
+    /// Handed to the refresh queue (on AWS) for the refresh worker.
+    pub queued: usize,
+    /// Webhook deliveries tried or queued again.
     pub deliveries: usize,
 }
 
-/// Runs one sweep over every project.
+/// Runs one pass: what is due now, and nothing else.
 pub async fn sweep(ports: &Ports) -> SweepReport {
     let mut report = SweepReport::default();
-    let projects = Stored::<Project>::query(ports.store.as_ref(), Project::PARTITION, "PROJECT#").await.unwrap_or_default();
-    for project in &projects {
-        let partition = Project::partition_of(&project.record.id);
-        let Ok(connections) = Stored::<Connection>::query(ports.store.as_ref(), &partition, Connection::SK_PREFIX).await else { continue };
-        for stored in connections {
-            report.connections += 1;
-            sweep_one(ports, stored, &mut report).await;
+    let now = ports.clock.now();
+    let due = match ports.store.due(DueQueue::Refresh, now, MAX_DUE_PER_PASS).await {
+        Ok(due) => due,
+        Err(error) => {
+            tracing::warn!(%error, "the sweep could not read what is due");
+            Vec::new()
         }
+    };
+    report.connections = due.len();
+    if ports.refresh_queue.is_remote() {
+        report.queued = ports.refresh_queue.send(&due, ports.settings.refresh_concurrency_per_connector).await;
+    } else {
+        let tally = fanout::refresh_all(ports, due.into_iter().map(|d| d.key).collect()).await;
+        (report.refreshed, report.failed, report.invalidated) = (tally.refreshed, tally.failed, tally.invalidated);
     }
     report.deliveries = events::deliver_due(ports).await;
     tracing::info!(?report, "sweep done");
     report
 }
 
-async fn sweep_one(ports: &Ports, stored: Stored<Connection>, report: &mut SweepReport) {
-    let connection = &stored.record;
-    let now = ports.clock.now();
-    if connection.state != ConnectionState::Callable || connection.refresh_retry_at.is_some_and(|at| at > now) {
-        return;
-    }
-    let Ok(Some(connector)) = Stored::<Connector>::get(ports.store.as_ref(), &Connector::key_of(&connection.connector)).await else { return };
-    let connector = connector.record;
-    if connector.auth_mode != AuthMode::OAuth2 || connection.credentials.is_none() {
-        return;
-    }
-    let outcome = match refresh_ahead(connection, now) || now.0 - connection.updated_at.0 >= KEEP_ALIVE_SECS {
-        true => Some(force_refresh(ports, &connector, stored.clone()).await.map(|_| ())),
-        false => None,
-    };
-    match outcome {
-        None => {}
-        Some(Ok(())) => report.refreshed += 1,
-        Some(Err(TokenError::TokenRefreshFailed { .. })) => report.invalidated += 1,
-        Some(Err(_)) => {
-            report.failed += 1;
-            if let Ok(Some(mut current)) = Stored::<Connection>::get(ports.store.as_ref(), &crate::model::Record::key(&stored.record)).await {
-                if current.record.refresh_failures >= FAILURE_BUDGET && current.record.state == ConnectionState::Callable {
-                    current.record.state = ConnectionState::Invalid;
-                    current.record.updated_at = ports.clock.now();
-                    if current.save(ports.store.as_ref()).await.is_ok() {
-                        report.invalidated += 1;
-                        events::emit(ports, EventType::ConnectionInvalid, &current.record, serde_json::json!({"reason": "failure_budget"})).await;
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Whether the sweep refreshes `connection` ahead of expiry now: its token expires within the
-/// window and lives long enough (or for an unknown time, as an imported one) that the new token
-/// will outlive the next passes.
+/// Whether the sweep refreshes `connection` ahead of expiry now (see
+/// [`Connection::refresh_ahead`]): its token expires within the window and lives long enough (or
+/// for an unknown time, as an imported one) that the new token will outlive the next passes.
 pub fn refresh_ahead(connection: &Connection, now: crate::clock::Timestamp) -> bool {
-    let lives_long = connection.token_lifetime_secs().is_none_or(|lifetime| lifetime >= 2 * WINDOW_SECS);
-    lives_long && connection.token_expires_at.is_some_and(|at| at.0 - WINDOW_SECS <= now.0)
+    connection.refresh_ahead(now)
 }

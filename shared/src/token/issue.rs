@@ -206,6 +206,8 @@ pub(crate) async fn install_machine_connection(
         refresh_lease: None,
         refresh_failures: 0,
         refresh_retry_at: None,
+        // Minted on demand: nothing for the sweep to keep alive.
+        refreshable: false,
         metadata: Map::new(),
         fields: Default::default(),
         end_user_supplied: Vec::new(),

@@ -5,12 +5,14 @@
 //! - [`issue`]: the checks, in the documented order, and the answer.
 //! - [`refresh`]: single-flight refresh under a lease on the connection item.
 //! - [`grant`]: the provider calls (refresh token, client credentials).
-//! - [`background`]: the scheduled sweep: refresh ahead of expiry, keep idle refresh tokens
-//!   alive, a failure budget, webhook retries.
+//! - [`background`]: the scheduled sweep: finds what is due (refresh ahead of expiry, keep idle
+//!   refresh tokens alive, webhook retries) through the store's due index.
+//! - [`fanout`]: refreshing what the sweep found, in lanes per connector, with a failure budget.
 //! - [`oidc`]: verifying OIDC caller tokens against a project's trusted issuers.
 
 pub mod background;
 pub mod caller;
+pub mod fanout;
 pub mod grant;
 pub mod issue;
 pub mod oidc;

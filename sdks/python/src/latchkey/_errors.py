@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional, Type
 ERROR_CODES = (
     "unauthenticated",
     "invalid_request",
+    "invalid_cursor",
     "invalid_json",
     "not_found",
     "route_not_found",
@@ -99,6 +100,10 @@ class UnauthenticatedError(LatchkeyError):
 
 class InvalidRequestError(LatchkeyError):
     pass
+
+
+class InvalidCursorError(LatchkeyError):
+    """A listing's cursor that is not one that listing gave (another consumer's, or made up)."""
 
 
 class InvalidJsonError(LatchkeyError):
@@ -233,6 +238,7 @@ class FieldInvalidError(LatchkeyError):
 ERROR_CLASSES: Mapping[str, Type[LatchkeyError]] = {
     "unauthenticated": UnauthenticatedError,
     "invalid_request": InvalidRequestError,
+    "invalid_cursor": InvalidCursorError,
     "invalid_json": InvalidJsonError,
     "not_found": NotFoundError,
     "route_not_found": RouteNotFoundError,

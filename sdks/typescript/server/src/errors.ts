@@ -7,6 +7,7 @@
 export const ERROR_CODES = [
   "unauthenticated",
   "invalid_request",
+  "invalid_cursor",
   "invalid_json",
   "not_found",
   "route_not_found",
@@ -88,6 +89,8 @@ export class LatchkeyConnectionError extends LatchkeyError {
 
 export class UnauthenticatedError extends LatchkeyError {}
 export class InvalidRequestError extends LatchkeyError {}
+/** A listing's cursor that is not one that listing gave (another consumer's, or made up). */
+export class InvalidCursorError extends LatchkeyError {}
 export class InvalidJsonError extends LatchkeyError {}
 export class NotFoundError extends LatchkeyError {}
 export class RouteNotFoundError extends LatchkeyError {}
@@ -139,6 +142,7 @@ type ErrorClass = new (init: LatchkeyErrorInit) => LatchkeyError;
 export const ERROR_CLASSES: Readonly<Record<ErrorCode, ErrorClass>> = Object.freeze({
   unauthenticated: UnauthenticatedError,
   invalid_request: InvalidRequestError,
+  invalid_cursor: InvalidCursorError,
   invalid_json: InvalidJsonError,
   not_found: NotFoundError,
   route_not_found: RouteNotFoundError,

@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { inspect } from "node:util";
 import {
   Latchkey, LatchkeyError, LatchkeyConnectionError, ConnectionNotFoundError, UnauthenticatedError, InvalidJsonError,
-  ERROR_CODES, ERROR_CLASSES, errorFromResponse, parseRetryAfter, reuseMillis, verifyWebhook, signWebhook, WebhookVerificationError, user, app,
+  InvalidCursorError, ERROR_CODES, ERROR_CLASSES, errorFromResponse, parseRetryAfter, reuseMillis, verifyWebhook, signWebhook, WebhookVerificationError, user, app,
 } from "@latchkey/server";
 
 const env = (name) => {
@@ -31,12 +31,38 @@ test("connections: import, get, list, delete, then get is connection_not_found (
   const got = await latchkey.connections.get(imported.id);
   assert.equal(got.id, imported.id);
   assert.equal(got.connector, "demo/api-key");
-  const page = await latchkey.connections.list({ consumerId: consumer });
-  assert.equal(page.nextCursor, null, "today's server does not paginate: a missing next_cursor is the end");
+  const page = await latchkey.connections.list({ consumerId: consumer, limit: 100 });
+  assert.equal(page.nextCursor, null, "everything on one page: no next_cursor");
   assert.ok(page.data.some((c) => c.id === imported.id));
   const deleted = await latchkey.connections.delete(imported.id);
   assert.deepEqual({ ...deleted }, { id: imported.id, deleted: true, revoked: false });
   await assert.rejects(latchkey.connections.get(imported.id), ConnectionNotFoundError);
+});
+
+test("connections: list and iterate really page, and a cursor continues only its own listing (real server)", async () => {
+  // Three more connectors for the demo project's environment, so a page of one is not the last.
+  for (const name of ["a", "b", "c"]) {
+    cli("connectors", "create", "--uid", `tspage/${name}`, "--auth-mode", "api-key");
+    cli("connectors", "link", "--uid", `tspage/${name}`, "--project", env("LATCHKEY_PROJECT"), "--environment", "development");
+  }
+  const requests = [];
+  const counting = (url, init) => {
+    requests.push(String(url));
+    return fetch(url, init);
+  };
+  const latchkey = new Latchkey({ baseUrl: env("LATCHKEY_URL"), credential: env("LATCHKEY_SECRET_KEY"), fetch: counting });
+  const consumer = `ts-pages-${Date.now()}`;
+  const first = await latchkey.connections.list({ consumerId: consumer, limit: 1 });
+  assert.equal(first.data.length, 1);
+  assert.equal(typeof first.nextCursor, "string", "a page of one is not the last");
+  requests.length = 0;
+  const all = [];
+  for await (const c of latchkey.connections.iterate({ consumerId: consumer, limit: 1 })) all.push(c.connector);
+  assert.ok(requests.length >= 4, `one request per page: ${requests.length}`);
+  assert.ok(requests.slice(1).every((url) => new URL(url).searchParams.has("cursor")), "every page after the first asks from the previous one's cursor");
+  for (const uid of ["tspage/a", "tspage/b", "tspage/c", "demo/api-key"]) assert.equal(all.filter((c) => c === uid).length, 1, uid);
+  assert.deepEqual(all, [...all].sort(), "in connector order");
+  await assert.rejects(latchkey.connections.list({ consumerId: `${consumer}-other`, cursor: first.nextCursor }), InvalidCursorError);
 });
 
 test("a link token and a session come back typed, and print without their secrets (real server)", async () => {
@@ -156,7 +182,7 @@ test("the low-level request maps errors too (real server)", async () => {
 });
 
 test("every code has its own class, named after it; unknown codes and odd bodies never throw", () => {
-  assert.equal(ERROR_CODES.length, 31);
+  assert.equal(ERROR_CODES.length, 32);
   const names = new Set();
   for (const code of ERROR_CODES) {
     const error = errorFromResponse(400, { error: { code, message: "m" } });
@@ -167,7 +193,7 @@ test("every code has its own class, named after it; unknown codes and odd bodies
     const words = code.split("_").map((w) => w[0].toUpperCase() + w.slice(1)).join("");
     assert.equal(error.constructor.name, `${words.replace(/Error$/, "")}Error`);
   }
-  assert.equal(names.size, 31);
+  assert.equal(names.size, 32);
   for (const body of [undefined, null, "text", [], { error: "x" }, { error: { code: 5 } }]) {
     const error = errorFromResponse(500, body, "3");
     assert.equal(error.constructor, LatchkeyError);
