@@ -74,8 +74,13 @@ async fn a_connection_token_gets_a_fresh_provider_token() {
     assert_eq!(body["connection_id"], c.connection_id);
     assert!(body["expires_at"].as_str().unwrap().ends_with('Z'));
     assert!(body["scopes"].as_array().unwrap().contains(&json!("contacts.read")));
-    let (status, narrowed, _) = ask(&c.app, &c.access_token, URL, json!({"subject": {"type": "user", "id": "user-1"}, "scopes": ["contacts.read"]})).await;
-    assert_eq!((status, narrowed["scopes"].clone()), (200, json!(["contacts.read"])));
+    // This connector cannot narrow: the scopes asked are not echoed back as if it had.
+    let narrow = json!({"subject": {"type": "user", "id": "user-1"}, "scopes": ["contacts.read"]});
+    let (status, refused, _) = ask(&c.app, &c.access_token, URL, narrow.clone()).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (400, Some("narrowing_unsupported")), "{refused}");
+    let broader = json!({"subject": {"type": "user", "id": "user-1"}, "scopes": ["contacts.read"], "allow_broader": true});
+    let (status, full, _) = ask(&c.app, &c.access_token, URL, broader).await;
+    assert_eq!((status, full["scopes"].clone()), (200, body["scopes"].clone()));
 }
 
 #[tokio::test]
