@@ -245,3 +245,64 @@ async fn a_connector_that_cannot_narrow_says_so_unless_a_broader_token_is_allowe
     assert!(bad_body["error"]["message"].as_str().unwrap().contains("resources[0]"), "{bad_body}");
     assert_eq!(c.counts().await["refresh_grants"], 0);
 }
+
+#[tokio::test]
+async fn client_credentials_narrow_to_the_requested_scope_where_the_connector_offers_it() {
+    // Arrange: the provider's service client, allowed contacts.read and contacts.write.
+    let app = TestApp::spawn().await;
+    let provider = Provider::start(&[&app.url("/v1/oauth/callback")]);
+    let project = link::project(&app, "Acme").await;
+    let mut new = crate::token_broker::link_connector_template(&provider);
+    new.uid = "oidc/service".into();
+    new.default_scopes = vec!["contacts.read".into(), "contacts.write".into()];
+    let quirks = Quirks { narrowing: vec![Narrowing::ClientCredentialsScope], ..Quirks::default() };
+    latchkey::admin::create_connector_with(&app.state, new, quirks, None).await.unwrap();
+    latchkey::admin::link_connector(&app.state, "oidc/service", &project.project_id, &["production".into()]).await.unwrap();
+    let ask = |extra: Value| {
+        let mut body = json!({"subject": {"type": "app"}});
+        body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+        app.http.post(app.url("/v1/token/oidc%2Fservice")).bearer_auth(&project.secret_key).json(&body).send()
+    };
+    let api = |method: reqwest::Method, token: Value| {
+        reqwest::Client::new().request(method, format!("{}/api/contacts", provider.issuer)).bearer_auth(token.as_str().unwrap().to_owned()).send()
+    };
+
+    // Act
+    let full: Value = ask(json!({})).await.unwrap().json().await.unwrap();
+    let narrowed: Value = ask(json!({"scopes": ["contacts.read"]})).await.unwrap().json().await.unwrap();
+    let beyond = ask(json!({"scopes": ["calendar.read"]})).await.unwrap();
+
+    // Assert
+    assert_eq!(narrowed["scopes"], json!(["contacts.read"]), "{narrowed}");
+    assert_eq!(provider.issued().await["client_credentials_grants"], 2);
+    assert_eq!(api(reqwest::Method::POST, full["access_token"].clone()).await.unwrap().status(), 200);
+    assert_eq!(api(reqwest::Method::GET, narrowed["access_token"].clone()).await.unwrap().status(), 200);
+    assert_eq!(api(reqwest::Method::POST, narrowed["access_token"].clone()).await.unwrap().status(), 403);
+    assert_eq!(beyond.status(), 403, "a scope beyond the connector's is not granted, not asked of the provider");
+}
+
+#[tokio::test]
+async fn the_rust_client_asks_for_narrowed_tokens_and_types_narrowing_unsupported() {
+    use latchkey_client::{Client, Error, TokenParams};
+    let c = connected(Backend::Local, &[Narrowing::RefreshScope, Narrowing::RefreshResource], Some(CONTACTS_API)).await;
+    let client = Client::new(&c.app.base, c.access_token.clone()).unwrap();
+
+    let narrowed = client.get_token("oidc/test", &TokenParams::user("user-1").with_scopes(&["contacts.read"]).with_resources(&[CONTACTS_API])).await.unwrap();
+    let calendar = TokenParams::user("user-1").with_resources(&["https://calendar.example.test"]);
+    let refused = client.get_token("oidc/test", &calendar).await;
+    let broader = client.get_token("oidc/test", &calendar.clone().allowing_broader()).await.unwrap();
+    let details = TokenParams::user("user-1").with_authorization_details(&[json!({"type": "contacts_access", "actions": ["read"]})]);
+    let details_refused = client.get_token("oidc/test", &details).await;
+
+    assert_eq!((narrowed.scopes.clone(), narrowed.resources.clone()), (vec!["contacts.read".to_owned()], Some(vec![CONTACTS_API.to_owned()])));
+    assert_eq!(c.api(reqwest::Method::POST, &json!(narrowed.access_token())).await, 403);
+    match refused {
+        Err(Error::NarrowingUnsupported { details, .. }) => assert_eq!(details["provider_error"], "invalid_target"),
+        other => panic!("{other:?}"),
+    }
+    assert!(broader.scopes.contains(&"contacts.write".to_owned()) && broader.resources.is_none());
+    match details_refused {
+        Err(Error::NarrowingUnsupported { details, .. }) => assert_eq!(details["unsupported"], json!(["authorization_details"])),
+        other => panic!("{other:?}"),
+    }
+}

@@ -293,7 +293,7 @@ async fn api_key_connections_return_their_key_and_client_credentials_need_no_use
     assert_eq!(c.provider.issued().await["client_credentials_grants"], 1);
 }
 
-fn link_connector_template(provider: &Provider) -> latchkey::admin::NewConnector {
+pub(crate) fn link_connector_template(provider: &Provider) -> latchkey::admin::NewConnector {
     latchkey::admin::NewConnector {
         uid: String::new(),
         display_name: None,
