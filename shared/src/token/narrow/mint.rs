@@ -56,7 +56,7 @@ pub(super) async fn mint(ports: &Ports, connector: &Connector, stored: Stored<Co
             Failed::Token(TokenError::InstallationRequired { connector: connector.uid.to_string() })
         }
         // Nothing of the grant was spent: any refusal is the narrowing's.
-        GrantFailure::Refused(error) => Failed::Refused(error),
+        GrantFailure::Refused(error) => Failed::refused(error),
         other => Failed::Token(provider_failure(connector, other)),
     })
 }
@@ -100,7 +100,7 @@ async fn refresh_narrowed(ports: &Ports, connector: &Connector, stored: Stored<C
         }
         Err(GrantFailure::Refused(error)) if refuses_narrowing(&error) => {
             release(ports, held, &lease, None, &previous).await?;
-            Err(Failed::Refused(error))
+            Err(Failed::refused(error))
         }
         // The grant itself was refused: the connection is dealt with as after any refresh.
         Err(GrantFailure::Refused(error)) => match refresh::on_refused(ports, connector, held, error).await {

@@ -81,6 +81,15 @@ pub(super) enum Failed {
     Token(TokenError),
 }
 
+impl Failed {
+    /// A provider's refusal, by its error code; anything that is not shaped like an OAuth error
+    /// code is not repeated to callers or logs.
+    fn refused(error: String) -> Self {
+        let code = !error.is_empty() && error.len() <= 64 && error.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        Failed::Refused(if code { error } else { "provider_refused".into() })
+    }
+}
+
 /// A narrowed token, ready to hand out.
 #[derive(Debug)]
 pub(super) struct Narrowed {

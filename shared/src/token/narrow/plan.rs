@@ -128,9 +128,10 @@ fn oauth2(offered: &[Narrowing], connection: &Connection, ask: &NarrowingAsk) ->
     if offered.contains(&Narrowing::TokenExchange) && details.is_none() {
         return Plan::Mint(Mint { ways: vec![Narrowing::TokenExchange], call: Call::Exchange { scopes, resources } });
     }
+    // What neither a refresh the connector offers nor an exchange (scope and resource only) covers.
     let exchange = offered.contains(&Narrowing::TokenExchange);
-    let missing: Vec<&'static str> =
-        wanted.iter().filter(|(way, part)| !offered.contains(way) && !(exchange && *part != "authorization_details")).map(|(_, part)| *part).collect();
+    let covered = |way: &Narrowing, part: &str| offered.contains(way) || (exchange && part != "authorization_details");
+    let missing: Vec<&'static str> = wanted.iter().filter(|(way, part)| !covered(way, part)).map(|(_, part)| *part).collect();
     Plan::Unsupported(if missing.is_empty() { wanted.iter().map(|(_, part)| *part).collect() } else { missing })
 }
 
