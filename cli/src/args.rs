@@ -330,8 +330,8 @@ pub struct OAuthArgs {
     pub tuning: RefreshTuning,
 }
 
-/// How a connector's tokens are refreshed and revoked; for catalog, discovered and custom
-/// connectors alike.
+/// How a connector's tokens are refreshed, revoked and narrowed; for catalog, discovered and
+/// custom connectors alike.
 #[derive(Debug, Args, Default)]
 pub struct RefreshTuning {
     /// Refresh tokens this many seconds before they expire (default 300; never more than a third
@@ -343,6 +343,25 @@ pub struct RefreshTuning {
     /// at Google; replaced grants are then left alone).
     #[arg(long, value_enum)]
     pub revocation_scope: Option<RevocationScopeArg>,
+    /// How the provider can mint tokens with fewer rights than the grant, comma-separated
+    /// (replacing the catalog's or the current list; `none` for none): refresh_scope,
+    /// refresh_resource, refresh_authorization_details, token_exchange, github_installation,
+    /// client_credentials_scope. Name only ways the provider's documentation promises.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub narrowing: Option<Vec<NarrowingArg>>,
+}
+
+/// `--narrowing`: the catalog's names (shared/catalog/SCHEMA.md, "Narrowing").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum NarrowingArg {
+    None,
+    RefreshScope,
+    RefreshResource,
+    RefreshAuthorizationDetails,
+    TokenExchange,
+    GithubInstallation,
+    ClientCredentialsScope,
 }
 
 /// `--revocation-scope`.

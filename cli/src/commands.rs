@@ -4,13 +4,13 @@ use std::io::Read;
 use std::sync::Arc;
 
 use latchkey::admin::{self, AdminError, ConnectorChanges, NewConnector, NewProject};
-use latchkey::model::{AuthMode, ConnectionField, FieldKind, OAuthEndpoints, ProjectId, RevocationScope, TokenAuthMethod};
+use latchkey::model::{AuthMode, ConnectionField, FieldKind, Narrowing, OAuthEndpoints, ProjectId, RevocationScope, TokenAuthMethod};
 use latchkey::{Ports, SecretString};
 use latchkey_bootstrap::{Config, ConfigError, StartupError, StoreConfig};
 
 use crate::args::{
-    AuthModeArg, Backend, Cli, Command, ConnectionsCommand, ConnectorsCommand, KeysCommand, OAuthArgs, ProjectsCommand, RefreshTuning, RevocationScopeArg,
-    SecretSource, TableCommand, TokenAuthArg, WebhooksCommand,
+    AuthModeArg, Backend, Cli, Command, ConnectionsCommand, ConnectorsCommand, KeysCommand, NarrowingArg, OAuthArgs, ProjectsCommand, RefreshTuning,
+    RevocationScopeArg, SecretSource, TableCommand, TokenAuthArg, WebhooksCommand,
 };
 use crate::output::Printer;
 
@@ -226,7 +226,7 @@ async fn connectors(ports: &Ports, command: ConnectorsCommand, print: &Printer) 
             if let Some(provider) = catalog_id {
                 let client_secret = read_secret(&secret)?;
                 let mut connector = admin::create_catalog_connector(ports, &uid, &provider, client_id, client_secret, scopes).await?;
-                if tuning.refresh_buffer_secs.is_some() || tuning.revocation_scope.is_some() {
+                if tuning.refresh_buffer_secs.is_some() || tuning.revocation_scope.is_some() || tuning.narrowing.is_some() {
                     connector = admin::update_connector(ports, &uid, tuning).await?;
                 }
                 print.connectors(std::slice::from_ref(&connector));
@@ -264,7 +264,8 @@ async fn connectors(ports: &Ports, command: ConnectorsCommand, print: &Printer) 
                 None => {}
             }
             let new = NewConnector { uid, display_name: name, auth_mode, oauth, client_id, client_secret, default_scopes: scopes, fields };
-            print.connectors(std::slice::from_ref(&admin::create_connector(ports, new).await?));
+            let quirks = admin::Quirks { narrowing: tuning.narrowing.unwrap_or_default(), ..admin::Quirks::default() };
+            print.connectors(std::slice::from_ref(&admin::create_connector_with(ports, new, quirks, None).await?));
         }
         ConnectorsCommand::List => print.connectors(&admin::list_connectors(ports).await?),
         ConnectorsCommand::Update { uid, name, client_id, secret, scopes, clear_scopes, tuning } => {
@@ -296,8 +297,22 @@ fn tuning_changes(tuning: &RefreshTuning) -> ConnectorChanges {
             RevocationScopeArg::Token => RevocationScope::Token,
             RevocationScopeArg::Grant => RevocationScope::Grant,
         }),
+        narrowing: tuning.narrowing.as_ref().map(|ways| ways.iter().filter_map(|way| narrowing(*way)).collect()),
         ..ConnectorChanges::default()
     }
+}
+
+/// A `--narrowing` value as the model's way; `none` names none.
+fn narrowing(way: NarrowingArg) -> Option<Narrowing> {
+    Some(match way {
+        NarrowingArg::None => return None,
+        NarrowingArg::RefreshScope => Narrowing::RefreshScope,
+        NarrowingArg::RefreshResource => Narrowing::RefreshResource,
+        NarrowingArg::RefreshAuthorizationDetails => Narrowing::RefreshAuthorizationDetails,
+        NarrowingArg::TokenExchange => Narrowing::TokenExchange,
+        NarrowingArg::GithubInstallation => Narrowing::GithubInstallation,
+        NarrowingArg::ClientCredentialsScope => Narrowing::ClientCredentialsScope,
+    })
 }
 
 /// The OAuth endpoints the flags describe; `None` when no endpoint flag is given.

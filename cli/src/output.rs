@@ -109,6 +109,7 @@ impl Printer {
                         "has_client_secret": c.client_secret.is_some(), "default_scopes": c.default_scopes, "links": c.links,
                         "refresh_buffer_secs": c.oauth.as_ref().map(|o| o.refresh_buffer_secs),
                         "revocation_scope": c.oauth.as_ref().map(|o| o.revocation_scope),
+                        "narrowing": c.narrowing,
                     })
                 })
                 .collect(),

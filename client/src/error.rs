@@ -45,6 +45,16 @@ pub enum Error {
         /// The missing scopes.
         missing: Vec<String>,
     },
+    /// 400 `narrowing_unsupported`: the provider cannot narrow the token as asked;
+    /// `details.unsupported` says by what. Ask again with [`crate::TokenParams::allowing_broader`]
+    /// to take the full token.
+    #[error("narrowing unsupported: {message}")]
+    NarrowingUnsupported {
+        /// What the broker said.
+        message: String,
+        /// By what it cannot narrow, and the connector's ways.
+        details: Value,
+    },
     /// 409 `token_refresh_failed`: the provider refused; the user must authorize again.
     #[error("token refresh failed")]
     TokenRefreshFailed {
@@ -105,6 +115,7 @@ impl Error {
                 missing: details["missing_scopes"].as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect(),
             },
             "token_refresh_failed" => Error::TokenRefreshFailed { details },
+            "narrowing_unsupported" => Error::NarrowingUnsupported { message, details },
             "upstream_unavailable" => Error::UpstreamUnavailable { retry_after },
             "refresh_wait_timeout" => Error::RefreshWaitTimeout { retry_after },
             "rate_limited" => Error::RateLimited { retry_after },

@@ -10,9 +10,11 @@
 //! ```
 //!
 //! Tokens are cached in process until their `expires_at` minus a buffer (one minute by default),
-//! so a hot loop asks Latchkey once per token lifetime. Every error code of the broker is its own
-//! [`Error`] variant. [`Client::list_connections`] reads a consumer's connections a page at a
-//! time; [`Client::all_connections`] follows the pages.
+//! so a hot loop asks Latchkey once per token lifetime, per narrowing: [`TokenParams`] can ask for a
+//! token narrowed to scopes, resources (RFC 8707) or authorization details (RFC 9396), and
+//! whether a broader one will do where the provider cannot narrow. Every error code of the broker
+//! is its own [`Error`] variant. [`Client::list_connections`] reads a consumer's connections a
+//! page at a time; [`Client::all_connections`] follows the pages.
 
 mod connections;
 mod error;
@@ -46,26 +48,72 @@ pub struct TokenParams {
     pub subject: Subject,
     /// Which installation, for apps installed more than once.
     pub installation_id: Option<String>,
-    /// Scopes the token must carry (a subset of what was granted).
+    /// Scopes to narrow the token to (a subset of what was granted; for a GitHub App,
+    /// permissions such as `contents:read`).
     pub scopes: Option<Vec<String>>,
+    /// RFC 8707 resource indicators to narrow the token to.
+    pub resources: Option<Vec<String>>,
+    /// RFC 9396 authorization details to narrow the token to.
+    pub authorization_details: Option<AuthorizationDetails>,
+    /// Take the connection's full token where the provider cannot narrow it as asked, instead of
+    /// [`Error::NarrowingUnsupported`].
+    pub allow_broader: bool,
+}
+
+/// RFC 9396 authorization details: a list of JSON objects, each with a `type`, kept as canonical
+/// JSON so that equal lists make one cache entry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AuthorizationDetails(String);
+
+impl AuthorizationDetails {
+    /// The details, as the broker is sent them.
+    pub fn new(details: &[Value]) -> Self {
+        // serde_json's maps keep their keys sorted: the text is canonical.
+        Self(Value::Array(details.to_vec()).to_string())
+    }
+
+    fn value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
 }
 
 impl TokenParams {
     /// A user's token.
     pub fn user(id: impl Into<String>) -> Self {
-        Self { subject: Subject::User(id.into()), installation_id: None, scopes: None }
+        Self::of(Subject::User(id.into()))
     }
 
     /// The app's token.
     pub fn app() -> Self {
-        Self { subject: Subject::App, installation_id: None, scopes: None }
+        Self::of(Subject::App)
+    }
+
+    fn of(subject: Subject) -> Self {
+        Self { subject, installation_id: None, scopes: None, resources: None, authorization_details: None, allow_broader: false }
     }
 
     /// Narrowed to `scopes`.
     pub fn with_scopes(mut self, scopes: &[&str]) -> Self {
-        let mut scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-        scopes.sort();
-        self.scopes = Some(scopes);
+        self.scopes = Some(sorted(scopes));
+        self
+    }
+
+    /// Narrowed to the resources (RFC 8707) `resources` name.
+    pub fn with_resources(mut self, resources: &[&str]) -> Self {
+        self.resources = Some(sorted(resources));
+        self
+    }
+
+    /// Narrowed to authorization details (RFC 9396), such as
+    /// `json!({"type": "github_app_installation", "repositories": ["acme/widgets"], "permissions": ["contents:read"]})`.
+    pub fn with_authorization_details(mut self, details: &[Value]) -> Self {
+        self.authorization_details = Some(AuthorizationDetails::new(details));
+        self
+    }
+
+    /// Takes the full token where the provider cannot narrow (its `scopes` say what it can do).
+    pub fn allowing_broader(mut self) -> Self {
+        self.allow_broader = true;
         self
     }
 
@@ -81,8 +129,24 @@ impl TokenParams {
         if let Some(scopes) = &self.scopes {
             body["scopes"] = json!(scopes);
         }
+        if let Some(resources) = &self.resources {
+            body["resources"] = json!(resources);
+        }
+        if let Some(details) = &self.authorization_details {
+            body["authorization_details"] = details.value();
+        }
+        if self.allow_broader {
+            body["allow_broader"] = json!(true);
+        }
         body
     }
+}
+
+fn sorted(items: &[&str]) -> Vec<String> {
+    let mut items: Vec<String> = items.iter().map(|s| s.to_string()).collect();
+    items.sort();
+    items.dedup();
+    items
 }
 
 /// A provider token from Latchkey.
@@ -94,9 +158,15 @@ pub struct ProviderToken {
     /// When it expires (absent for credentials that do not).
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
-    /// Its scopes.
+    /// What it can do: the provider's word, never the request echoed back.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// The resources (RFC 8707) a narrowed token is limited to.
+    #[serde(default)]
+    pub resources: Option<Vec<String>>,
+    /// The authorization details (RFC 9396) a narrowed token carries.
+    #[serde(default)]
+    pub authorization_details: Option<Vec<Value>>,
     /// The connection it came from.
     pub connection_id: String,
     /// The installation, for app connections.

@@ -74,6 +74,7 @@ codes! {
     UserAuthorizationRequired = "user_authorization_required" => CONFLICT,
     ConnectionConfigurationRequired = "connection_configuration_required" => CONFLICT,
     ScopeNotGranted = "scope_not_granted" => FORBIDDEN,
+    NarrowingUnsupported = "narrowing_unsupported" => BAD_REQUEST,
     TokenRefreshFailed = "token_refresh_failed" => CONFLICT,
     UpstreamUnavailable = "upstream_unavailable" => SERVICE_UNAVAILABLE,
     RefreshWaitTimeout = "refresh_wait_timeout" => SERVICE_UNAVAILABLE,
@@ -341,6 +342,13 @@ impl From<TokenError> for ApiError {
                 with(ErrorCode::ConnectionConfigurationRequired).with_details(json!({"connection_id": connection_id}))
             }
             TokenError::ScopeNotGranted { missing } => with(ErrorCode::ScopeNotGranted).with_details(json!({"missing_scopes": missing})),
+            TokenError::NarrowingUnsupported { unsupported, offered, provider_error, .. } => {
+                let mut details = json!({"unsupported": unsupported, "connector_narrowing": offered});
+                if let Some(error) = provider_error {
+                    details["provider_error"] = json!(error);
+                }
+                with(ErrorCode::NarrowingUnsupported).with_details(details)
+            }
             TokenError::TokenRefreshFailed { connection_id, user_id, connector } => {
                 let details = match user_id {
                     Some(user) => link_token_hint(&connector, &user, Some(&connection_id)),

@@ -112,6 +112,7 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             message.split(" at line").next().unwrap_or(&message).to_owned()
         } else {
             match e.inner().classify() {
+                serde_json::error::Category::Data if own_refusal(&message) => format!("`{path}`: {}", message.split(" at line").next().unwrap_or(&message)),
                 serde_json::error::Category::Data => format!("`{path}` has the wrong type or is missing"),
                 _ => format!("`{path}` is not valid JSON"),
             }
@@ -122,6 +123,12 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         .end()
         .map_err(|_| ApiError::new(ErrorCode::InvalidJson, "the request body is not valid JSON for this route: data follows the JSON document"))?;
     Ok(value)
+}
+
+/// Whether a decoding error is one of the core's own refusals (`invalid resource indicator: ...`),
+/// which name a rule and never the value, rather than serde's, which may quote the value.
+fn own_refusal(message: &str) -> bool {
+    message.starts_with("invalid ") && !["invalid type", "invalid value", "invalid length"].iter().any(|serde| message.starts_with(serde))
 }
 
 /// A JSON body of type `T`.

@@ -326,3 +326,26 @@ async fn the_cli_runs_against_dynamodb_and_kms() {
     assert!(raw.contains("github/acme") && raw.contains("lk1."), "{raw}");
     assert!(!raw.contains("gh-secret-value"));
 }
+
+#[test]
+fn a_connector_is_told_how_its_tokens_narrow_and_refuses_ways_its_auth_mode_cannot_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let endpoints = ["--authorize-url", "https://id.acme.test/authorize", "--token-url", "https://id.acme.test/token"];
+    let mut create = vec!["--json", "connectors", "create", "--uid", "custom/acme", "--client-id", "cid"];
+    create.extend(endpoints);
+    create.extend(["--narrowing", "refresh_scope,refresh_resource"]);
+    let update = |ways: &str| latchkey(d, &["--json", "connectors", "update", "--uid", "custom/acme", "--narrowing", ways], &[], None);
+
+    let created = json(&latchkey(d, &create, &[], None));
+    let exchanged = json(&update("token_exchange"));
+    let cleared = json(&update("none"));
+    let wrong_mode = update("github_installation");
+    let unknown = update("refresh_everything");
+
+    assert_eq!(created[0]["narrowing"], serde_json::json!(["refresh_scope", "refresh_resource"]));
+    assert_eq!(exchanged[0]["narrowing"], serde_json::json!(["token_exchange"]));
+    assert_eq!(cleared[0]["narrowing"], serde_json::json!([]));
+    assert!(!wrong_mode.status.success() && String::from_utf8_lossy(&wrong_mode.stderr).contains("does not apply"), "{wrong_mode:?}");
+    assert!(!unknown.status.success(), "{unknown:?}");
+}

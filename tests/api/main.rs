@@ -22,6 +22,7 @@ mod link_flow;
 mod link_helpers;
 mod local_server;
 mod machine_grants;
+mod narrowing;
 mod oidc_callers;
 mod operator_changes;
 mod pagination;

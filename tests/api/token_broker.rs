@@ -74,8 +74,13 @@ async fn a_connection_token_gets_a_fresh_provider_token() {
     assert_eq!(body["connection_id"], c.connection_id);
     assert!(body["expires_at"].as_str().unwrap().ends_with('Z'));
     assert!(body["scopes"].as_array().unwrap().contains(&json!("contacts.read")));
-    let (status, narrowed, _) = ask(&c.app, &c.access_token, URL, json!({"subject": {"type": "user", "id": "user-1"}, "scopes": ["contacts.read"]})).await;
-    assert_eq!((status, narrowed["scopes"].clone()), (200, json!(["contacts.read"])));
+    // This connector cannot narrow: the scopes asked are not echoed back as if it had.
+    let narrow = json!({"subject": {"type": "user", "id": "user-1"}, "scopes": ["contacts.read"]});
+    let (status, refused, _) = ask(&c.app, &c.access_token, URL, narrow.clone()).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (400, Some("narrowing_unsupported")), "{refused}");
+    let broader = json!({"subject": {"type": "user", "id": "user-1"}, "scopes": ["contacts.read"], "allow_broader": true});
+    let (status, full, _) = ask(&c.app, &c.access_token, URL, broader).await;
+    assert_eq!((status, full["scopes"].clone()), (200, body["scopes"].clone()));
 }
 
 #[tokio::test]
@@ -288,7 +293,7 @@ async fn api_key_connections_return_their_key_and_client_credentials_need_no_use
     assert_eq!(c.provider.issued().await["client_credentials_grants"], 1);
 }
 
-fn link_connector_template(provider: &Provider) -> latchkey::admin::NewConnector {
+pub(crate) fn link_connector_template(provider: &Provider) -> latchkey::admin::NewConnector {
     latchkey::admin::NewConnector {
         uid: String::new(),
         display_name: None,

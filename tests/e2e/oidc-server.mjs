@@ -26,6 +26,10 @@
 //   GET  /test/tokens
 //   POST /test/fail-token-endpoint?status=503&count=2[&error=temporarily_unavailable]
 //
+// Narrowing (oidc-narrowing.mjs): resource indicators for the API https://contacts.example.test,
+// authorization details of type contacts_access, RFC 8693 token exchange, and that API itself at
+// GET|POST /api/contacts, which refuses a token outside its scope, audience or details.
+//
 // Environment: OIDC_ACCESS_TOKEN_TTL (seconds, default 3600),
 //              OIDC_GRANT_PER_AUTHORIZATION=1 (every authorization a grant of its own),
 //              OIDC_REFRESH_TOKEN_TTL (seconds, default 14 days),
@@ -57,6 +61,7 @@ if (!DEBUG) {
 }
 
 const { default: Provider, errors: oidcErrors } = await import('oidc-provider');
+const narrowing = await import('./oidc-narrowing.mjs');
 
 // ---------------------------------------------------------------------------
 // Command line
@@ -233,7 +238,8 @@ function client(clientId, clientSecret) {
     client_id: clientId,
     client_secret: clientSecret,
     token_endpoint_auth_method: 'client_secret_basic',
-    grant_types: ['authorization_code', 'refresh_token'],
+    grant_types: ['authorization_code', 'refresh_token', narrowing.TOKEN_EXCHANGE],
+    authorization_details_types: narrowing.DETAIL_TYPES,
     response_types: ['code'],
     redirect_uris: redirectUris,
   };
@@ -313,7 +319,7 @@ function buildProvider(issuer) {
     },
     // Rotate on every use. A rotated (consumed) refresh token presented again
     // is refused with invalid_grant and its whole grant is revoked.
-    rotateRefreshToken: true,
+    rotateRefreshToken: narrowing.rotateRefreshToken,
     issueRefreshToken: async (_ctx, cl, code) => (
       cl.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access')
     ),
@@ -339,6 +345,7 @@ function buildProvider(issuer) {
       },
       rpInitiatedLogout: { enabled: false },
       clientCredentials: { enabled: true },
+      ...narrowing.narrowingFeatures(),
     },
     interactions: {
       url: async (_ctx, interaction) => `/interaction/${interaction.uid}`,
@@ -353,7 +360,9 @@ function buildProvider(issuer) {
 
   const provider = new Provider(issuer, configuration);
 
+  narrowing.registerTokenExchange(provider);
   provider.on('grant.success', (ctx) => {
+    narrowing.countNarrowedRefresh(ctx);
     switch (ctx.oidc.params.grant_type) {
       case 'authorization_code':
         counters.code_grants += 1;
@@ -626,6 +635,7 @@ async function handleTestHook(req, res, url) {
       grants_revoked: counters.grants_revoked,
       code_grants: counters.code_grants,
       client_credentials_grants: counters.client_credentials_grants,
+      ...narrowing.narrowingCounters,
     });
   }
   if (url.pathname === '/test/fail-token-endpoint') {
@@ -678,6 +688,8 @@ handler = (req, res) => {
   let work;
   if (url.pathname.startsWith('/interaction/')) {
     work = handleInteraction(provider, req, res, url);
+  } else if (url.pathname.startsWith('/api/')) {
+    work = narrowing.handleApi(provider, req, res, url);
   } else if (url.pathname.startsWith('/test/')) {
     work = handleTestHook(req, res, url);
   } else {

@@ -3,7 +3,11 @@
 //
 //   GitHub App installation tokens (docs.github.com/en/rest/apps/apps#create-an-installation-access-token-for-an-app):
 //     POST /app/installations/{id}/access_tokens  with  Authorization: Bearer <RS256 app JWT, iss = app id>
-//     -> 201 {"token": "ghs_...", "expires_at": "...Z", "permissions": {...}, "repository_selection": "all"}
+//     and optionally a JSON body {"repositories": ["name", ...], "permissions": {"contents": "read", ...}}
+//     -> 201 {"token": "ghs_...", "expires_at": "...Z", "permissions": {...}, "repository_selection": "all" | "selected",
+//             "repositories": [{"id", "name", "full_name": "acme/<name>", ...}] (when repositories were asked)}
+//     -> 422 when the body names a repository the installation cannot reach (`not-installed`) or a
+//        permission above what it was granted (contents and issues write, metadata read).
 //   The JWT-bearer grant (RFC 7523):
 //     POST /oauth/token  grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<RS256 JWT>
 //
@@ -20,7 +24,10 @@ const arg = (name, fallback) => {
 const appId = arg("app-id", "12345");
 const clientId = arg("client-id", "svc@example.iam");
 const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-const counts = { installation_tokens: 0, jwt_bearer_tokens: 0, refused: 0 };
+const counts = { installation_tokens: 0, jwt_bearer_tokens: 0, refused: 0, last_installation_body: null };
+// What the test installation was granted, and the account it is on.
+const INSTALLED = { contents: "write", issues: "write", metadata: "read" };
+const LEVELS = ["read", "write", "admin"];
 let base = "";
 
 function verifyJwt(jwt) {
@@ -135,13 +142,30 @@ const server = createServer(async (req, res) => {
       return send(401, { message: "A JSON web token could not be decoded", documentation_url: "https://docs.github.com/rest" });
     }
     if (installation[1] === "404") return send(404, { message: "Not Found", documentation_url: "https://docs.github.com/rest" });
+    const raw = await readBody(req);
+    let asked = {};
+    try {
+      asked = raw ? JSON.parse(raw) : {};
+    } catch {
+      return send(400, { message: "Problems parsing JSON", documentation_url: "https://docs.github.com/rest" });
+    }
+    counts.last_installation_body = raw ? asked : null;
+    const { repositories, permissions } = asked;
+    const unprocessable = (message) => send(422, { message, documentation_url: "https://docs.github.com/rest/apps/apps#create-an-installation-access-token-for-an-app", status: "422" });
+    if ((repositories ?? []).includes("not-installed")) {
+      return unprocessable("There is at least one repository that does not exist or is not accessible to the parent installation.");
+    }
+    const above = Object.entries(permissions ?? {}).some(([name, level]) => LEVELS.indexOf(level) > LEVELS.indexOf(INSTALLED[name] ?? "none"));
+    if (above) return unprocessable("The permissions requested are not granted to this installation.");
     counts.installation_tokens += 1;
-    return send(201, {
+    const answer = {
       token: `ghs_${randomBytes(18).toString("hex")}`,
       expires_at: new Date((now() + 3600) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z"),
-      permissions: { contents: "read", metadata: "read" },
-      repository_selection: "all",
-    });
+      permissions: permissions ? { ...permissions, metadata: "read" } : INSTALLED,
+      repository_selection: repositories ? "selected" : "all",
+    };
+    if (repositories) answer.repositories = repositories.map((name, i) => ({ id: 1000 + i, node_id: `R_${i}`, name, full_name: `acme/${name}`, private: true }));
+    return send(201, answer);
   }
   if (req.method === "POST" && req.url === "/oauth/token") {
     const form = new URLSearchParams(await readBody(req));

@@ -7,6 +7,7 @@
 //! contract test (schemathesis, `tests/api/contract.rs`) sends requests generated from these
 //! schemas and fails when the server refuses one they allow or takes one they forbid.
 
+use latchkey::model::narrowing;
 use serde_json::{json, Map, Value};
 
 /// Printable text: no control character (C0, DEL, C1) and not only white space.
@@ -65,6 +66,19 @@ fn schema_limits() -> Vec<(&'static str, Value)> {
         ("/Theme/properties/primary_color", optional(json!({"pattern": "^#[0-9a-fA-F]{6}$"}))),
         ("/SubjectInput", subject()),
         ("/TokenRequest/properties/installation_id", optional(json!({"pattern": "^[A-Za-z0-9_.-]*[A-Za-z0-9_-][A-Za-z0-9_.-]*$", "maxLength": 128}))),
+        ("/TokenRequest/properties/scopes", json!({"items": {"pattern": SCOPE}, "maxItems": narrowing::MAX_SCOPES})),
+        (
+            "/TokenRequest/properties/resources",
+            json!({"items": {"pattern": narrowing::RESOURCE_PATTERN, "maxLength": narrowing::MAX_RESOURCE_CHARS}, "maxItems": narrowing::MAX_RESOURCES}),
+        ),
+        (
+            "/TokenRequest/properties/authorization_details",
+            json!({
+                "items": {"type": "object", "required": ["type"], "properties": {"type": text(narrowing::MAX_DETAIL_TYPE_CHARS)}},
+                "maxItems": narrowing::MAX_AUTHORIZATION_DETAILS,
+                "description": format!("RFC 9396 authorization details, at most {} bytes of JSON in all", narrowing::MAX_AUTHORIZATION_DETAILS_BYTES),
+            }),
+        ),
         ("/ExchangeRequest/properties/expires_in", json!({"minimum": 60, "maximum": 31_536_000})),
         ("/ImportRequest/properties/consumer_id", text(256)),
         ("/ImportRequest/properties/connector", json!({"pattern": CONNECTOR_UID})),

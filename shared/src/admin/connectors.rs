@@ -46,6 +46,8 @@ pub struct ConnectorChanges {
     pub refresh_buffer_secs: Option<i64>,
     /// What a revocation at the provider ends.
     pub revocation_scope: Option<crate::model::RevocationScope>,
+    /// How its tokens can be narrowed (replacing the list; empty: not at all).
+    pub narrowing: Option<Vec<crate::model::Narrowing>>,
 }
 
 fn check_client_id(client_id: &str) -> Result<(), AdminError> {
@@ -121,6 +123,14 @@ fn check_api(api: &crate::model::ApiSpec, fields: &[ConnectionField]) -> Result<
 /// One day: a longer buffer would refresh day-long tokens the moment they arrive (the lifetime cap
 /// stops that anyway, but a larger value is always a mistake).
 pub const MAX_REFRESH_BUFFER_SECS: i64 = 24 * 3600;
+
+/// Each way must fit the connector's auth mode (a refresh narrows only an OAuth 2.0 grant).
+fn check_narrowing(mode: AuthMode, ways: &[crate::model::Narrowing]) -> Result<(), AdminError> {
+    match ways.iter().find(|way| !way.applies_to(mode)) {
+        Some(way) => Err(AdminError::Invalid(format!("narrowing {} does not apply to a {mode:?} connector", way.as_str()))),
+        None => Ok(()),
+    }
+}
 
 fn check_display_name(name: &str) -> Result<(), AdminError> {
     if name.trim().is_empty() || name.len() > 80 || name.chars().any(char::is_control) {
@@ -253,6 +263,7 @@ pub async fn create_connector_with(ports: &Ports, new: NewConnector, quirks: Qui
         check_secret(secret)?;
     }
     check_scopes(&new.default_scopes)?;
+    check_narrowing(new.auth_mode, &quirks.narrowing)?;
     if let Some(api) = &quirks.api {
         check_api(api, &new.fields)?;
     }
@@ -335,6 +346,12 @@ pub async fn update_connector(ports: &Ports, uid: &str, changes: ConnectorChange
     }
     if let Some(scopes) = changes.default_scopes {
         stored.record.default_scopes = scopes;
+    }
+    if let Some(mut ways) = changes.narrowing {
+        check_narrowing(stored.record.auth_mode, &ways)?;
+        ways.sort();
+        ways.dedup();
+        stored.record.narrowing = ways;
     }
     stored.record.updated_at = ports.clock.now();
     save(ports, &mut stored).await?;

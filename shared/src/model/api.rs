@@ -81,6 +81,33 @@ pub enum Narrowing {
     ClientCredentialsScope,
 }
 
+impl Narrowing {
+    /// Whether a connector of `mode` can narrow this way at all (the refresh and exchange ways
+    /// need a user's grant, the others their own kind of machine connector).
+    pub fn applies_to(self, mode: super::AuthMode) -> bool {
+        use super::AuthMode;
+        match self {
+            Narrowing::RefreshScope | Narrowing::RefreshResource | Narrowing::RefreshAuthorizationDetails | Narrowing::TokenExchange => {
+                mode == AuthMode::OAuth2
+            }
+            Narrowing::GithubInstallation => mode == AuthMode::GithubApp,
+            Narrowing::ClientCredentialsScope => mode == AuthMode::ClientCredentials,
+        }
+    }
+
+    /// The catalog's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Narrowing::RefreshScope => "refresh_scope",
+            Narrowing::RefreshResource => "refresh_resource",
+            Narrowing::RefreshAuthorizationDetails => "refresh_authorization_details",
+            Narrowing::TokenExchange => "token_exchange",
+            Narrowing::GithubInstallation => "github_installation",
+            Narrowing::ClientCredentialsScope => "client_credentials_scope",
+        }
+    }
+}
+
 impl ApiSpec {
     /// Checks what a template check cannot: header names and the fixed values.
     pub fn check(&self) -> Result<(), String> {

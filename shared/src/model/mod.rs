@@ -19,6 +19,7 @@
 //! | OAuth flow (`state`)        | `OAUTH_STATE#{sha256}`     | `OAUTH_STATE`           | 10 min  |
 //! | public token                | `PUBLIC_TOKEN#{sha256}`    | `PUBLIC_TOKEN`          | 30 min  |
 //! | connection access token     | `ACCESS_TOKEN#{sha256}`    | `ACCESS_TOKEN`          | no      |
+//! | narrowed token              | `NARROWED#{connection_id}` | `NARROWING#{sha256(ask)}` | with its token |
 //!
 //! - Projects and connectors are few and administered by operators; one partition each lists them
 //!   with a single query.
@@ -47,6 +48,8 @@ mod connector;
 mod item;
 pub mod link;
 mod names;
+mod narrowed;
+pub mod narrowing;
 mod project;
 mod record;
 mod sealed;
@@ -65,6 +68,8 @@ pub use connector::{
 pub use item::{Due, DueItem, DueQueue, Item, Key, RESERVED_ATTRIBUTES};
 pub use link::{ConnectMode, ConnectionAccessToken, LinkToken, OAuthFlow, PublicToken};
 pub use names::{ConnectionId, ConnectorUid, ConsumerId, EnvironmentName, InstallationId, InvalidName, KeyId, ProjectId};
+pub use narrowed::{MintFailure, NarrowedToken};
+pub use narrowing::{AuthorizationDetails, Granted, InvalidNarrowing, NarrowingAsk, ResourceIndicator, Resources, Scopes};
 pub use project::{IssuerTrust, Project, TrustedIssuer, DEFAULT_ENVIRONMENTS};
 pub use record::{CorruptRecord, Record, Stored};
 pub use sealed::{Binding, Sealed};

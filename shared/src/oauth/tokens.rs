@@ -29,6 +29,8 @@ pub struct TokenSet {
     pub obtained_at: Timestamp,
     /// The granted scopes, if the response names them (else the requested ones were granted).
     pub scopes: Option<Vec<String>>,
+    /// The RFC 9396 authorization details granted, if the response names them.
+    pub authorization_details: Option<Vec<Value>>,
     /// The metadata the connector declares (instance URLs, tenant ids), never a secret.
     pub extra: Map<String, Value>,
     /// Values for the connector's fields that come from the response or the callback's query
@@ -139,6 +141,7 @@ pub fn parse_shaped_token_response(
         expiry_from_provider: expires_in.is_some(),
         obtained_at: now,
         scopes,
+        authorization_details: object.get("authorization_details").and_then(Value::as_array).cloned(),
         extra,
         field_values,
     })

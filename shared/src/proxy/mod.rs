@@ -154,7 +154,14 @@ pub async fn forward(ports: &Ports, caller: &Caller, mut call: ProxyCall) -> Res
 }
 
 async fn issue(ports: &Ports, caller: &Caller, call: &ProxyCall) -> Result<Issued, ProxyError> {
-    let request = TokenRequest { subject: call.subject.clone(), installation_id: call.installation_id.clone(), scopes: None };
+    let request = TokenRequest {
+        subject: call.subject.clone(),
+        installation_id: call.installation_id.clone(),
+        scopes: None,
+        resources: None,
+        authorization_details: None,
+        allow_broader: None,
+    };
     Ok(issue_in_context(ports, caller, &call.connector, request).await?)
 }
 

@@ -1,14 +1,18 @@
-//! Issuing a provider token: the checks in their documented order, then fresh credentials.
+//! Issuing a provider token: the checks in their documented order, then fresh credentials, or a
+//! token narrowed to what the caller asked for (`token::narrow`).
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::caller::Caller;
+use super::narrow::plan::{self, Plan};
+use super::narrow::{self, Failed, Narrowed, NarrowingAudit, NarrowingOutcome};
 use super::refresh::{authorization_required, fresh_credentials};
 use super::TokenError;
 use crate::clock::Timestamp;
 use crate::model::{
-    AuthMode, Connection, ConnectionId, ConnectionState, Connector, ConnectorUid, ConsumerId, InstallationId, Record, Stored, Subject, SubjectType,
+    AuthMode, AuthorizationDetails, Connection, ConnectionId, ConnectionState, Connector, ConnectorUid, ConsumerId, Granted, InstallationId, NarrowingAsk,
+    Record, Resources, Scopes, Stored, Subject, SubjectType,
 };
 use crate::oauth::Credentials;
 use crate::ports::Ports;
@@ -25,9 +29,24 @@ pub struct TokenRequest {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub installation_id: Option<InstallationId>,
-    /// Scopes the token must carry; a subset of what was granted.
+    /// Scopes to narrow the token to: a subset of what was granted (for a GitHub App,
+    /// permissions such as `contents:read`).
     #[serde(default)]
-    pub scopes: Option<Vec<String>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub scopes: Option<Scopes>,
+    /// RFC 8707 resource indicators to narrow the token to: absolute https URIs without a fragment.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub resources: Option<Resources>,
+    /// RFC 9396 authorization details to narrow the token to: objects, each with a `type` (for a
+    /// GitHub App, `{"type": "github_app_installation", "repositories": [...], "permissions": [...]}`).
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub authorization_details: Option<AuthorizationDetails>,
+    /// Where the provider cannot narrow the token as asked, answer the connection's full token
+    /// (its `scopes` say what it can do) instead of `narrowing_unsupported`.
+    #[serde(default)]
+    pub allow_broader: Option<bool>,
 }
 
 /// `{type: "user", id}` or `{type: "app"}`.
@@ -67,6 +86,8 @@ pub struct IssuedToken {
     pub provider: String,
     /// What callers need from the provider (instance URL, tenant).
     pub metadata: Map<String, Value>,
+    /// For the audit trail: the narrowing asked for and granted; `None` when nothing was asked.
+    pub narrowing: Option<NarrowingAudit>,
 }
 
 /// Runs the checks in order and answers a fresh token.
@@ -129,15 +150,113 @@ pub async fn issue_in_context(ports: &Ports, caller: &Caller, uid: &ConnectorUid
     if stored.record.state == ConnectionState::Authorized {
         return Err(TokenError::ConfigurationRequired { connection_id: stored.record.id.to_string() });
     }
-    if let Some(wanted) = &request.scopes {
-        let missing: Vec<String> = wanted.iter().filter(|s| !stored.record.scopes.contains(s)).cloned().collect();
-        if !missing.is_empty() && !connector.auth_mode.is_machine() {
-            return Err(TokenError::ScopeNotGranted { missing });
-        }
+    let ask = NarrowingAsk::new(request.scopes, request.resources, request.authorization_details);
+    check_granted(&connector, &stored.record, &ask)?;
+    deliver(ports, connector, stored, ask, request.allow_broader.unwrap_or(false)).await
+}
+
+/// Scopes asked beyond the grant are refused, wherever the connection records what was granted
+/// (an OAuth 2.0 grant always does). A GitHub App's scopes are permissions GitHub judges.
+fn check_granted(connector: &Connector, connection: &Connection, ask: &NarrowingAsk) -> Result<(), TokenError> {
+    let Some(wanted) = &ask.scopes else { return Ok(()) };
+    let judged_here = match connector.auth_mode {
+        AuthMode::GithubApp => false,
+        AuthMode::OAuth2 => true,
+        _ => !connection.scopes.is_empty(),
+    };
+    let missing: Vec<String> = wanted.as_slice().iter().filter(|s| !connection.scopes.contains(s)).cloned().collect();
+    match judged_here && !missing.is_empty() {
+        true => Err(TokenError::ScopeNotGranted { missing }),
+        false => Ok(()),
     }
+}
+
+/// The token for `ask`: the connection's own when nothing (or exactly its grant) was asked, a
+/// narrowed one where the connector can mint it, or the full one where it cannot and the caller
+/// allows a broader token.
+async fn deliver(ports: &Ports, connector: Connector, stored: Stored<Connection>, ask: NarrowingAsk, allow_broader: bool) -> Result<Issued, TokenError> {
+    if ask.is_empty() {
+        let (connection, credentials) = fresh_credentials(ports, &connector, stored).await?;
+        let token = answer(connector.clone(), connection.clone(), &credentials, None)?;
+        return Ok(Issued { token, connector, connection });
+    }
+    let (outcome, provider_error) = match plan::plan(&connector, &stored.record, &ask)? {
+        Plan::Full => (NarrowingOutcome::Exact, None),
+        Plan::Mint(mint) => match narrow::narrowed(ports, &connector, &stored, &ask, &mint).await {
+            Ok(narrowed) => {
+                let token = answer_narrowed(connector.clone(), stored.record.clone(), narrowed, ask, allow_broader);
+                return Ok(Issued { token, connector, connection: stored.record });
+            }
+            Err(Failed::Token(error)) => return Err(error),
+            Err(Failed::Refused(error)) => (unsupported(&connector, &stored.record, &ask, &plan_parts(&ask), Some(error.clone()), allow_broader)?, Some(error)),
+        },
+        Plan::Unsupported(parts) => (unsupported(&connector, &stored.record, &ask, &parts, None, allow_broader)?, None),
+    };
     let (connection, credentials) = fresh_credentials(ports, &connector, stored).await?;
-    let token = answer(connector.clone(), connection.clone(), &credentials, request.scopes)?;
+    let granted = Granted { scopes: connection.scopes.clone(), ..Granted::default() };
+    let audit = NarrowingAudit { requested: ask, allow_broader, outcome, ways: Vec::new(), granted, minted: false, provider_error };
+    narrow::log(&connection, &connector, &audit);
+    let token = answer(connector.clone(), connection.clone(), &credentials, Some(audit))?;
     Ok(Issued { token, connector, connection })
+}
+
+/// Every part of an ask, for a provider that refused it whole.
+fn plan_parts(ask: &NarrowingAsk) -> Vec<&'static str> {
+    [(ask.scopes.is_some(), "scopes"), (ask.resources.is_some(), "resources"), (ask.authorization_details.is_some(), "authorization_details")]
+        .into_iter()
+        .filter_map(|(asked, part)| asked.then_some(part))
+        .collect()
+}
+
+/// `narrowing_unsupported`, unless the caller takes a broader token.
+fn unsupported(
+    connector: &Connector,
+    connection: &Connection,
+    ask: &NarrowingAsk,
+    parts: &[&str],
+    provider_error: Option<String>,
+    allow_broader: bool,
+) -> Result<NarrowingOutcome, TokenError> {
+    if allow_broader {
+        return Ok(NarrowingOutcome::Broader);
+    }
+    let (requested, error) = (ask.to_json(), provider_error.as_deref().unwrap_or(""));
+    tracing::info!(connection_id = %connection.id, connector = %connector.uid, outcome = "unsupported", provider_error = error, requested = %requested, "token narrowing");
+    Err(TokenError::NarrowingUnsupported {
+        connector: connector.uid.to_string(),
+        unsupported: parts.iter().map(|p| p.to_string()).collect(),
+        offered: connector.narrowing.clone(),
+        provider_error,
+    })
+}
+
+fn answer_narrowed(connector: Connector, connection: Connection, narrowed: Narrowed, ask: NarrowingAsk, allow_broader: bool) -> IssuedToken {
+    let audit = NarrowingAudit {
+        requested: ask,
+        allow_broader,
+        outcome: NarrowingOutcome::Narrowed,
+        ways: narrowed.ways,
+        granted: narrowed.granted.clone(),
+        minted: narrowed.minted,
+        provider_error: None,
+    };
+    narrow::log(&connection, &connector, &audit);
+    let mut metadata = connection.metadata;
+    metadata.extend(narrowed.metadata);
+    IssuedToken {
+        access_token: narrowed.access_token,
+        // A user-level token beside it would carry the full grant's rights.
+        user_access_token: None,
+        token_type: narrowed.token_type,
+        expires_at: narrowed.expires_at,
+        scopes: narrowed.granted.scopes,
+        connection_id: connection.id,
+        installation_id: connection.installation_id,
+        provider: connector.provider,
+        connector: connector.uid,
+        metadata,
+        narrowing: Some(audit),
+    }
 }
 
 /// The connector, from the per-instance cache or the store.
@@ -228,7 +347,7 @@ pub(crate) async fn install_machine_connection(
         .ok_or_else(|| TokenError::InstallationRequired { connector: connector.uid.to_string() })
 }
 
-fn answer(connector: Connector, connection: Connection, credentials: &Credentials, wanted: Option<Vec<String>>) -> Result<IssuedToken, TokenError> {
+fn answer(connector: Connector, connection: Connection, credentials: &Credentials, narrowing: Option<NarrowingAudit>) -> Result<IssuedToken, TokenError> {
     let (access_token, token_type, expires_at) = match connector.auth_mode {
         AuthMode::ApiKey => (credentials.api_key.clone(), "api_key".to_owned(), None),
         AuthMode::Basic => {
@@ -249,11 +368,13 @@ fn answer(connector: Connector, connection: Connection, credentials: &Credential
         user_access_token: credentials.user_access_token.clone().map(SecretString::new),
         token_type,
         expires_at,
-        scopes: wanted.unwrap_or_else(|| connection.scopes.clone()),
+        // What the connection's token can do, never the request echoed back.
+        scopes: connection.scopes.clone(),
         connection_id: connection.id,
         installation_id: connection.installation_id,
         provider: connector.provider,
         connector: connector.uid,
         metadata: connection.metadata,
+        narrowing,
     })
 }

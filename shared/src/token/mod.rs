@@ -5,6 +5,8 @@
 //! - [`issue`]: the checks, in the documented order, and the answer.
 //! - [`refresh`]: single-flight refresh under a lease on the connection item.
 //! - [`grant`]: the provider calls (refresh token, client credentials).
+//! - [`narrow`]: tokens narrowed to the scopes, resources, authorization details (or GitHub
+//!   repositories and permissions) a caller asks for, cached per narrowing.
 //! - [`background`]: the scheduled sweep: finds what is due (refresh ahead of expiry, keep idle
 //!   refresh tokens alive, webhook retries) through the store's due index.
 //! - [`fanout`]: refreshing what the sweep found, in lanes per connector, with a failure budget.
@@ -15,6 +17,7 @@ pub mod caller;
 pub mod fanout;
 pub mod grant;
 pub mod issue;
+pub mod narrow;
 pub mod oidc;
 pub mod refresh;
 pub mod revocation;
@@ -69,6 +72,22 @@ pub enum TokenError {
     ScopeNotGranted {
         /// The ones missing.
         missing: Vec<String>,
+    },
+    /// The connector cannot narrow a token the way the caller asked, and the caller did not accept
+    /// its full token instead.
+    #[error(
+        "connector {connector} cannot narrow a token by {}; ask without it, or pass allow_broader: true to receive the connection's full token",
+        .unsupported.join(" and ")
+    )]
+    NarrowingUnsupported {
+        /// The connector uid.
+        connector: String,
+        /// The parts of the ask it cannot narrow by (`scopes`, `resources`, `authorization_details`).
+        unsupported: Vec<String>,
+        /// The ways the connector offers.
+        offered: Vec<crate::model::Narrowing>,
+        /// The provider's error, when it refused to narrow.
+        provider_error: Option<String>,
     },
     /// The provider refused the refresh; the connection is now invalid.
     #[error("the provider refused to refresh the token; the user must authorize again")]

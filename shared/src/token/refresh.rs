@@ -30,10 +30,10 @@ use serde_json::json;
 pub const LEASE_SECS: i64 = 60;
 /// How long a request waits for another instance's refresh before giving up, by the clock port
 /// (so tests move the clock instead of waiting).
-const WAIT_FOR_OTHERS_SECS: i64 = 20;
+pub(crate) const WAIT_FOR_OTHERS_SECS: i64 = 20;
 /// The longest pause between two reads of a connection another instance is refreshing: a waiter
 /// is served within this long of the new token being written.
-const MAX_WAIT_PAUSE: Duration = Duration::from_millis(400);
+pub(crate) const MAX_WAIT_PAUSE: Duration = Duration::from_millis(400);
 /// First cooldown after a provider failure; doubles per failure up to [`MAX_COOLDOWN_SECS`].
 const BASE_COOLDOWN_SECS: i64 = 15;
 const MAX_COOLDOWN_SECS: i64 = 600;
@@ -43,8 +43,13 @@ const LIFETIME_DIVISOR: i64 = 3;
 /// How long before expiry the connection's token is refreshed: the connector's buffer, capped at a
 /// third of the token's lifetime when it is known, so a token just issued is never due.
 pub fn refresh_buffer_secs(connection: &Connection, connector: &Connector) -> i64 {
+    buffer_for_lifetime(connection.token_lifetime_secs(), connector)
+}
+
+/// The same rule for any token of the connector whose lifetime is `lifetime` (narrowed tokens too).
+pub fn buffer_for_lifetime(lifetime: Option<i64>, connector: &Connector) -> i64 {
     let configured = connector.oauth.as_ref().map_or(DEFAULT_REFRESH_BUFFER_SECS, |o| o.refresh_buffer_secs);
-    match connection.token_lifetime_secs() {
+    match lifetime {
         Some(lifetime) => configured.min(lifetime / LIFETIME_DIVISOR),
         None => configured,
     }
@@ -157,7 +162,7 @@ fn gave_up_waiting(connection: &Connection, connector: &Connector, attempt: &Att
     TokenError::RefreshWaitTimeout { retry_after }
 }
 
-async fn reread(ports: &Ports, connection: &Connection) -> Result<Stored<Connection>, TokenError> {
+pub(crate) async fn reread(ports: &Ports, connection: &Connection) -> Result<Stored<Connection>, TokenError> {
     Stored::<Connection>::get(ports.store.as_ref(), &connection.key()).await?.ok_or_else(|| authorization_required(connection))
 }
 
@@ -173,7 +178,7 @@ pub fn authorization_required(connection: &Connection) -> TokenError {
     }
 }
 
-async fn open(ports: &Ports, connection: &Connection) -> Result<Credentials, TokenError> {
+pub(crate) async fn open(ports: &Ports, connection: &Connection) -> Result<Credentials, TokenError> {
     let sealed = connection.credentials.as_ref().ok_or_else(|| authorization_required(connection))?;
     let opened = ports.keyring.open(&connection.credentials_binding(), sealed).await?;
     Credentials::from_opened(opened.expose()).ok_or_else(|| TokenError::Record(crate::store::RecordError::Corrupt("credentials".into())))
@@ -181,7 +186,7 @@ async fn open(ports: &Ports, connection: &Connection) -> Result<Credentials, Tok
 
 /// The values the connector's URLs name: the connection's own checked fields (never its
 /// free-form metadata), and its installation.
-fn field_values(connection: &Connection) -> BTreeMap<String, String> {
+pub(crate) fn field_values(connection: &Connection) -> BTreeMap<String, String> {
     let mut values = connection.fields.clone();
     if let Some(installation) = &connection.installation_id {
         values.insert(crate::fields::INSTALLATION_ID.to_owned(), installation.to_string());
@@ -297,6 +302,50 @@ async fn on_refreshed(
     Err(TokenError::Record(StoreError::ConditionFailed.into()))
 }
 
+/// Releases the lease a narrowing refresh held (`token::narrow`): the provider answered a
+/// narrower access token, which never replaces the connection's own, but a refresh token it
+/// rotated is now the grant's only live one and is stored, whatever the narrowing, before anyone
+/// is answered. Writes are fenced as in [`on_refreshed`]: a concurrent write that left the lease in
+/// place is written over again; a connection linked anew or deleted meanwhile is left alone.
+pub(crate) async fn keep_refresh_token(
+    ports: &Ports,
+    held: Stored<Connection>,
+    lease: &str,
+    rotated: Option<&crate::secret::SecretString>,
+    previous: &Credentials,
+) -> Result<(), TokenError> {
+    let sealed = match rotated.filter(|r| previous.refresh_token.as_deref() != Some(r.expose())) {
+        Some(rotated) => {
+            let mut credentials = previous.clone();
+            credentials.refresh_token = Some(rotated.expose().to_owned());
+            Some(ports.keyring.seal(&held.record.credentials_binding(), &credentials.to_sealable()).await?)
+        }
+        None => None,
+    };
+    let mut target = held;
+    for _ in 0..3 {
+        target.record.refresh_lease = None;
+        // The refresh token was used, rotated or not: the grant is as alive as after a refresh.
+        target.record.updated_at = ports.clock.now();
+        if let Some(sealed) = &sealed {
+            target.record.credentials = Some(sealed.clone());
+        }
+        match target.save(ports.store.as_ref()).await {
+            Ok(()) => return Ok(()),
+            Err(crate::store::RecordError::Store(StoreError::ConditionFailed)) => {
+                let current = reread(ports, &target.record).await?;
+                if current.record.refresh_lease.as_ref().is_none_or(|held| held.holder != lease) {
+                    tracing::warn!(connection_id = %current.record.id, "connection replaced during a narrowing refresh; its new state is kept");
+                    return Ok(());
+                }
+                target = current;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(TokenError::Record(StoreError::ConditionFailed.into()))
+}
+
 /// Puts freshly granted tokens on `record` and releases the lease.
 fn apply_tokens(record: &mut Connection, sealed: crate::model::Sealed, tokens: &crate::oauth::TokenSet, now: Timestamp) {
     record.credentials = Some(sealed);
@@ -316,7 +365,12 @@ fn apply_tokens(record: &mut Connection, sealed: crate::model::Sealed, tokens: &
 
 /// The provider refused the grant. Another instance may have refreshed with the same (now rotated)
 /// refresh token after our lease lapsed: `invalid_grant` is believed only if the item did not move.
-async fn on_refused(ports: &Ports, connector: &Connector, mut held: Stored<Connection>, error: String) -> Result<(Connection, Credentials), TokenError> {
+pub(crate) async fn on_refused(
+    ports: &Ports,
+    connector: &Connector,
+    mut held: Stored<Connection>,
+    error: String,
+) -> Result<(Connection, Credentials), TokenError> {
     let current = reread(ports, &held.record).await?;
     if current.version != held.version {
         return Box::pin(fresh_credentials(ports, connector, current)).await;
@@ -339,7 +393,7 @@ async fn on_refused(ports: &Ports, connector: &Connector, mut held: Stored<Conne
 
 /// The provider is down, rate limiting, or the connector cannot make the call: the lease is
 /// released, and a cooldown keeps the next requests from hammering the provider.
-async fn on_failure(
+pub(crate) async fn on_failure(
     ports: &Ports,
     connector: &Connector,
     mut held: Stored<Connection>,

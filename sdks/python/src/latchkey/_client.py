@@ -151,6 +151,10 @@ def _to_token(body: Any) -> ProviderToken:
         connector=ConnectorRef(uid=_str(connector.get("uid")) or "", provider=_str(connector.get("provider")) or ""),
         metadata=_dict(b.get("metadata")),
         user_access_token=_str(b.get("user_access_token")),
+        resources=_strings(b.get("resources")) if isinstance(b.get("resources"), list) else None,
+        authorization_details=(
+            tuple(_dict(d) for d in b["authorization_details"]) if isinstance(b.get("authorization_details"), list) else None
+        ),
     )
 
 
@@ -656,7 +660,11 @@ class Latchkey(_Base):
         force_refresh: bool = False,
         credential: Optional[SyncCredential] = None,
     ) -> ProviderToken:
-        """A provider token, from the in-process cache while fresh; concurrent calls for one token make one request."""
+        """A provider token, from the in-process cache while fresh; concurrent calls for one token make one request.
+
+        ``scopes``, ``resources`` (RFC 8707) and ``authorization_details`` (RFC 9396) narrow it; where the
+        provider cannot, ``NarrowingUnsupportedError``, or with ``allow_broader=True`` the full token (its
+        ``scopes`` say what it can do)."""
         req = self._token_req(connector, subject, installation_id, scopes, resources, authorization_details, allow_broader)
 
         def fetch() -> ProviderToken:

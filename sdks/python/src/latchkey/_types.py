@@ -41,6 +41,10 @@ class ProviderToken:
     connector: ConnectorRef
     metadata: Mapping[str, Any]
     user_access_token: Optional[str] = field(default=None, repr=False)
+    # The resources (RFC 8707) a narrowed token is limited to; None when it is not.
+    resources: Optional[Tuple[str, ...]] = None
+    # The authorization details (RFC 9396) a narrowed token carries; None when it carries none.
+    authorization_details: Optional[Tuple[Mapping[str, Any], ...]] = None
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,10 @@ function toToken(body: unknown): ProviderToken {
       tokenType: str(b["token_type"]) ?? "Bearer",
       expiresAt,
       scopes: Object.freeze(strings(b["scopes"])),
+      resources: Array.isArray(b["resources"]) ? Object.freeze(strings(b["resources"])) : null,
+      authorizationDetails: Array.isArray(b["authorization_details"])
+        ? Object.freeze((b["authorization_details"] as unknown[]).map((d) => Object.freeze(record(d))))
+        : null,
       connectionId,
       installationId: str(b["installation_id"]),
       connector: Object.freeze({ uid: str(connector["uid"]) ?? "", provider: str(connector["provider"]) ?? "" }),

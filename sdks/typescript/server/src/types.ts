@@ -16,7 +16,12 @@ export interface ProviderToken {
   readonly tokenType: string;
   /** When it expires; null for credentials that do not. */
   readonly expiresAt: Date | null;
+  /** What the token can do: the provider's word, never the request echoed back. */
   readonly scopes: readonly string[];
+  /** The resources (RFC 8707) a narrowed token is limited to; null when it is not. */
+  readonly resources: readonly string[] | null;
+  /** The authorization details (RFC 9396) a narrowed token carries; null when it carries none. */
+  readonly authorizationDetails: readonly Readonly<Record<string, unknown>>[] | null;
   readonly connectionId: string;
   readonly installationId: string | null;
   readonly connector: { readonly uid: string; readonly provider: string };
@@ -27,13 +32,13 @@ export interface ProviderToken {
 export interface GetTokenOptions {
   subject: Subject;
   installationId?: string;
-  /** Scopes the token must carry (a subset of what was granted). */
+  /** Scopes to narrow the token to (a subset of what was granted; for a GitHub App, permissions such as `contents:read`). */
   scopes?: string[];
-  /** Resource indicators (RFC 8707) to narrow the token to. */
+  /** Resource indicators (RFC 8707) to narrow the token to: absolute https URIs without a fragment. */
   resources?: string[];
-  /** Rich authorization details (RFC 9396). */
+  /** Rich authorization details (RFC 9396) to narrow the token to, each with a `type`. */
   authorizationDetails?: Record<string, unknown>[];
-  /** Accept a broader token where the provider cannot narrow. */
+  /** Accept the connection's full token where the provider cannot narrow, instead of `NarrowingUnsupportedError`. */
   allowBroader?: boolean;
   /** Skip the cache (the answer still refreshes it). */
   forceRefresh?: boolean;
