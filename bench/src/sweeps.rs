@@ -79,7 +79,9 @@ async fn population(
     let counts = Arc::new(Counts::default());
     let mut ports: Ports = built.clone();
     ports.store = Arc::new(CountingStore { inner: built.store.clone(), counts: counts.clone() });
-    let project = latchkey::admin::create_project(&ports, latchkey::admin::NewProject { name: "Sweep".into(), environments: Vec::new(), allowed_origins: Vec::new() }).await?;
+    let project =
+        latchkey::admin::create_project(&ports, latchkey::admin::NewProject { name: "Sweep".into(), environments: Vec::new(), allowed_origins: Vec::new() })
+            .await?;
     let uid: ConnectorUid = fleet::oauth_connector(&ports, "oauth/sweep", &provider.url, &project.id).await?;
     let due: Vec<Key> = fleet::seed(&ports, &project.id, &uid, stored, DUE_EVERY, SystemClock.now(), 16).await?;
     let mut passes = Passes {

@@ -5,6 +5,6 @@
 pub mod attacker;
 pub mod counting;
 pub mod events;
-pub mod provider_api;
 pub mod fleet;
+pub mod provider_api;
 pub mod relay;
