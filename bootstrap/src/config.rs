@@ -117,14 +117,33 @@ impl Config {
         let webhook_retry_base = Duration::from_millis(number("LATCHKEY_WEBHOOK_RETRY_BASE_MS", 2000)?);
         let allowed_hosts = var("LATCHKEY_ALLOWED_HOSTS").map(|v| parse_hosts("LATCHKEY_ALLOWED_HOSTS", &v)).transpose()?.unwrap_or_default();
         let outbound_allowed_hosts = var("LATCHKEY_OUTBOUND_ALLOW").map(|v| parse_hosts("LATCHKEY_OUTBOUND_ALLOW", &v)).transpose()?.unwrap_or_default();
-        Ok(Self {
-            store,
-            keyring,
-            key_cache,
-            settings: Settings { public_url, allowed_hosts, link_token_ttl_secs, update_link_token_ttl_secs, webhook_retry_base, outbound_allowed_hosts },
-            webhook_queue_url: var("LATCHKEY_WEBHOOK_QUEUE_URL"),
-            sqs_endpoint: var("LATCHKEY_SQS_ENDPOINT"),
-        })
+        let operator_token_sha256 = operator_token(var("LATCHKEY_OPERATOR_TOKEN"), var("LATCHKEY_OPERATOR_TOKEN_SHA256"))?;
+        let settings = Settings {
+            public_url,
+            allowed_hosts,
+            link_token_ttl_secs,
+            update_link_token_ttl_secs,
+            webhook_retry_base,
+            outbound_allowed_hosts,
+            operator_token_sha256,
+        };
+        Ok(Self { store, keyring, key_cache, settings, webhook_queue_url: var("LATCHKEY_WEBHOOK_QUEUE_URL"), sqs_endpoint: var("LATCHKEY_SQS_ENDPOINT") })
+    }
+}
+
+/// The operator token's SHA-256: from `LATCHKEY_OPERATOR_TOKEN` (the token, at least 32
+/// characters, hashed here) or `LATCHKEY_OPERATOR_TOKEN_SHA256` (its hash in hex, so the token
+/// itself need not sit in a Lambda's configuration); not both.
+fn operator_token(token: Option<String>, hash: Option<String>) -> Result<Option<String>, ConfigError> {
+    match (token, hash) {
+        (Some(_), Some(_)) => Err(ConfigError("set LATCHKEY_OPERATOR_TOKEN or LATCHKEY_OPERATOR_TOKEN_SHA256, not both".into())),
+        (Some(token), None) if token.len() < 32 || token.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            Err(ConfigError("LATCHKEY_OPERATOR_TOKEN must be at least 32 characters with no white space".into()))
+        }
+        (Some(token), None) => Ok(Some(SecretString::new(token).sha256_hex())),
+        (None, Some(hash)) if hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()) => Ok(Some(hash.to_ascii_lowercase())),
+        (None, Some(_)) => Err(ConfigError("LATCHKEY_OPERATOR_TOKEN_SHA256 must be 64 hex digits".into())),
+        (None, None) => Ok(None),
     }
 }
 
@@ -179,5 +198,19 @@ mod tests {
         assert_eq!(config(&[("LATCHKEY_PUBLIC_URL", "https://a.example/")]).unwrap().settings.public_url.as_deref(), Some("https://a.example"));
         assert_eq!(config(&[("LATCHKEY_ALLOWED_HOSTS", "a.example:80, B.example")]).unwrap().settings.allowed_hosts, vec!["a.example:80", "b.example"]);
         assert!(config(&[("LATCHKEY_ALLOWED_HOSTS", "a/b")]).is_err());
+    }
+
+    #[test]
+    fn the_operator_token_is_kept_only_as_its_hash() {
+        let token = "op-token-with-at-least-32-characters";
+        let hashed = config(&[("LATCHKEY_OPERATOR_TOKEN", token)]).unwrap().settings.operator_token_sha256.unwrap();
+        assert_eq!(hashed, SecretString::new(token.to_owned()).sha256_hex());
+        assert!(!format!("{:?}", config(&[("LATCHKEY_OPERATOR_TOKEN", token)]).unwrap()).contains(token));
+        let given = config(&[("LATCHKEY_OPERATOR_TOKEN_SHA256", &hashed.to_uppercase())]).unwrap();
+        assert_eq!(given.settings.operator_token_sha256.as_deref(), Some(hashed.as_str()));
+        assert!(config(&[("LATCHKEY_OPERATOR_TOKEN", "short")]).is_err());
+        assert!(config(&[("LATCHKEY_OPERATOR_TOKEN_SHA256", "abc")]).is_err());
+        assert!(config(&[("LATCHKEY_OPERATOR_TOKEN", token), ("LATCHKEY_OPERATOR_TOKEN_SHA256", &hashed)]).is_err());
+        assert_eq!(config(&[]).unwrap().settings.operator_token_sha256, None);
     }
 }

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use latchkey::admin::AdminError;
 use latchkey::keyring::KeyringError;
 use latchkey::link::LinkError;
+use latchkey::sandbox::SandboxError;
 use latchkey::store::{RecordError, StoreError};
 use latchkey::token::TokenError;
 
@@ -102,6 +103,9 @@ codes! {
     CodeExchangeFailed = "code_exchange_failed" => BAD_REQUEST,
     ProviderUnavailable = "provider_unavailable" => SERVICE_UNAVAILABLE,
     PublicTokenInvalid = "public_token_invalid" => BAD_REQUEST,
+    SandboxRequestInvalid = "sandbox_request_invalid" => BAD_REQUEST,
+    SandboxUnavailable = "sandbox_unavailable" => SERVICE_UNAVAILABLE,
+    InsufficientScope = "insufficient_scope" => FORBIDDEN,
 }
 
 /// The error body every failing JSON route answers with.
@@ -247,6 +251,23 @@ impl From<AdminError> for ApiError {
     }
 }
 
+/// The sandbox's refusals outside its OAuth endpoints (which answer in RFC 6749's own shape).
+impl From<SandboxError> for ApiError {
+    fn from(error: SandboxError) -> Self {
+        let message = error.to_string();
+        match error {
+            SandboxError::Record(e) => e.into(),
+            SandboxError::InvalidToken => ApiError::new(ErrorCode::Unauthenticated, message),
+            SandboxError::InsufficientScope(_) => ApiError::new(ErrorCode::InsufficientScope, message),
+            SandboxError::Unavailable => ApiError::new(ErrorCode::SandboxUnavailable, message).with_retry_after(1),
+            SandboxError::NotFound(_) => ApiError::new(ErrorCode::NotFound, message),
+            SandboxError::NotRedirectable(_) | SandboxError::ConsentInvalid | SandboxError::Invalid(_) | SandboxError::OAuth { .. } => {
+                ApiError::new(ErrorCode::SandboxRequestInvalid, message)
+            }
+        }
+    }
+}
+
 /// The OAuth error codes a provider may send back (RFC 6749 4.1.2.1 and OIDC); anything else it
 /// invents becomes `provider_error`, so the set stays closed.
 fn provider_code(error: &str) -> ErrorCode {
@@ -364,18 +385,15 @@ macro_rules! page_error_from {
     };
 }
 
-page_error_from!(ApiError, LinkError, RecordError, StoreError, TokenError);
+page_error_from!(ApiError, LinkError, RecordError, SandboxError, StoreError, TokenError);
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let error = self.0;
         error.log();
-        // Internal failures keep their detail to the log: the page says only that it was ours.
-        let message = match error.code.status().as_u16() {
-            500.. if error.code == ErrorCode::InternalError => "Something went wrong on our side. Try again.".to_owned(),
-            _ => error.message.clone(),
-        };
-        crate::pages::error_page(error.code.status(), error.code, &message)
+        // The page says what the code means in the person's language; the message (written for
+        // the JSON API) and any internal detail stay with the log.
+        crate::pages::error_page(error.code.status(), error.code)
     }
 }
 

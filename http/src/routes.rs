@@ -19,11 +19,15 @@ pub enum Function {
     ConnectPage,
     /// The connections API.
     ConnectionsApi,
+    /// The sandbox provider (on AWS only when the stack's `EnableSandbox` parameter is `true`).
+    Sandbox,
+    /// The operator routes (on AWS only when the stack has an operator token).
+    OperatorApi,
 }
 
 impl Function {
     /// Every function that serves HTTP routes.
-    pub const ALL: [Function; 7] = [
+    pub const ALL: [Function; 9] = [
         Function::CreateLinkToken,
         Function::ExchangePublicToken,
         Function::CreateSession,
@@ -31,6 +35,8 @@ impl Function {
         Function::OAuthCallback,
         Function::ConnectPage,
         Function::ConnectionsApi,
+        Function::Sandbox,
+        Function::OperatorApi,
     ];
 
     /// Its binary's name (and the `Binary` of its template.yaml build properties).
@@ -43,6 +49,8 @@ impl Function {
             Function::OAuthCallback => "latchkey-oauth-callback",
             Function::ConnectPage => "latchkey-connect-page",
             Function::ConnectionsApi => "latchkey-connections-api",
+            Function::Sandbox => "latchkey-sandbox",
+            Function::OperatorApi => "latchkey-operator-api",
         }
     }
 
@@ -56,6 +64,8 @@ impl Function {
             Function::OAuthCallback => "OAuthCallbackFunction",
             Function::ConnectPage => "ConnectPageFunction",
             Function::ConnectionsApi => "ConnectionsApiFunction",
+            Function::Sandbox => "SandboxFunction",
+            Function::OperatorApi => "OperatorApiFunction",
         }
     }
 }
@@ -105,6 +115,24 @@ pub enum Endpoint {
     ConnectAuthorize,
     /// The confirmation page's form that starts the authorization.
     ConnectAuthorizeConfirm,
+    /// The sandbox's home.
+    SandboxHome,
+    /// The sandbox's RFC 8414 metadata.
+    SandboxMetadata,
+    /// The sandbox's authorization endpoint (the consent page).
+    SandboxAuthorize,
+    /// The consent page's answer.
+    SandboxConsent,
+    /// The sandbox's token endpoint.
+    SandboxToken,
+    /// The sandbox's RFC 7009 revocation endpoint.
+    SandboxRevoke,
+    /// The sandbox API: the account.
+    SandboxMe,
+    /// The sandbox API: the account's items.
+    SandboxItems,
+    /// Create a connector (operator token).
+    CreateConnector,
 }
 
 /// One route.
@@ -147,6 +175,15 @@ pub const ROUTES: &[Route] = &[
     route("DELETE", "/v1/connections/{connection_id}", Endpoint::DeleteConnection, Function::ConnectionsApi),
     route("PATCH", "/v1/connections/{connection_id}", Endpoint::ConfigureConnection, Function::ConnectionsApi),
     route("POST", "/v1/connections/import", Endpoint::ImportConnection, Function::ConnectionsApi),
+    route("GET", "/sandbox", Endpoint::SandboxHome, Function::Sandbox),
+    route("GET", "/sandbox/.well-known/oauth-authorization-server", Endpoint::SandboxMetadata, Function::Sandbox),
+    route("GET", "/sandbox/authorize", Endpoint::SandboxAuthorize, Function::Sandbox),
+    route("POST", "/sandbox/authorize", Endpoint::SandboxConsent, Function::Sandbox),
+    route("POST", "/sandbox/token", Endpoint::SandboxToken, Function::Sandbox),
+    route("POST", "/sandbox/revoke", Endpoint::SandboxRevoke, Function::Sandbox),
+    route("GET", "/sandbox/api/me", Endpoint::SandboxMe, Function::Sandbox),
+    route("GET", "/sandbox/api/items", Endpoint::SandboxItems, Function::Sandbox),
+    route("POST", "/v1/operator/connectors", Endpoint::CreateConnector, Function::OperatorApi),
 ];
 
 /// The routes `function` serves; every route when `None` (the local server).

@@ -12,8 +12,8 @@
 //! 4. [`fields`]: connection fields and the URLs they fill; [`catalog`]: provider data, linted with them.
 //! 5. Flows: [`events`] (webhooks), [`session`] (signing keys, Latchkey's own JWTs), [`token`]
 //!    (callers, single-flight refresh, the broker), [`link`] (link tokens, the Connect page's
-//!    actions, the callback, the exchange), [`connections`] (the connections API), [`admin`]
-//!    (operator actions).
+//!    actions, the callback, the exchange), [`connections`] (the connections API), [`sandbox`] (the
+//!    built-in OAuth 2.0 provider to try everything with), [`admin`] (operator actions).
 //!
 //! The HTTP layer (`latchkey-http`) and the wiring (`latchkey-bootstrap`) are crates of their own
 //! above this one, so the compiler keeps the domain from reaching up into them.
@@ -32,6 +32,7 @@ pub mod oauth;
 pub mod outbound;
 pub mod outbox;
 pub mod ports;
+pub mod sandbox;
 pub mod secret;
 pub mod session;
 pub mod settings;

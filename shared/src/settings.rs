@@ -21,6 +21,9 @@ pub struct Settings {
     /// Hosts outbound requests may reach whatever they resolve to (`host` or `host:port`), over
     /// http too: an internal identity provider, or the loopback fixtures of the tests.
     pub outbound_allowed_hosts: Vec<String>,
+    /// SHA-256 (hex) of the operator token the operator routes accept; none: those routes refuse
+    /// every caller. Only the hash is kept, so not even a debug print of the settings shows it.
+    pub operator_token_sha256: Option<String>,
 }
 
 impl Default for Settings {
@@ -32,6 +35,7 @@ impl Default for Settings {
             update_link_token_ttl_secs: 1800,
             webhook_retry_base: Duration::from_secs(2),
             outbound_allowed_hosts: Vec::new(),
+            operator_token_sha256: None,
         }
     }
 }

@@ -34,6 +34,7 @@ const LAYERS: &[&str] = &[
     "token",
     "link",
     "connections",
+    "sandbox",
     "admin",
 ];
 

@@ -8,6 +8,8 @@ mod connections;
 mod forms;
 mod link;
 mod meta;
+mod operator;
+mod sandbox;
 mod sessions;
 mod token;
 
@@ -17,6 +19,8 @@ pub use connections::*;
 pub use forms::*;
 pub use link::*;
 pub use meta::*;
+pub use operator::*;
+pub use sandbox::*;
 pub use sessions::*;
 pub use token::*;
 
@@ -49,5 +53,14 @@ pub fn method_router(endpoint: Endpoint, filter: MethodFilter) -> MethodRouter<P
         Endpoint::ImportConnection => on(filter, import_connection),
         Endpoint::ConnectAuthorize => on(filter, connect_authorize),
         Endpoint::ConnectAuthorizeConfirm => on(filter, connect_authorize_confirm),
+        Endpoint::SandboxHome => on(filter, sandbox_home),
+        Endpoint::SandboxMetadata => on(filter, sandbox_metadata),
+        Endpoint::SandboxAuthorize => on(filter, sandbox_authorize),
+        Endpoint::SandboxConsent => on(filter, sandbox_consent),
+        Endpoint::SandboxToken => on(filter, sandbox_token),
+        Endpoint::SandboxRevoke => on(filter, sandbox_revoke),
+        Endpoint::SandboxMe => on(filter, sandbox_me),
+        Endpoint::SandboxItems => on(filter, sandbox_items),
+        Endpoint::CreateConnector => on(filter, create_connector),
     }
 }

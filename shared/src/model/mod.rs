@@ -17,6 +17,12 @@
 //! | OAuth flow (`state`)        | `OAUTH_STATE#{sha256}`     | `OAUTH_STATE`           | 10 min  |
 //! | public token                | `PUBLIC_TOKEN#{sha256}`    | `PUBLIC_TOKEN`          | 30 min  |
 //! | connection access token     | `ACCESS_TOKEN#{sha256}`    | `ACCESS_TOKEN`          | no      |
+//! | sandbox client              | `SANDBOX_CLIENTS`          | `CLIENT#{client_id}`    | no      |
+//! | sandbox consent (waiting)   | `SANDBOX_PENDING#{sha256}` | `SANDBOX_PENDING`       | 10 min  |
+//! | sandbox code, used code     | `SANDBOX_CODE#{sha256}`    | `SANDBOX_CODE`, `SANDBOX_CODE_USED` | 2, 10 min |
+//! | sandbox grant               | `SANDBOX_GRANT#{grant_id}` | `SANDBOX_GRANT`         | no      |
+//! | sandbox refresh token       | `SANDBOX_REFRESH#{sha256}` | `SANDBOX_REFRESH`       | 30 days |
+//! | sandbox access token        | `SANDBOX_ACCESS#{sha256}`  | `SANDBOX_ACCESS`        | its lifetime |
 //!
 //! - Projects and connectors are few and administered by operators; one partition each lists them
 //!   with a single query.
@@ -29,6 +35,8 @@
 //!   no other consumer's; its public id is resolved through the id index.
 //! - One-time and short-lived tokens (link, state, public) are stored under their SHA-256 and
 //!   consumed with `take`, so each works once however many requests race for it.
+//! - The sandbox provider (`crate::sandbox`) keeps its own records in the same table, so every
+//!   process and Lambda agrees on them; its tokens too are stored only as hashes.
 //! - Secrets inside records (client secrets, credentials) are [`Sealed`] values
 //!   bound to the record's key and field.
 
@@ -41,6 +49,7 @@ pub mod link;
 mod names;
 mod project;
 mod record;
+mod sandbox;
 mod sealed;
 pub(crate) mod secret_key;
 mod session;
@@ -58,6 +67,7 @@ pub use link::{ConnectMode, ConnectionAccessToken, LinkToken, OAuthFlow, PublicT
 pub use names::{ConnectionId, ConnectorUid, ConsumerId, EnvironmentName, InstallationId, InvalidName, KeyId, ProjectId};
 pub use project::{IssuerTrust, Project, TrustedIssuer, DEFAULT_ENVIRONMENTS};
 pub use record::{CorruptRecord, Record, Stored};
+pub use sandbox::{SandboxAccess, SandboxClient, SandboxCode, SandboxCodeUsed, SandboxGrant, SandboxPending, SandboxRefresh, SandboxSwitches};
 pub use sealed::{Binding, Sealed};
 pub use secret_key::{SecretKey, SecretKeyLookup, SECRET_KEY_PREFIX};
 pub use session::{AuthorizeClaims, ConsumerMetadata, SessionAction, SessionClaims, SessionSettings, Theme, AUTHORIZE_AUDIENCE};
