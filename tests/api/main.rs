@@ -25,6 +25,7 @@ mod operator_changes;
 mod provider;
 mod provider_quirks;
 mod refresh_lifetimes;
+mod sandbox_flow;
 mod sessions;
 mod store_conformance;
 mod template;

@@ -123,3 +123,23 @@ fn kms_permissions_are_least_privilege() {
     assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
     assert_eq!(table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true);
 }
+
+#[test]
+fn the_sandbox_and_the_operator_routes_are_deployed_only_when_asked_for() {
+    let template = template();
+    let default = |parameter: &str| template["Parameters"][parameter]["Default"].as_str().map(str::to_owned);
+    assert_eq!(default("EnableSandbox").as_deref(), Some("false"), "the sandbox is off by default");
+    assert_eq!(default("OperatorTokenSha256").as_deref(), Some(""), "no operator token by default");
+    assert_eq!(template["Parameters"]["OperatorTokenSha256"]["NoEcho"], true);
+    for (f, condition) in [(Function::Sandbox, "SandboxEnabled"), (Function::OperatorApi, "OperatorRoutesEnabled")] {
+        assert_eq!(function(&template, f)["Condition"], condition, "{f:?}");
+        assert!(template["Conditions"][condition].is_mapping(), "{condition}");
+    }
+    assert!(kms_actions(function(&template, Function::Sandbox)).is_empty(), "the sandbox seals nothing");
+    assert_eq!(kms_actions(function(&template, Function::OperatorApi)), BTreeSet::from(["kms:GenerateDataKey".to_owned()]));
+    let variables = &function(&template, Function::OperatorApi)["Properties"]["Environment"]["Variables"];
+    assert!(variables["LATCHKEY_OPERATOR_TOKEN_SHA256"].is_mapping(), "the function gets the token's hash, never the token");
+    for f in Function::ALL.into_iter().filter(|f| !matches!(f, Function::Sandbox | Function::OperatorApi)) {
+        assert!(function(&template, f).get("Condition").is_none(), "{f:?} is always deployed");
+    }
+}

@@ -53,15 +53,23 @@ fn next_steps(base: &str, public_token: &str) -> Markup {
     let exchange =
         format!("curl -s {base}/v1/link/exchange -H \"Authorization: Bearer $LATCHKEY_SECRET_KEY\" \\\n  -d '{{\"public_token\": \"{public_token}\"}}'");
     let token = format!(
-        "curl -s {base}/v1/token/sandbox%2Fdemo -H \"Authorization: Bearer $LATCHKEY_SECRET_KEY\" \\\n  -d '{{\"subject\": {{\"type\": \"user\", \"id\": \"demo-user\"}}}}'"
+        "curl -s {base}/v1/token/sandbox%2Fdemo -H \"Authorization: Bearer $CONNECTION_TOKEN\" \\\n  -d '{{\"subject\": {{\"type\": \"user\", \"id\": \"demo-user\"}}}}'"
     );
-    let call = format!("curl -s {base}/sandbox/api/me -H \"Authorization: Bearer <access_token>\"");
+    let call = format!("curl -s {base}/sandbox/api/me -H \"Authorization: Bearer $SANDBOX_TOKEN\"");
     html! {
         h2 { "Next" }
         ol.steps {
-            li { "Exchange the public token (once, within 30 minutes) with the demo secret key " code { "latchkey serve" } " printed:" pre { code { (exchange) } } }
-            li { "Ask the token broker for the sandbox token. It lives 30 seconds; ask again after 20 and Latchkey has refreshed it (the sandbox rotated its refresh token):" pre { code { (token) } } }
-            li { "Call the sandbox's API with it:" pre { code { (call) } } }
+            li {
+                "Exchange the public token (once, within 30 minutes) with the demo secret key " code { "latchkey serve" } " printed; "
+                "the answer's " code { "access_token" } " (" code { "lk_conn_..." } ") is your backend's credential for this connection:"
+                pre { code { (exchange) } }
+            }
+            li {
+                "Ask the token broker for the sandbox's token with it (" code { "CONNECTION_TOKEN" } "). It lives 30 seconds: "
+                "ask again after 20 and you get a new one, because Latchkey refreshed it (and the sandbox rotated its refresh token):"
+                pre { code { (token) } }
+            }
+            li { "Call the sandbox's API with that token (" code { "SANDBOX_TOKEN" } "):" pre { code { (call) } } }
         }
     }
 }
