@@ -118,11 +118,11 @@ fn state_key(state: ConnectionState) -> &'static str {
     }
 }
 
-fn action_keys(action: SessionAction) -> (&'static str, &'static str) {
+fn action_key(action: SessionAction) -> &'static str {
     match action {
-        SessionAction::Reauthorize => ("action.reauthorize", "action.reauthorize_named"),
-        SessionAction::Disconnect => ("action.disconnect", "action.disconnect_named"),
-        SessionAction::Delete => ("action.delete", "action.delete_named"),
+        SessionAction::Reauthorize => "action.reauthorize",
+        SessionAction::Disconnect => "action.disconnect",
+        SessionAction::Delete => "action.delete",
     }
 }
 
@@ -142,11 +142,12 @@ fn session_controls(session: &SessionClaims, connector: &Connector, connection: 
         }
         div.actions {
             @for action in actions {
-                @let (short, long) = action_keys(*action);
+                @let short = tr.t(action_key(*action));
                 form method="post" action="/connect/actions" class="inline" {
                     (fields)
                     input type="hidden" name="action" value=(action.as_str());
-                    button type="submit" class="secondary" data-action=(action.as_str()) aria-label=(tr.f(long, &named)) { (tr.t(short)) }
+                    // The accessible name starts with the visible words, then says which connector.
+                    button type="submit" class="secondary" data-action=(action.as_str()) aria-label=(tr.f("action.label", &[("action", short), named[0]])) { (short) }
                 }
             }
         }

@@ -149,6 +149,7 @@ pub fn error_page(status: StatusCode, code: ErrorCode) -> Response {
     };
     let body = html! {
         div.outcome."outcome-bad" {
+            (icon(Icon::Cross))
             h1 { (heading) }
             p.lead { (tr.t(error_message_key(code))) }
             p.code { (tr.t("error.code")) " " code { (code.as_str()) } }
@@ -186,6 +187,32 @@ pub fn error_message_key(code: ErrorCode) -> &'static str {
         Unavailable | Timeout | UpstreamUnavailable | RefreshWaitTimeout | RateLimited => "error.unavailable",
         _ => "error.generic",
     }
+}
+
+/// The outcome icons pages draw.
+#[derive(Debug, Clone, Copy)]
+pub enum Icon {
+    /// Done.
+    Check,
+    /// Waiting on someone else.
+    Clock,
+    /// Not done.
+    Cross,
+}
+
+/// An icon drawn inline (the pages load nothing) in the outcome's colour, hidden from assistive
+/// technology: the heading beside it says the same.
+pub fn icon(icon: Icon) -> Markup {
+    let path = match icon {
+        Icon::Check => "M7 12.5l3.2 3.2L17 9",
+        Icon::Clock => "M12 7v5l3 2",
+        Icon::Cross => "M8.5 8.5l7 7M15.5 8.5l-7 7",
+    };
+    PreEscaped(format!(
+        "<svg class=\"icon\" viewBox=\"0 0 24 24\" width=\"48\" height=\"48\" aria-hidden=\"true\" focusable=\"false\">\
+         <circle cx=\"12\" cy=\"12\" r=\"10\" fill=\"none\" stroke=\"currentColor\" stroke-width=\"2\"/>\
+         <path d=\"{path}\" fill=\"none\" stroke=\"currentColor\" stroke-width=\"2\" stroke-linecap=\"round\" stroke-linejoin=\"round\"/></svg>"
+    ))
 }
 
 /// A `303 See Other` to `location`, with no referrer (the page's URL holds a link token).
