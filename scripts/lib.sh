@@ -27,6 +27,16 @@ ensure_chromium() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
 }
 
+# A font with Japanese glyphs (Debian's VL Gothic, 2 MB), so the Connect page's Japanese screenshots
+# show its words rather than empty boxes.
+ensure_fonts() {
+  if fc-list :lang=ja 2>/dev/null | grep -q .; then return; fi
+  log "installing Debian's fonts-vlgothic"
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends fonts-vlgothic >/dev/null
+}
+
 # The provider (oidc-provider), the browser driver (playwright-core) and the accessibility checker
 # (axe-core), from package-lock.json.
 ensure_node_packages() {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of Latchkey on a fresh machine with the Rust toolchain:
 #   1. installs moto_server, cfn-lint, cargo-lambda and schemathesis into .tools/ (git-ignored),
-#      oidc-provider, playwright-core, axe-core and the SDKs' packages from npm, Debian's chromium, cargo-nextest;
+#      oidc-provider, playwright-core, axe-core and the SDKs' packages from npm, Debian's chromium and a
+#      Japanese font, cargo-nextest;
 #   2. checks formatting (cargo fmt), lints template.yaml (cfn-lint) and the code (clippy, warnings
 #      are errors);
 #   3. builds every Lambda with `cargo lambda build` in the test profile, for the host's target,
@@ -17,6 +18,7 @@ trap stop_servers EXIT
 ensure_python_tools
 ensure_node_packages
 ensure_chromium
+ensure_fonts
 ensure_nextest
 ensure_rust_components
 log "SDK packages (npm workspaces, Python venv)"

@@ -131,6 +131,7 @@ impl Config {
         if !(1..=1000).contains(&refresh_concurrency_per_connector) || !(1..=1000).contains(&refresh_concurrency) {
             return Err(ConfigError("LATCHKEY_REFRESH_CONCURRENCY and LATCHKEY_REFRESH_CONCURRENCY_PER_CONNECTOR must be 1 to 1000".into()));
         }
+        let operator_token_sha256 = operator_token(var("LATCHKEY_OPERATOR_TOKEN"), var("LATCHKEY_OPERATOR_TOKEN_SHA256"))?;
         let settings = Settings {
             public_url,
             allowed_hosts,
@@ -141,6 +142,7 @@ impl Config {
             audit_retention_days: audit_retention_days as u32,
             refresh_concurrency_per_connector,
             refresh_concurrency,
+            operator_token_sha256,
         };
         Ok(Self {
             store,
@@ -151,6 +153,22 @@ impl Config {
             sqs_endpoint: var("LATCHKEY_SQS_ENDPOINT"),
             refresh_queue_url: var("LATCHKEY_REFRESH_QUEUE_URL"),
         })
+    }
+}
+
+/// The operator token's SHA-256: from `LATCHKEY_OPERATOR_TOKEN` (the token, at least 32
+/// characters, hashed here) or `LATCHKEY_OPERATOR_TOKEN_SHA256` (its hash in hex, so the token
+/// itself need not sit in a Lambda's configuration); not both.
+fn operator_token(token: Option<String>, hash: Option<String>) -> Result<Option<String>, ConfigError> {
+    match (token, hash) {
+        (Some(_), Some(_)) => Err(ConfigError("set LATCHKEY_OPERATOR_TOKEN or LATCHKEY_OPERATOR_TOKEN_SHA256, not both".into())),
+        (Some(token), None) if token.len() < 32 || token.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            Err(ConfigError("LATCHKEY_OPERATOR_TOKEN must be at least 32 characters with no white space".into()))
+        }
+        (Some(token), None) => Ok(Some(SecretString::new(token).sha256_hex())),
+        (None, Some(hash)) if hash.len() == 64 && hash.chars().all(|c| c.is_ascii_hexdigit()) => Ok(Some(hash.to_ascii_lowercase())),
+        (None, Some(_)) => Err(ConfigError("LATCHKEY_OPERATOR_TOKEN_SHA256 must be 64 hex digits".into())),
+        (None, None) => Ok(None),
     }
 }
 
@@ -208,5 +226,19 @@ mod tests {
         assert_eq!(config(&[("LATCHKEY_REFRESH_CONCURRENCY_PER_CONNECTOR", "2")]).unwrap().settings.refresh_concurrency_per_connector, 2);
         assert!(config(&[("LATCHKEY_REFRESH_CONCURRENCY", "0")]).is_err());
         assert!(config(&[("LATCHKEY_REFRESH_CONCURRENCY_PER_CONNECTOR", "many")]).is_err());
+    }
+
+    #[test]
+    fn the_operator_token_is_kept_only_as_its_hash() {
+        let token = "op-token-with-at-least-32-characters";
+        let hashed = config(&[("LATCHKEY_OPERATOR_TOKEN", token)]).unwrap().settings.operator_token_sha256.unwrap();
+        assert_eq!(hashed, SecretString::new(token.to_owned()).sha256_hex());
+        assert!(!format!("{:?}", config(&[("LATCHKEY_OPERATOR_TOKEN", token)]).unwrap()).contains(token));
+        let given = config(&[("LATCHKEY_OPERATOR_TOKEN_SHA256", &hashed.to_uppercase())]).unwrap();
+        assert_eq!(given.settings.operator_token_sha256.as_deref(), Some(hashed.as_str()));
+        assert!(config(&[("LATCHKEY_OPERATOR_TOKEN", "short")]).is_err());
+        assert!(config(&[("LATCHKEY_OPERATOR_TOKEN_SHA256", "abc")]).is_err());
+        assert!(config(&[("LATCHKEY_OPERATOR_TOKEN", token), ("LATCHKEY_OPERATOR_TOKEN_SHA256", &hashed)]).is_err());
+        assert_eq!(config(&[]).unwrap().settings.operator_token_sha256, None);
     }
 }

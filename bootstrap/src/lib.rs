@@ -80,6 +80,10 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> Result<P
     if let Some(queue) = refresh_queue {
         ports = ports.with_refresh_queue(queue);
     }
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        // CloudWatch reads the metrics from the log as it ingests it: no API call, no wait.
+        ports = ports.with_metrics(latchkey::metrics::MetricsSink::Emf);
+    }
     let _ = warming.await;
     Ok(ports)
 }

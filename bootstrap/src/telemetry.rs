@@ -9,7 +9,7 @@ pub fn init() {
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     let _ = if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
         // Lambda adds its own timestamp; the request id comes from the runtime's span.
-        builder.json().without_time().with_current_span(false).try_init()
+        builder.json().without_time().with_current_span(false).with_span_list(false).try_init()
     } else {
         builder.with_writer(std::io::stderr).try_init()
     };

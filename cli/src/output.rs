@@ -31,12 +31,14 @@ impl Printer {
         self.emit(value, || {
             let mut lines = vec![format!("Latchkey is listening on {}", value["listening"].as_str().unwrap_or_default())];
             lines.push(format!("  OpenAPI document: {}", value["openapi"].as_str().unwrap_or_default()));
+            lines.push(format!("  Sandbox provider: {}", value["sandbox"].as_str().unwrap_or_default()));
             if let Some(project) = value["demo_project"].as_str() {
                 lines.push(format!("  Demo project:     {project} (environment development)"));
                 lines.push(format!(
                     "  Demo secret key:  {} (shown once; `latchkey keys create` makes more)",
                     value["demo_secret_key"].as_str().unwrap_or_default()
                 ));
+                lines.push(format!("  Try it:           {} (connect the sandbox; valid 4 hours)", value["try_url"].as_str().unwrap_or_default()));
             }
             lines.join("\n")
         });
@@ -52,7 +54,7 @@ impl Printer {
         });
     }
 
-    /// Projects, one per line.
+    /// Projects, one per line (JSON: every field, branding included).
     pub fn projects(&self, projects: &[Project]) {
         let value = json!(projects);
         self.emit(&value, || {
@@ -107,6 +109,7 @@ impl Printer {
                     json!({
                         "uid": c.uid, "provider": c.provider, "client_id": c.client_id,
                         "has_client_secret": c.client_secret.is_some(), "default_scopes": c.default_scopes, "links": c.links,
+                        "auth_mode": c.auth_mode, "fields": c.fields, "api": c.api, "narrowing": c.narrowing,
                         "refresh_buffer_secs": c.oauth.as_ref().map(|o| o.refresh_buffer_secs),
                         "revocation_scope": c.oauth.as_ref().map(|o| o.revocation_scope),
                         "narrowing": c.narrowing,

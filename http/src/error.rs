@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use latchkey::admin::AdminError;
 use latchkey::keyring::KeyringError;
 use latchkey::link::LinkError;
+use latchkey::sandbox::SandboxError;
 use latchkey::store::{RecordError, StoreError};
 use latchkey::token::TokenError;
 
@@ -107,6 +108,9 @@ codes! {
     CodeExchangeFailed = "code_exchange_failed" => BAD_REQUEST,
     ProviderUnavailable = "provider_unavailable" => SERVICE_UNAVAILABLE,
     PublicTokenInvalid = "public_token_invalid" => BAD_REQUEST,
+    SandboxRequestInvalid = "sandbox_request_invalid" => BAD_REQUEST,
+    SandboxUnavailable = "sandbox_unavailable" => SERVICE_UNAVAILABLE,
+    InsufficientScope = "insufficient_scope" => FORBIDDEN,
 }
 
 /// The error body every failing JSON route answers with.
@@ -204,6 +208,8 @@ impl IntoResponse for ApiError {
         self.log();
         let body = ErrorBody { error: ErrorDetail { code: self.code, message: self.message, details: self.details } };
         let mut response = (self.code.status(), axum::Json(body)).into_response();
+        // For the access log's metrics: refusals are counted by code.
+        response.extensions_mut().insert(self.code);
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
@@ -248,6 +254,23 @@ impl From<AdminError> for ApiError {
             AdminError::NotFound(what) => ApiError::new(ErrorCode::NotFound, format!("{what} not found")),
             AdminError::Conflict(what) => ApiError::new(ErrorCode::Conflict, format!("{what} already exists")),
             AdminError::Record(e) => e.into(),
+        }
+    }
+}
+
+/// The sandbox's refusals outside its OAuth endpoints (which answer in RFC 6749's own shape).
+impl From<SandboxError> for ApiError {
+    fn from(error: SandboxError) -> Self {
+        let message = error.to_string();
+        match error {
+            SandboxError::Record(e) => e.into(),
+            SandboxError::InvalidToken => ApiError::new(ErrorCode::Unauthenticated, message),
+            SandboxError::InsufficientScope(_) => ApiError::new(ErrorCode::InsufficientScope, message),
+            SandboxError::Unavailable => ApiError::new(ErrorCode::SandboxUnavailable, message).with_retry_after(1),
+            SandboxError::NotFound(_) => ApiError::new(ErrorCode::NotFound, message),
+            SandboxError::NotRedirectable(_) | SandboxError::ConsentInvalid | SandboxError::Invalid(_) | SandboxError::OAuth { .. } => {
+                ApiError::new(ErrorCode::SandboxRequestInvalid, message)
+            }
         }
     }
 }
@@ -391,18 +414,15 @@ macro_rules! page_error_from {
     };
 }
 
-page_error_from!(ApiError, LinkError, RecordError, StoreError, TokenError);
+page_error_from!(ApiError, LinkError, RecordError, SandboxError, StoreError, TokenError);
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let error = self.0;
         error.log();
-        // Internal failures keep their detail to the log: the page says only that it was ours.
-        let message = match error.code.status().as_u16() {
-            500.. if error.code == ErrorCode::InternalError => "Something went wrong on our side. Try again.".to_owned(),
-            _ => error.message.clone(),
-        };
-        crate::pages::error_page(error.code.status(), error.code, &message)
+        // The page says what the code means in the person's language; the message (written for
+        // the JSON API) and any internal detail stay with the log.
+        crate::pages::error_page(error.code.status(), error.code)
     }
 }
 

@@ -5,7 +5,9 @@
 //! - [`PublicBase`]: the public base URL links are built from, never an arbitrary `Host`;
 //! - [`ApiJson`]: a JSON body with the path of the offending field, no trailing data;
 //! - [`ApiQuery`], [`ApiPath`]: typed query strings and path parameters;
-//! - [`PageForm`]: a form posted by the Connect page, refused when it comes from another site.
+//! - [`PageForm`]: a form posted by the Connect page, refused when it comes from another site;
+//! - [`OperatorCaller`]: the operator, by the operator token of the configuration;
+//! - [`OAuthForm`]: the form an OAuth client posts to the sandbox's endpoints.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -21,7 +23,7 @@ use latchkey::{Ports, SecretString};
 use crate::error::{ApiError, ErrorCode, PageError};
 
 /// The bearer credential of the `Authorization` header, if one is there.
-fn bearer(headers: &HeaderMap) -> Option<SecretString> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<SecretString> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| SecretString::new(token.trim().to_owned())).filter(|t| !t.expose().is_empty())
@@ -52,6 +54,27 @@ impl FromRequestParts<Ports> for SecretKeyCaller {
         match authenticate(ports, presented).await? {
             Caller::SecretKey(key) => Ok(SecretKeyCaller(key)),
             _ => Err(ApiError::unauthenticated()),
+        }
+    }
+}
+
+/// The operator, on the operator routes: the bearer credential must be the operator token the
+/// configuration names (`LATCHKEY_OPERATOR_TOKEN`, kept only as its SHA-256). The hashes are
+/// compared in constant time; without a configured token every caller is refused.
+#[derive(Debug, Clone, Copy)]
+pub struct OperatorCaller;
+
+impl FromRequestParts<Ports> for OperatorCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, ports: &Ports) -> Result<Self, Self::Rejection> {
+        let Some(expected) = ports.settings.operator_token_sha256.as_deref() else {
+            return Err(ApiError::new(ErrorCode::Unauthenticated, "the operator routes are off: this deployment has no operator token"));
+        };
+        let presented = bearer(&parts.headers).ok_or_else(ApiError::unauthenticated)?;
+        match latchkey::secret::constant_time_eq(presented.sha256_hex().as_bytes(), expected.as_bytes()) {
+            true => Ok(OperatorCaller),
+            false => Err(ApiError::unauthenticated()),
         }
     }
 }
@@ -198,6 +221,23 @@ impl FromPathSegment for latchkey::model::ConnectorUid {
 impl FromPathSegment for latchkey::model::ConnectionId {
     fn from_segment(raw: &str) -> Result<Self, ApiError> {
         latchkey::model::ConnectionId::parse(raw).map_err(|_| ApiError::new(ErrorCode::ConnectionNotFound, "The connection was not found."))
+    }
+}
+
+/// A form an OAuth client posted (the sandbox's token and revocation endpoints): parsed into `T`,
+/// or why it could not be, which the endpoint answers in RFC 6749's shape. Only a body that cannot
+/// be read at all (too large) is refused here.
+#[derive(Debug)]
+pub struct OAuthForm<T>(pub Result<T, String>);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OAuthForm<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = body_bytes(request, state).await?;
+        let parsed = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|_| "the body must be a form (application/x-www-form-urlencoded) naming each parameter once".to_owned());
+        Ok(OAuthForm(parsed))
     }
 }
 

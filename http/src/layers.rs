@@ -8,6 +8,7 @@ use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use latchkey::metrics::Metric;
 use latchkey::Ports;
 
 use crate::audit::PendingAudit;
@@ -60,6 +61,7 @@ pub async fn access_log(State(ports): State<Ports>, request: Request, next: Next
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     let mut response = next.run(request).await;
     let (status, micros) = (response.status().as_u16(), started.elapsed().as_micros() as u64);
+    record_metrics(&ports, route.as_deref(), &response, micros);
     if let Some(PendingAudit(mut event)) = response.extensions_mut().remove::<PendingAudit>() {
         event.detail.entry("method").or_insert_with(|| method.as_str().into());
         event.detail.insert("route".into(), route.as_deref().unwrap_or("-").into());
@@ -70,4 +72,20 @@ pub async fn access_log(State(ports): State<Ports>, request: Request, next: Next
     }
     tracing::info!(method = %method, route = route.as_deref().unwrap_or("-"), status, micros, "request");
     response
+}
+
+/// The metrics a request moves: token latency, proxy calls by status, refusals by code.
+fn record_metrics(ports: &Ports, route: Option<&str>, response: &Response, micros: u64) {
+    let status = response.status().as_u16();
+    match route {
+        Some("/v1/token/{connector}") => ports.metric(Metric::TokenLatency { seconds: micros as f64 / 1e6, status }),
+        Some("/v1/proxy/{connector}/{*path}") => {
+            let upstream = response.headers().contains_key("x-latchkey-upstream");
+            ports.metric(Metric::ProxyCall { status, upstream });
+        }
+        _ => {}
+    }
+    if let (401 | 403, Some(code)) = (status, response.extensions().get::<ErrorCode>()) {
+        ports.metric(Metric::AuthRefusal { code: code.as_str().to_owned() });
+    }
 }

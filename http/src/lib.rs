@@ -47,6 +47,7 @@ pub fn router(ports: Ports, function: Option<Function>) -> Router {
         .into_iter()
         .fold(Router::new(), |router, (path, methods)| router.route(path, methods.fallback(method_not_allowed)))
         .fallback(route_not_found)
+        .layer(from_fn(pages::i18n::scope))
         .layer(from_fn(layers::harden))
         .layer(from_fn(layers::deadline))
         .layer(DefaultBodyLimit::max(layers::MAX_BODY_BYTES))

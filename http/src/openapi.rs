@@ -41,11 +41,21 @@ use crate::handlers;
         handlers::connect_action,
         handlers::proxy,
         handlers::list_audit,
+        handlers::sandbox_home,
+        handlers::sandbox_metadata,
+        handlers::sandbox_authorize,
+        handlers::sandbox_consent,
+        handlers::sandbox_token,
+        handlers::sandbox_revoke,
+        handlers::sandbox_me,
+        handlers::sandbox_items,
+        handlers::create_connector,
+        handlers::metrics,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, ErrorCode, handlers::AuditPage, handlers::LinkTokenResponse, handlers::ExchangeRequest, handlers::ExchangeResponse,
         handlers::RevokeRequest, handlers::RevokeResponse,
-        latchkey::link::token::LinkTokenRequest, latchkey::link::token::EndUserInput, handlers::TokenResponse, handlers::ConnectorRef,
+        handlers::LinkTokenBody, latchkey::link::token::EndUserInput, handlers::TokenResponse, handlers::ConnectorRef,
         latchkey::token::issue::TokenRequest, latchkey::token::issue::SubjectInput,
         handlers::SessionResponse, latchkey::link::session::SessionRequest, latchkey::model::SessionSettings,
         latchkey::model::ConsumerMetadata, latchkey::model::Theme,
@@ -54,13 +64,18 @@ use crate::handlers;
         handlers::ProviderList, handlers::ProviderSummary,
         handlers::PageMode, handlers::OverviewAction, handlers::StartFormFields, handlers::CredentialsFormFields, handlers::ActionFormFields,
         handlers::AuthorizeFormFields,
+        handlers::ConsentFormFields, handlers::OAuthErrorBody, handlers::TokenFormDoc, handlers::RevokeFormDoc, handlers::SandboxTokens,
+        handlers::CreateConnectorRequest, handlers::EndpointsInput, handlers::FieldInput, handlers::FieldKindName, handlers::LinkInput,
+        handlers::ConnectorCreated, latchkey::model::ApiSpec, latchkey::model::ApiAuth, latchkey::model::BasicHalf, latchkey::model::Narrowing,
+        latchkey::model::AuthMode, latchkey::model::TokenAuthMethod, latchkey::model::RevocationScope,
     )),
     modifiers(&CallerCredentials)
 )]
 pub struct ApiDoc;
 
-/// Declares the bearer credentials the routes name: a project secret key, a connection access
-/// token from the link exchange, and an OIDC token from an issuer the project trusts.
+/// Declares the credentials the routes name: a project secret key, a connection access token from
+/// the link exchange, an OIDC token from an issuer the project trusts, the operator token, and the
+/// sandbox's own (a client's basic credentials, an access token it issued).
 struct CallerCredentials;
 
 impl utoipa::Modify for CallerCredentials {
@@ -77,6 +92,10 @@ impl utoipa::Modify for CallerCredentials {
         components.add_security_scheme("secret_key", bearer("A project secret key, lk_sk_...", None));
         components.add_security_scheme("connection_token", bearer("A connection access token from the link exchange, lk_conn_...", None));
         components.add_security_scheme("oidc", bearer("An OIDC token from an issuer the project trusts, bound by its claims", Some("JWT")));
+        components.add_security_scheme("operator_token", bearer("The operator token of the deployment's configuration (LATCHKEY_OPERATOR_TOKEN)", None));
+        components.add_security_scheme("sandbox_token", bearer("An access token the sandbox issued, sbx_at_...", None));
+        let client = HttpBuilder::new().scheme(HttpAuthScheme::Basic).description(Some("A sandbox client's id and secret (RFC 6749 2.3.1)".to_owned()));
+        components.add_security_scheme("sandbox_client", SecurityScheme::Http(client.build()));
     }
 }
 

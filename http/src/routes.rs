@@ -21,11 +21,15 @@ pub enum Function {
     ConnectionsApi,
     /// `ANY /v1/proxy/{connector}/{path}`
     Proxy,
+    /// The sandbox provider (on AWS only when the stack's `EnableSandbox` parameter is `true`).
+    Sandbox,
+    /// The operator routes (on AWS only when the stack has an operator token).
+    OperatorApi,
 }
 
 impl Function {
     /// Every function that serves HTTP routes.
-    pub const ALL: [Function; 8] = [
+    pub const ALL: [Function; 10] = [
         Function::CreateLinkToken,
         Function::ExchangePublicToken,
         Function::CreateSession,
@@ -34,6 +38,8 @@ impl Function {
         Function::ConnectPage,
         Function::ConnectionsApi,
         Function::Proxy,
+        Function::Sandbox,
+        Function::OperatorApi,
     ];
 
     /// Its binary's name (and the `Binary` of its template.yaml build properties).
@@ -47,6 +53,8 @@ impl Function {
             Function::ConnectPage => "latchkey-connect-page",
             Function::ConnectionsApi => "latchkey-connections-api",
             Function::Proxy => "latchkey-proxy",
+            Function::Sandbox => "latchkey-sandbox",
+            Function::OperatorApi => "latchkey-operator-api",
         }
     }
 
@@ -61,6 +69,8 @@ impl Function {
             Function::ConnectPage => "ConnectPageFunction",
             Function::ConnectionsApi => "ConnectionsApiFunction",
             Function::Proxy => "ProxyFunction",
+            Function::Sandbox => "SandboxFunction",
+            Function::OperatorApi => "OperatorApiFunction",
         }
     }
 }
@@ -114,6 +124,26 @@ pub enum Endpoint {
     Proxy,
     /// The project environment's audit trail.
     ListAudit,
+    /// The sandbox's home.
+    SandboxHome,
+    /// The sandbox's RFC 8414 metadata.
+    SandboxMetadata,
+    /// The sandbox's authorization endpoint (the consent page).
+    SandboxAuthorize,
+    /// The consent page's answer.
+    SandboxConsent,
+    /// The sandbox's token endpoint.
+    SandboxToken,
+    /// The sandbox's RFC 7009 revocation endpoint.
+    SandboxRevoke,
+    /// The sandbox API: the account.
+    SandboxMe,
+    /// The sandbox API: the account's items.
+    SandboxItems,
+    /// Create a connector (operator token).
+    CreateConnector,
+    /// The process's metrics as Prometheus text (operator token).
+    Metrics,
 }
 
 /// One route.
@@ -158,6 +188,16 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/v1/connections/import", Endpoint::ImportConnection, Function::ConnectionsApi),
     route("GET", "/v1/audit", Endpoint::ListAudit, Function::ConnectionsApi),
     route("ANY", "/v1/proxy/{connector}/{*path}", Endpoint::Proxy, Function::Proxy),
+    route("GET", "/sandbox", Endpoint::SandboxHome, Function::Sandbox),
+    route("GET", "/sandbox/.well-known/oauth-authorization-server", Endpoint::SandboxMetadata, Function::Sandbox),
+    route("GET", "/sandbox/authorize", Endpoint::SandboxAuthorize, Function::Sandbox),
+    route("POST", "/sandbox/authorize", Endpoint::SandboxConsent, Function::Sandbox),
+    route("POST", "/sandbox/token", Endpoint::SandboxToken, Function::Sandbox),
+    route("POST", "/sandbox/revoke", Endpoint::SandboxRevoke, Function::Sandbox),
+    route("GET", "/sandbox/api/me", Endpoint::SandboxMe, Function::Sandbox),
+    route("GET", "/sandbox/api/items", Endpoint::SandboxItems, Function::Sandbox),
+    route("POST", "/v1/operator/connectors", Endpoint::CreateConnector, Function::OperatorApi),
+    route("GET", "/metrics", Endpoint::Metrics, Function::OperatorApi),
 ];
 
 /// The routes `function` serves; every route when `None` (the local server).

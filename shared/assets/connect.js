@@ -1,8 +1,10 @@
-// The Connect page: search (announced to screen readers), close (the button or Escape), and
-// relaying results to the app that opened the modal.
+// The Connect page: search (announced to screen readers), what a click on Connect does next (on
+// the way to the provider, or its window opened), close (the button or Escape), and relaying
+// results to the app that opened the modal. Its words come from the page, in its language.
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("latchkey-config").textContent);
+  var text = config.text || {};
   var inModal = config.mode === "modal" && window.parent !== window;
 
   function toApp(message) {
@@ -17,8 +19,8 @@
     var status = document.getElementById("search-status");
     if (!status) return;
     if (term === "") status.textContent = "";
-    else if (shown === 0) status.textContent = "No integration matches.";
-    else status.textContent = shown === 1 ? "1 integration matches." : shown + " integrations match.";
+    else if (shown === 0) status.textContent = text.none;
+    else status.textContent = shown === 1 ? text.one : text.many.replace("{count}", String(shown));
   }
 
   var search = document.getElementById("search");
@@ -37,6 +39,19 @@
       announce(term, shown);
     });
   }
+  // On its way to the provider: say so where the person clicked (a polite live region each
+  // connector has), and mark the button busy. A second click still works: a window the browser
+  // blocked, or closed, must not leave the page stuck.
+  document.querySelectorAll("form[action='/connect/oauth/start']").forEach(function (form) {
+    form.addEventListener("submit", function () {
+      var item = form.closest(".connector");
+      var status = item && item.querySelector(".flow-status");
+      if (status) status.textContent = text.redirecting.replace("{name}", form.getAttribute("data-name"));
+      if (item) item.classList.add("busy");
+      var button = form.querySelector("button[type='submit']");
+      if (button) button.setAttribute("aria-busy", "true");
+    });
+  });
   document.querySelectorAll("[data-connector]").forEach(function (el) {
     el.addEventListener("click", function () {
       event("SELECT_CONNECTOR", { connector: el.getAttribute("data-connector") });

@@ -13,15 +13,16 @@
 //! 4. [`fields`]: connection fields and the URLs they fill; [`catalog`]: provider data, linted with them.
 //! 5. Flows: [`events`] (webhooks), [`session`] (signing keys, Latchkey's own JWTs), [`token`]
 //!    (callers, single-flight refresh, the broker), [`proxy`] (provider API calls with the
-//!    credential injected), [`link`] (link tokens, the Connect page's
-//!    actions, the callback, the exchange), [`connections`] (the connections API), [`admin`]
-//!    (operator actions).
+//!    credential injected), [`link`] (link tokens, the Connect page's actions, the callback, the
+//!    exchange), [`connections`] (the connections API), [`sandbox`] (the built-in OAuth 2.0
+//!    provider to try everything with), [`admin`] (operator actions).
 //!
 //! The HTTP layer (`latchkey-http`) and the wiring (`latchkey-bootstrap`) are crates of their own
 //! above this one, so the compiler keeps the domain from reaching up into them.
 
 pub mod admin;
 pub mod audit;
+pub mod metrics;
 pub mod cache;
 pub mod catalog;
 pub mod clock;
@@ -36,6 +37,7 @@ pub mod outbound;
 pub mod outbox;
 pub mod ports;
 pub mod proxy;
+pub mod sandbox;
 pub mod secret;
 pub mod session;
 pub mod settings;

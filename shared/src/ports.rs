@@ -32,6 +32,8 @@ pub struct Ports {
     pub audit: crate::audit::AuditSink,
     /// Where connections found due wait to be refreshed.
     pub refresh_queue: RefreshQueue,
+    /// Where operator metrics go.
+    pub metrics: crate::metrics::MetricsSink,
 }
 
 impl Ports {
@@ -48,7 +50,19 @@ impl Ports {
             outbox: Outbox::sweep_only(),
             audit: crate::audit::AuditSink::Log,
             refresh_queue: RefreshQueue::in_process(),
+            metrics: crate::metrics::MetricsSink::Off,
         }
+    }
+
+    /// The same ports with `sink` for metrics.
+    pub fn with_metrics(mut self, sink: crate::metrics::MetricsSink) -> Self {
+        self.metrics = sink;
+        self
+    }
+
+    /// Records an operator metric.
+    pub fn metric(&self, metric: crate::metrics::Metric) {
+        self.metrics.record(metric);
     }
 
     /// The same ports with `sink` for audit events.

@@ -29,6 +29,9 @@ pub struct Settings {
     pub refresh_concurrency_per_connector: usize,
     /// How many background refreshes may run at once in one process (the local pool).
     pub refresh_concurrency: usize,
+    /// SHA-256 (hex) of the operator token the operator routes accept; none: those routes refuse
+    /// every caller. Only the hash is kept, so not even a debug print of the settings shows it.
+    pub operator_token_sha256: Option<String>,
 }
 
 impl Default for Settings {
@@ -43,6 +46,7 @@ impl Default for Settings {
             audit_retention_days: 90,
             refresh_concurrency_per_connector: 4,
             refresh_concurrency: 32,
+            operator_token_sha256: None,
         }
     }
 }

@@ -24,6 +24,7 @@ const LAYERS: &[&str] = &[
     "oauth",
     "outbox",
     "audit",
+    "metrics",
     "cache",
     "ports",
     // 4. provider data
@@ -36,6 +37,7 @@ const LAYERS: &[&str] = &[
     "proxy",
     "link",
     "connections",
+    "sandbox",
     "admin",
 ];
 

@@ -236,6 +236,9 @@ async fn webhooks_are_signed_retried_after_500s_and_logged() {
         assert_eq!(event["type"], "connection.created");
         assert_eq!(event["data"]["connector"], "oidc/test");
     }
+    let metrics = app.metrics_text();
+    assert!(metrics.contains("latchkey_webhook_deliveries_total{outcome=\"retrying\"} 2\n"), "{metrics}");
+    assert!(metrics.contains("latchkey_webhook_deliveries_total{outcome=\"delivered\"} 1\n"), "{metrics}");
     assert!(!received[0].2.contains(&project.secret_key));
 }
 

@@ -129,10 +129,20 @@ impl TestApp {
         // AWS only the log line is written, as on Lambda, where a subscription files it.
         let sink = if table.is_some() { latchkey::audit::AuditSink::Log } else { latchkey::audit::AuditSink::Direct };
         let state = latchkey::events::with_worker(state).with_audit(sink);
+        // Counted as the local server counts them, so a test can see a metric move.
+        let state = state.with_metrics(latchkey::metrics::MetricsSink::Registry(Default::default()));
         tokio::spawn(latchkey_http::server::serve(listener, latchkey_http::router(state.clone(), None), std::future::pending()));
         // A hung request fails its test with a timeout instead of stalling the run.
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(std::time::Duration::from_secs(30)).build().expect("client");
         TestApp { base, state, clock, http, dir, table, store_counts: counts, kms }
+    }
+
+    /// The metrics counted so far, as `/metrics` shows them.
+    pub fn metrics_text(&self) -> String {
+        match &self.state.metrics {
+            latchkey::metrics::MetricsSink::Registry(registry) => registry.render(),
+            _ => String::new(),
+        }
     }
 
     /// Which adapters it runs on.
@@ -216,4 +226,57 @@ pub fn spawn_ready(mut make: impl FnMut() -> std::process::Command, what: &str) 
         }
     }
     panic!("{what} did not become ready twice");
+}
+
+/// `latchkey serve` alone, as a newcomer starts it: a fresh data folder, a free loopback port, no
+/// `LATCHKEY_*` variable of the test environment (so no outbound allowance it did not make
+/// itself) but `extra`; its first-start banner. Killed when dropped.
+pub struct Served {
+    child: std::process::Child,
+    /// What it printed on its first start (`--json`).
+    pub banner: serde_json::Value,
+    /// Its data folder, for CLI commands run beside it.
+    pub dir: tempfile::TempDir,
+}
+
+impl Served {
+    /// Starts it.
+    pub fn start(extra: &[(&str, &str)]) -> Served {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (child, banner) = spawn_ready(
+            || {
+                let mut command = std::process::Command::new(workspace_binary("latchkey"));
+                for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("LATCHKEY_")) {
+                    command.env_remove(name);
+                }
+                command
+                    .args(["--json", "serve", "--bind", "127.0.0.1:0"])
+                    .env("LATCHKEY_DATA_DIR", dir.path())
+                    .env("RUST_LOG", "warn")
+                    .envs(extra.iter().copied())
+                    .stdin(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null());
+                command
+            },
+            "latchkey serve",
+        );
+        Served { child, banner, dir }
+    }
+
+    /// Where it listens (`http://127.0.0.1:PORT`).
+    pub fn base(&self) -> &str {
+        self.banner["listening"].as_str().expect("listening")
+    }
+
+    /// The demo secret key it printed.
+    pub fn secret_key(&self) -> &str {
+        self.banner["demo_secret_key"].as_str().expect("a demo key on first start")
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -121,3 +121,47 @@ async fn latchkey_serve_starts_with_a_demo_project_and_prints_its_key_once() {
     let second: Value = serde_json::from_str(&second).unwrap();
     assert!(second.get("demo_secret_key").is_none(), "the key is shown on first start only");
 }
+
+#[tokio::test]
+async fn latchkey_serve_shows_its_metrics_to_the_operator_token_only() {
+    // Arrange: a server with an operator token.
+    let dir = tempfile::tempdir().unwrap();
+    let operator = "operator-token-of-at-least-thirty-two-characters";
+    let mut server = Command::new(helpers::workspace_binary("latchkey"))
+        .args(["--json", "serve", "--bind", "127.0.0.1:0"])
+        .env("LATCHKEY_DATA_DIR", dir.path())
+        .env_remove("LATCHKEY_STORE")
+        .env_remove("LATCHKEY_KEYRING")
+        .env("LATCHKEY_OPERATOR_TOKEN", operator)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start latchkey serve");
+    let mut banner = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut banner).unwrap();
+    let banner: Value = serde_json::from_str(&banner).expect("JSON banner");
+    let (base, key) = (banner["listening"].as_str().unwrap().to_owned(), banner["demo_secret_key"].as_str().unwrap().to_owned());
+    let http = reqwest::Client::new();
+    let body = serde_json::json!({"subject": {"type": "user", "id": "user-1"}});
+
+    // Act: a refused token request, a proxied call Latchkey answers itself, /metrics without and with the token.
+    let refused = http.post(format!("{base}/v1/token/demo%2Fapi-key")).bearer_auth("lk_sk_not_a_key").json(&body).send().await.unwrap().status();
+    let proxied = http.get(format!("{base}/v1/proxy/demo%2Fapi-key/v1/things")).bearer_auth(&key).header("x-latchkey-subject", "user:user-1").send().await.unwrap();
+    let anonymous = http.get(format!("{base}/metrics")).send().await.unwrap().status();
+    let shown = http.get(format!("{base}/metrics")).bearer_auth(operator).send().await.unwrap();
+    let content_type = shown.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().to_owned();
+    let text = shown.text().await.unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    // Assert
+    assert_eq!((refused.as_u16(), anonymous.as_u16()), (401, 401));
+    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+    assert!(text.contains("latchkey_auth_refusals_total{code=\"unauthenticated\"} 2\n"), "the token request and the anonymous /metrics: {text}");
+    assert!(text.contains("latchkey_token_latency_seconds_count{status_class=\"4xx\"} 1\n"), "{text}");
+    let status = proxied.status().as_u16();
+    assert!(proxied.headers().get("x-latchkey-upstream").is_none(), "the demo connector has no API: Latchkey answers");
+    assert!(text.contains(&format!("latchkey_proxy_calls_total{{status=\"{status}\",upstream=\"false\"}} 1\n")), "{text}");
+    assert!(!text.contains(&key) && !text.contains(operator), "no credential in the metrics");
+}

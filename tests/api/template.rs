@@ -182,3 +182,64 @@ fn background_work_is_found_through_the_due_index_and_fans_out_through_a_fifo_qu
     assert_eq!(sweep_table.iter().map(|(a, _)| a.as_str()).collect::<BTreeSet<_>>(), BTreeSet::from(["dynamodb:GetItem", "dynamodb:Query"]));
     assert!(sweep_table.iter().filter(|(a, _)| a == "dynamodb:Query").all(|(_, on)| on.contains("/index/due")), "{sweep_table:?}");
 }
+
+#[test]
+fn the_sandbox_and_the_operator_routes_are_deployed_only_when_asked_for() {
+    let template = template();
+    let default = |parameter: &str| template["Parameters"][parameter]["Default"].as_str().map(str::to_owned);
+    assert_eq!(default("EnableSandbox").as_deref(), Some("false"), "the sandbox is off by default");
+    assert_eq!(default("OperatorTokenSha256").as_deref(), Some(""), "no operator token by default");
+    assert_eq!(template["Parameters"]["OperatorTokenSha256"]["NoEcho"], true);
+    for (f, condition) in [(Function::Sandbox, "SandboxEnabled"), (Function::OperatorApi, "OperatorRoutesEnabled")] {
+        assert_eq!(function(&template, f)["Condition"], condition, "{f:?}");
+        assert!(template["Conditions"][condition].is_mapping(), "{condition}");
+    }
+    assert!(kms_actions(function(&template, Function::Sandbox)).is_empty(), "the sandbox seals nothing");
+    assert_eq!(kms_actions(function(&template, Function::OperatorApi)), BTreeSet::from(["kms:GenerateDataKey".to_owned()]));
+    let variables = &function(&template, Function::OperatorApi)["Properties"]["Environment"]["Variables"];
+    assert!(variables["LATCHKEY_OPERATOR_TOKEN_SHA256"].is_mapping(), "the function gets the token's hash, never the token");
+    for f in Function::ALL.into_iter().filter(|f| !matches!(f, Function::Sandbox | Function::OperatorApi)) {
+        assert!(function(&template, f).get("Condition").is_none(), "{f:?} is always deployed");
+    }
+}
+
+#[test]
+fn alarms_watch_dead_letters_refresh_failures_server_errors_and_throttles_and_a_dashboard_shows_the_metrics() {
+    let template = template();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let alarms: Vec<&serde_yaml::Value> = resources.values().filter(|r| r["Type"] == "AWS::CloudWatch::Alarm").collect();
+    let metric_of = |alarm: &serde_yaml::Value| -> Vec<String> {
+        let mut names: Vec<String> = alarm["Properties"]["MetricName"].as_str().map(str::to_owned).into_iter().collect();
+        for query in alarm["Properties"]["Metrics"].as_sequence().into_iter().flatten() {
+            names.extend(query["MetricStat"]["Metric"]["MetricName"].as_str().map(str::to_owned));
+        }
+        names
+    };
+    let watched: Vec<String> = alarms.iter().flat_map(|a| metric_of(a)).collect();
+    for metric in ["Refreshes", "5xx", "Throttles"] {
+        assert!(watched.iter().any(|w| w == metric), "no alarm on {metric}: {watched:?}");
+    }
+    let dead_letters: BTreeSet<String> = alarms
+        .iter()
+        .filter(|a| a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible")
+        .map(|a| serde_yaml::to_string(&a["Properties"]["Dimensions"]).unwrap())
+        .collect();
+    assert!(dead_letters.iter().any(|d| d.contains("WebhookDeadLetterQueue")) && dead_letters.iter().any(|d| d.contains("RefreshDeadLetterQueue")));
+
+    // The refresh alarm reads what the functions write: the same namespace, name and dimension.
+    let line = latchkey::metrics::emf_line(&latchkey::metrics::Metric::Refresh { connector: "slack/acme".into(), outcome: "refused" }, 0);
+    let emitted: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let directive = &emitted["_aws"]["CloudWatchMetrics"][0];
+    let refresh = alarms.iter().find(|a| a["Properties"]["MetricName"] == "Refreshes").unwrap();
+    assert_eq!(refresh["Properties"]["Namespace"].as_str(), directive["Namespace"].as_str());
+    assert_eq!(directive["Metrics"][0]["Name"], "Refreshes");
+    assert_eq!(refresh["Properties"]["Dimensions"][0]["Name"].as_str(), Some("Outcome"));
+    assert_eq!(directive["Dimensions"][0], serde_json::json!(["Outcome"]), "an alarm can watch every connector at once");
+    assert_eq!(refresh["Properties"]["Dimensions"][0]["Value"].as_str(), emitted["Outcome"].as_str());
+
+    let dashboard = resources.values().find(|r| r["Type"] == "AWS::CloudWatch::Dashboard").expect("a dashboard");
+    let body = serde_yaml::to_string(&dashboard["Properties"]["DashboardBody"]).unwrap();
+    for metric in ["TokenLatency", "Refreshes", "ProxyCalls", "WebhookDeliveries", "AuthRefusals"] {
+        assert!(body.contains(metric), "the dashboard shows {metric}");
+    }
+}

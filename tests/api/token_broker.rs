@@ -153,6 +153,14 @@ async fn fifty_concurrent_requests_on_an_expired_token_refresh_once() {
     let tokens: std::collections::HashSet<String> = answers.iter().map(|(_, b, _)| b["access_token"].as_str().unwrap().to_owned()).collect();
     assert_eq!(tokens.len(), 1, "everyone got the one refreshed token");
     assert_eq!(c.provider.issued().await["refresh_grants"], 1);
+    let metrics = c.app.metrics_text();
+    assert!(metrics.contains("latchkey_refreshes_total{connector=\"oidc/test\",outcome=\"refreshed\"} 1\n"), "{metrics}");
+    let answered: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("latchkey_token_latency_seconds_count{status_class=\"2xx\"} "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_default();
+    assert!(answered >= 50, "every answered token request is timed: {metrics}");
 }
 
 #[tokio::test]

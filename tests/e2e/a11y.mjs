@@ -2,31 +2,18 @@
 // the light and the dark colour scheme. Prints one JSON line: for each state, the violations axe
 // found (rule id, impact, the elements), or the error that kept the state from being reached.
 //
-//   node a11y.mjs --states states.json [--screenshots DIR]
+//   node a11y.mjs --states states.json
 //
-// states.json: [{"name": "...", "url": "..." or ["light", "dark"], "steps": [{"click": "css"}, {"fill": "css", "value": "..."},
-//   {"unrequire": "css"}, {"submit": "css"}, {"text": "css", "is": "..."}]}]. `submit` clicks and waits
-//   for the page it leads to; `text` fails the state unless the element says exactly that.
+// states.json: [{"name": "...", "url": "...", "locale": "fr-FR"?, "light_only": true?, "steps": [...]}];
+// the steps are those of steps.mjs. A state whose colours are another state's (the same page in
+// another language) may be checked in the light scheme only.
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
+import { launch, parseArgs, redact, step } from "./steps.mjs";
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((pairs, arg, i, all) => (arg.startsWith("--") ? [...pairs, [arg.slice(2), all[i + 1]]] : pairs), []),
-);
+const args = parseArgs(process.argv);
 const states = JSON.parse(await readFile(args.states, "utf8"));
 const axeSource = await readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-
-async function step(page, action) {
-  if (action.click) await page.click(action.click);
-  if (action.fill) await page.fill(action.fill, action.value ?? "");
-  if (action.unrequire) await page.locator(action.unrequire).evaluate((el) => el.removeAttribute("required"));
-  if (action.submit) await Promise.all([page.waitForNavigation(), page.click(action.submit)]);
-  if (action.text) {
-    const said = await page.locator(action.text).textContent();
-    if (said !== action.is) throw new Error(`${action.text} says ${JSON.stringify(said)}, not ${JSON.stringify(action.is)}`);
-  }
-}
 
 // The rules axe runs by default (WCAG 2.x A and AA, best practices), on the whole document.
 async function audit(page) {
@@ -37,33 +24,27 @@ async function audit(page) {
   });
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 const results = [];
 try {
-  for (const [scheme, colorScheme] of ["light", "dark"].entries()) {
+  for (const colorScheme of ["light", "dark"]) {
     // The pages allow only their own nonce'd scripts; axe is injected past that policy.
-    const context = await browser.newContext({ bypassCSP: true, colorScheme, viewport: { width: 390, height: 844 } });
-    for (const state of states) {
+    const options = { bypassCSP: true, colorScheme, viewport: { width: 390, height: 844 } };
+    const context = await browser.newContext(options);
+    for (const state of states.filter((s) => colorScheme === "light" || !s.light_only)) {
       const name = `${state.name} (${colorScheme})`;
-      const page = await context.newPage();
+      // A state that asks for a browser language gets a browser of its own.
+      const own = state.locale ? await browser.newContext({ ...options, locale: state.locale }) : null;
+      const page = await (own || context).newPage();
       try {
-        // A state that changes what it shows (a connection made) has a URL for each scheme.
-        await page.goto(Array.isArray(state.url) ? state.url[scheme] : state.url);
+        await page.goto(state.url);
         for (const action of state.steps || []) await step(page, action);
-        const violations = await audit(page);
-        if (args.screenshots) await page.screenshot({ path: `${args.screenshots}/a11y-${results.length}.png`, fullPage: true });
-        results.push({ name, violations });
+        results.push({ name, violations: await audit(page) });
       } catch (error) {
-        // A failing step's message can quote the page URL, which holds the link or session token.
-        const message = String((error && error.message) || error).replace(/\b(link_token|jwt|token)=[^&\s"']+/g, "$1=[redacted]");
-        results.push({ name, error: message });
+        results.push({ name, error: redact(error) });
       } finally {
         await page.close();
+        if (own) await own.close();
       }
     }
     await context.close();

@@ -69,6 +69,7 @@ impl FormGuard {
 /// Over https the cookie is `SameSite=None; Partitioned` so the page works inside the app's modal
 /// (a cross-site frame) without being a tracking cookie; on plain http (local) it is `Lax`.
 pub fn page_with_csrf(page: &ConnectPage, link_token: &str, headers: &HeaderMap, base: Option<&PublicBase>) -> Response {
+    crate::pages::i18n::prefer(page.link.lang.as_deref());
     let (token, fresh) =
         match cookie(headers, CSRF_COOKIE).filter(|c| c.len() == 43 && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')) {
             Some(existing) => (existing, false),
@@ -151,6 +152,7 @@ pub async fn connect_start(
 ) -> Result<Response, PageError> {
     form.guard.check(&headers)?;
     let page = load_page(&ports, &form.page).await?;
+    crate::pages::i18n::prefer(page.link.lang.as_deref());
     begin(&ports, &page, &form.connector, &form.fields, &base).await
 }
 
@@ -268,7 +270,14 @@ pub async fn connect_credentials(
 ) -> Result<Response, PageError> {
     form.guard.check(&headers)?;
     let page = load_page(&ports, &form.page).await?;
-    let target = ResultTarget { mode: page.mode, origin: page.origin.clone(), redirect_url: page.link.redirect_url.clone() };
+    crate::pages::i18n::prefer(page.link.lang.as_deref());
+    let target = ResultTarget {
+        mode: page.mode,
+        origin: page.origin.clone(),
+        redirect_url: page.link.redirect_url.clone(),
+        lang: page.link.lang.clone(),
+        connector_name: page.connector(&form.key.connector).ok().map(|c| c.name().to_owned()),
+    };
     Ok(deliver(&origin, &target, submit_key(&ports, &page, form.key).await))
 }
 

@@ -8,13 +8,36 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use latchkey::link::exchange::{exchange_public_token as exchange, revoke_access_token as revoke};
-use latchkey::link::token::{create_link_token as mint, LinkTokenRequest};
+use latchkey::link::token::{create_link_token_in as mint, EndUserInput, LinkTokenRequest};
 use latchkey::model::{AuditAction, EndUser};
 use latchkey::{Ports, SecretString};
 
 use crate::audit::{respond, Facts, RequestOrigin};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, PublicBase, SecretKeyCaller};
+
+/// The body of `POST /v1/link/token`: the core's request, and the language the page speaks.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = LinkTokenRequest)]
+pub struct LinkTokenBody {
+    /// Who is connecting.
+    pub end_user: EndUserInput,
+    /// Connector uids to offer (at most 100, duplicates ignored); every connector linked to this
+    /// project environment when absent.
+    #[serde(default)]
+    pub connectors: Vec<String>,
+    /// Update mode: re-authorize this existing connection.
+    #[serde(default)]
+    pub connection_id: Option<String>,
+    /// Where a full-page Connect returns the browser (an allowed origin of the project).
+    #[serde(default)]
+    pub redirect_url: Option<String>,
+    /// The language the Connect page speaks (a BCP 47 tag: en, de, fr, es, pt, ja) when it can;
+    /// else the browser's `Accept-Language`, then English.
+    #[serde(default)]
+    pub lang: Option<String>,
+}
 
 /// A minted link token.
 #[derive(Serialize, ToSchema)]
@@ -31,7 +54,7 @@ pub struct LinkTokenResponse {
 }
 
 /// `POST /v1/link/token`: mint a link token for one end user (secret key).
-#[utoipa::path(post, path = "/v1/link/token", tag = "link", request_body = LinkTokenRequest,
+#[utoipa::path(post, path = "/v1/link/token", tag = "link", request_body = LinkTokenBody,
     security(("secret_key" = [])),
     responses(
         (status = 201, description = "Link token minted", body = LinkTokenResponse),
@@ -45,9 +68,10 @@ pub async fn create_link_token(
     State(ports): State<Ports>,
     SecretKeyCaller(caller): SecretKeyCaller,
     PublicBase(base): PublicBase,
-    ApiJson(body): ApiJson<LinkTokenRequest>,
+    ApiJson(body): ApiJson<LinkTokenBody>,
 ) -> Result<(StatusCode, Json<LinkTokenResponse>), ApiError> {
-    let minted = mint(&ports, &caller, body).await?;
+    let request = LinkTokenRequest { end_user: body.end_user, connectors: body.connectors, connection_id: body.connection_id, redirect_url: body.redirect_url };
+    let minted = mint(&ports, &caller, request, body.lang.as_deref()).await?;
     let connect_url = match minted.record.redirect_url {
         Some(_) => {
             let mut url = url::Url::parse(&format!("{base}/connect")).map_err(|e| ApiError::internal(e.to_string()))?;

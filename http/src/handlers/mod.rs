@@ -10,6 +10,9 @@ mod forms;
 mod link;
 mod meta;
 mod proxy;
+mod metrics;
+mod operator;
+mod sandbox;
 mod sessions;
 mod token;
 
@@ -21,6 +24,9 @@ pub use forms::*;
 pub use link::*;
 pub use meta::*;
 pub use proxy::*;
+pub use metrics::*;
+pub use operator::*;
+pub use sandbox::*;
 pub use sessions::*;
 pub use token::*;
 
@@ -55,5 +61,15 @@ pub fn method_router(endpoint: Endpoint, filter: MethodFilter) -> MethodRouter<P
         Endpoint::ConnectAuthorizeConfirm => on(filter, connect_authorize_confirm),
         Endpoint::Proxy => on(filter, proxy),
         Endpoint::ListAudit => on(filter, list_audit),
+        Endpoint::SandboxHome => on(filter, sandbox_home),
+        Endpoint::SandboxMetadata => on(filter, sandbox_metadata),
+        Endpoint::SandboxAuthorize => on(filter, sandbox_authorize),
+        Endpoint::SandboxConsent => on(filter, sandbox_consent),
+        Endpoint::SandboxToken => on(filter, sandbox_token),
+        Endpoint::SandboxRevoke => on(filter, sandbox_revoke),
+        Endpoint::SandboxMe => on(filter, sandbox_me),
+        Endpoint::SandboxItems => on(filter, sandbox_items),
+        Endpoint::CreateConnector => on(filter, create_connector),
+        Endpoint::Metrics => on(filter, metrics),
     }
 }

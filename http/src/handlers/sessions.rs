@@ -118,6 +118,7 @@ pub async fn connect_action(
 ) -> Result<Response, PageError> {
     form.guard.check(&headers)?;
     let page = load_page(&ports, &form.page).await?;
+    crate::pages::i18n::prefer(page.link.lang.as_deref());
     let action = Action::allowed(&page, &form.action, form.choice.as_deref())?;
     if action == Action::Reauthorize {
         return begin(&ports, &page, &form.connector, &Default::default(), &base).await;

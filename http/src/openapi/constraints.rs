@@ -20,6 +20,8 @@ const EMAIL: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*@[^\\u0000-\\u001f\\u007
 const CONNECTOR_UID: &str = "^[a-z0-9_-]{1,40}/[a-z0-9_-]{1,60}$";
 /// An OAuth scope: no white space or control character.
 const SCOPE: &str = "^[^\\s\\u0000-\\u001f\\u007f-\\u009f]{1,200}$";
+/// A BCP 47 language tag as the core checks it.
+const LANGUAGE_TAG: &str = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$";
 /// A session length as a duration: minutes, hours or days, from a minute to a week.
 const DURATION: &str = "^([1-9][0-9]{0,3}m|([1-9]|[1-9][0-9]|1[0-5][0-9]|16[0-8])h|[1-7]d)$";
 
@@ -50,6 +52,13 @@ fn schema_limits() -> Vec<(&'static str, Value)> {
         ("/EndUserInput/properties/email", optional(json!({"pattern": EMAIL, "maxLength": 320}))),
         ("/EndUserInput/properties/display_name", optional(text(200))),
         ("/LinkTokenRequest/properties/connectors", json!({"items": {"pattern": CONNECTOR_UID}, "maxItems": 100})),
+        ("/LinkTokenRequest/properties/lang", optional(json!({"pattern": LANGUAGE_TAG, "maxLength": 35}))),
+        ("/SessionRequest/properties/lang", optional(json!({"pattern": LANGUAGE_TAG, "maxLength": 35}))),
+        ("/CreateConnectorRequest/properties/uid", json!({"pattern": CONNECTOR_UID})),
+        ("/CreateConnectorRequest/properties/name", optional(text(80))),
+        ("/CreateConnectorRequest/properties/scopes", json!({"items": {"pattern": SCOPE}, "maxItems": 100})),
+        ("/CreateConnectorRequest/properties/refresh_buffer_secs", json!({"minimum": 0, "maximum": 86400})),
+        ("/CreateConnectorRequest/properties/links", json!({"maxItems": 20})),
         ("/SessionRequest", json!({"required": ["consumer_id", "redirect_uri"]})),
         ("/SessionRequest/properties/consumer_id", text(256)),
         ("/SessionSettings/properties/allowed_connectors", json!({"items": {"pattern": CONNECTOR_UID}, "maxItems": 100})),

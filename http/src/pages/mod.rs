@@ -1,12 +1,16 @@
-//! The pages people see: the Connect page, the authorize confirmation, and the result of a
-//! connection. Compile-time templates (maud) that escape every value unless it is marked
-//! `PreEscaped`, which only the page's own stylesheet and scripts are. No third-party assets, one
-//! nonce'd script and stylesheet per page, and headers that keep the page to itself: a strict
-//! Content-Security-Policy, `Referrer-Policy: no-referrer` (the URL holds a link token), and framing
-//! only by the app origin that opened the modal.
+//! The pages people see: the Connect page, the authorize confirmation, the result of a
+//! connection, errors, and the sandbox provider's own pages. Compile-time templates (maud) that
+//! escape every value unless it is marked `PreEscaped`, which only the page's own stylesheet,
+//! scripts and icons are. No third-party assets, one nonce'd script and stylesheet per page, and
+//! headers that keep the page to itself: a strict Content-Security-Policy,
+//! `Referrer-Policy: no-referrer` (the URL holds a link token), and framing only by the app origin
+//! that opened the modal. Every word of the Connect pages is in the person's language ([`i18n`]).
 
 mod connect;
+mod connect_items;
+pub mod i18n;
 mod result;
+pub mod sandbox;
 
 pub use connect::{authorize_confirmation, connect_page};
 pub use result::{result_page, ResultMessage};
@@ -80,7 +84,8 @@ pub struct Page<'a> {
 impl Page<'_> {
     /// A page with `title` and `body` and nothing else.
     pub fn plain(status: StatusCode, title: &str, body: Markup) -> Page<'_> {
-        Page { status, title, body, script: None, form_targets: Vec::new(), frame_ancestor: None, accent: None, image_origin: None, lang: "en" }
+        let lang = i18n::current().code();
+        Page { status, title, body, script: None, form_targets: Vec::new(), frame_ancestor: None, accent: None, image_origin: None, lang }
     }
 
     fn accent_rule(&self) -> String {
@@ -134,14 +139,80 @@ impl Page<'_> {
     }
 }
 
-/// A page for a failure with nowhere to deliver it (the flow itself could not be identified).
-pub fn error_page(status: StatusCode, code: ErrorCode, message: &str) -> Response {
-    let body = html! {
-        h1 { "Something went wrong" }
-        p.lead { (message) }
-        p.code { "Error code: " code { (code.as_str()) } }
+/// A page for a failure with nowhere to deliver it (the flow itself could not be identified), in
+/// the page's language: what happened, and the stable code for the app's support.
+pub fn error_page(status: StatusCode, code: ErrorCode) -> Response {
+    let tr = i18n::current();
+    let heading = match code {
+        ErrorCode::LinkTokenInvalid => tr.t("error.expired_heading"),
+        _ => tr.t("error.heading"),
     };
-    Page::plain(status, "Something went wrong", body).into_response()
+    let body = html! {
+        div.outcome."outcome-bad" {
+            (icon(Icon::Cross))
+            h1 { (heading) }
+            p.lead { (tr.t(error_message_key(code))) }
+            p.code { (tr.t("error.code")) " " code { (code.as_str()) } }
+        }
+    };
+    Page::plain(status, heading, body).into_response()
+}
+
+/// The message a page shows for `code`: one of its own where people meet it, a shared one for the
+/// provider's OAuth errors, a general one for codes only the JSON API answers.
+pub fn error_message_key(code: ErrorCode) -> &'static str {
+    use ErrorCode::*;
+    match code {
+        LinkTokenInvalid => "error.link_token_invalid",
+        RedirectUrlRequired => "error.redirect_url_required",
+        RedirectUrlNotAllowed => "error.redirect_url_not_allowed",
+        OriginNotAllowed => "error.origin_not_allowed",
+        ConnectorNotAllowed => "error.connector_not_allowed",
+        ConnectorMisconfigured | DestinationNotAllowed => "error.connector_misconfigured",
+        ConnectionNotFound | NotFound => "error.connection_not_found",
+        StateMissing | StateInvalid => "error.state_invalid",
+        StateMismatch => "error.state_mismatch",
+        IssuerMismatch => "error.issuer_mismatch",
+        AccessDenied => "error.access_denied",
+        ServerError | TemporarilyUnavailable | ProviderUnavailable => "error.provider_unavailable",
+        InvalidScope | UnauthorizedClient | UnsupportedResponseType | ConsentRequired | LoginRequired | InteractionRequired | ProviderError => {
+            "error.provider_error"
+        }
+        CodeExchangeFailed => "error.code_exchange_failed",
+        CrossSiteRequest => "error.cross_site_request",
+        FieldInvalid => "error.field_invalid",
+        InvalidRequest | InvalidJson | PayloadTooLarge => "error.invalid_request",
+        Conflict => "error.conflict",
+        InternalError => "error.internal_error",
+        Unavailable | Timeout | UpstreamUnavailable | RefreshWaitTimeout | RateLimited => "error.unavailable",
+        _ => "error.generic",
+    }
+}
+
+/// The outcome icons pages draw.
+#[derive(Debug, Clone, Copy)]
+pub enum Icon {
+    /// Done.
+    Check,
+    /// Waiting on someone else.
+    Clock,
+    /// Not done.
+    Cross,
+}
+
+/// An icon drawn inline (the pages load nothing) in the outcome's colour, hidden from assistive
+/// technology: the heading beside it says the same.
+pub fn icon(icon: Icon) -> Markup {
+    let path = match icon {
+        Icon::Check => "M7 12.5l3.2 3.2L17 9",
+        Icon::Clock => "M12 7v5l3 2",
+        Icon::Cross => "M8.5 8.5l7 7M15.5 8.5l-7 7",
+    };
+    PreEscaped(format!(
+        "<svg class=\"icon\" viewBox=\"0 0 24 24\" width=\"48\" height=\"48\" aria-hidden=\"true\" focusable=\"false\">\
+         <circle cx=\"12\" cy=\"12\" r=\"10\" fill=\"none\" stroke=\"currentColor\" stroke-width=\"2\"/>\
+         <path d=\"{path}\" fill=\"none\" stroke=\"currentColor\" stroke-width=\"2\" stroke-linecap=\"round\" stroke-linejoin=\"round\"/></svg>"
+    ))
 }
 
 /// A `303 See Other` to `location`, with no referrer (the page's URL holds a link token).

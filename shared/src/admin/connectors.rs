@@ -211,6 +211,10 @@ pub async fn create_catalog_connector(
     scopes: Vec<String>,
 ) -> Result<Connector, AdminError> {
     let entry = crate::catalog::provider(provider).ok_or_else(|| AdminError::NotFound(format!("provider {provider} in the catalog")))?;
+    if provider == "sandbox" {
+        // Its catalog URLs name a placeholder: the sandbox lives in each deployment.
+        return Err(AdminError::Invalid("sandbox connectors point at this deployment's own sandbox: use `latchkey sandbox connector`".into()));
+    }
     let auth_mode = entry.mode().ok_or_else(|| AdminError::Invalid(format!("provider {provider} has an unknown auth mode")))?;
     let new = NewConnector {
         uid: uid.to_owned(),

@@ -1,12 +1,15 @@
-//! Operator actions: projects, secret keys, connectors and their project links, connections.
+//! Operator actions: projects, secret keys, connectors (from the catalog, custom ones, the
+//! sandbox) and their project links, connections.
 //!
 //! The `latchkey` CLI is a thin shell over these; so is the local server's first start. Every action
 //! validates all of its input before its first write, so a refused action changes nothing.
 
 mod connectors;
+mod custom;
 mod discovery;
 mod projects;
 mod reindex;
+mod sandbox;
 mod secret_keys;
 mod webhooks;
 
@@ -14,9 +17,14 @@ pub use connectors::{
     connector, create_catalog_connector, create_connector, create_connector_with, delete_connector, link_connector, list_connectors, record_installation,
     unlink_connector, update_connector, ConnectorChanges, NewConnector, Quirks,
 };
+pub use custom::{create_custom_connector, parse_api_auth, parse_field, parse_pairs, token_mapping, CustomConnector, Endpoints};
 pub use discovery::discover;
-pub use projects::{create_project, distrust_issuer, list_projects, parse_origin, set_allowed_origins, trust_issuer, NewProject, OIDC_ALGORITHMS};
+pub use projects::{
+    create_project, distrust_issuer, list_projects, parse_logo_url, parse_origin, set_allowed_origins, set_branding, trust_issuer, Branding, NewProject,
+    OIDC_ALGORITHMS,
+};
 pub use reindex::{reindex, Reindexed};
+pub use sandbox::{create_sandbox_connector, SandboxConnector, SANDBOX_CATALOG_ORIGIN};
 pub use secret_keys::{create_secret_key, create_user_secret_key, list_secret_keys, revoke_access_token, revoke_secret_key};
 pub use webhooks::{add_webhook, list_deliveries, remove_webhook};
 

@@ -47,6 +47,8 @@ pub async fn create_project(ports: &Ports, new: NewProject) -> Result<Project, A
     let project = Project {
         id: ProjectId::generate(),
         name: name.to_owned(),
+        display_name: None,
+        logo_url: None,
         environments,
         allowed_origins,
         trusted_issuers: Vec::new(),
@@ -144,13 +146,70 @@ pub async fn set_allowed_origins(ports: &Ports, project_id: &ProjectId, origins:
     Ok(stored.record)
 }
 
+/// How the Connect page shows a project: the app's name and logo, as its end users know them.
+#[derive(Debug, Clone, Default)]
+pub struct Branding {
+    /// The app's name (`None` leaves it; an empty string removes it).
+    pub display_name: Option<String>,
+    /// The app's logo URL (`None` leaves it; an empty string removes it).
+    pub logo_url: Option<String>,
+}
+
+/// A logo the page may show: an https URL (http only on loopback), no credentials, at most 2048
+/// characters. The page's Content-Security-Policy allows images from its origin only.
+pub fn parse_logo_url(raw: &str) -> Result<String, AdminError> {
+    let invalid = || AdminError::Invalid(format!("invalid logo URL {raw:?}: give an https URL (http only on 127.0.0.1 or localhost)"));
+    let url = url::Url::parse(raw).map_err(|_| invalid())?;
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    if !scheme_ok || raw.len() > 2048 || !url.username().is_empty() || url.password().is_some() || url.host_str().is_none() {
+        return Err(invalid());
+    }
+    Ok(url.to_string())
+}
+
+/// Sets (or removes) the app name and logo the Connect page shows for a project.
+pub async fn set_branding(ports: &Ports, project_id: &ProjectId, branding: Branding) -> Result<Project, AdminError> {
+    let display_name = match branding.display_name.as_deref().map(str::trim) {
+        Some("") => Some(None),
+        Some(name) if name.chars().count() > 80 || name.chars().any(char::is_control) => {
+            return Err(AdminError::Invalid("display name must be 1 to 80 printable characters".into()));
+        }
+        Some(name) => Some(Some(name.to_owned())),
+        None => None,
+    };
+    let logo_url = match branding.logo_url.as_deref() {
+        Some("") => Some(None),
+        Some(raw) => Some(Some(parse_logo_url(raw)?)),
+        None => None,
+    };
+    let mut stored = super::project(ports, project_id).await?;
+    if let Some(name) = display_name {
+        stored.record.display_name = name;
+    }
+    if let Some(logo) = logo_url {
+        stored.record.logo_url = logo;
+    }
+    stored.save(ports.store.as_ref()).await?;
+    Ok(stored.record)
+}
+
 fn forget_trust(ports: &Ports, issuer: &str) {
     ports.caches.trusts.remove(&crate::SecretString::new(issuer.to_owned()).sha256_hex());
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_origin;
+    use super::{parse_logo_url, parse_origin};
+
+    #[test]
+    fn logos_are_https_urls_without_credentials() {
+        assert!(parse_logo_url("https://cdn.acme.test/logo.svg").is_ok());
+        assert!(parse_logo_url("http://127.0.0.1:8080/logo.png").is_ok());
+        for bad in ["http://cdn.acme.test/logo.png", "javascript:alert(1)", "data:image/png;base64,AAAA", "https://u:p@cdn.acme.test/l.png", "logo.png"] {
+            assert!(parse_logo_url(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn origins_are_bare_scheme_host_port() {

@@ -10,7 +10,7 @@ mod entry;
 mod validate;
 
 pub use entry::{ProviderEntry, TokenMapping};
-pub use validate::{validate, CatalogError, CATEGORIES};
+pub use validate::{narrowing_applies, validate, CatalogError, CATEGORIES};
 
 use std::sync::OnceLock;
 

@@ -134,16 +134,19 @@ fn mode_rules(entry: &ProviderEntry, found: &mut Vec<String>) {
         found.push("an api_key or basic provider says how its key is presented (api)".into());
     }
     for way in &entry.narrowing {
-        let fits = match way {
-            Narrowing::RefreshScope | Narrowing::RefreshResource | Narrowing::RefreshAuthorizationDetails | Narrowing::TokenExchange => {
-                mode == AuthMode::OAuth2
-            }
-            Narrowing::GithubInstallation => mode == AuthMode::GithubApp,
-            Narrowing::ClientCredentialsScope => mode == AuthMode::ClientCredentials,
-        };
-        if !fits {
+        if !narrowing_applies(*way, mode) {
             found.push(format!("narrowing {way:?} does not apply to {}", entry.auth_mode));
         }
+    }
+}
+
+/// Whether a way of narrowing tokens exists for connectors of `mode` (custom connectors are held
+/// to the same rule).
+pub fn narrowing_applies(way: Narrowing, mode: AuthMode) -> bool {
+    match way {
+        Narrowing::RefreshScope | Narrowing::RefreshResource | Narrowing::RefreshAuthorizationDetails | Narrowing::TokenExchange => mode == AuthMode::OAuth2,
+        Narrowing::GithubInstallation => mode == AuthMode::GithubApp,
+        Narrowing::ClientCredentialsScope => mode == AuthMode::ClientCredentials,
     }
 }
 

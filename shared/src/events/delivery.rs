@@ -123,6 +123,12 @@ async fn attempt(ports: &Ports, key: &Key) -> Option<DeliveryStatus> {
     ];
     let result = ports.outbound.post_webhook(&stored.record.url, &headers, stored.record.body.clone()).await;
     settle(ports, &mut stored.record, result, now);
+    let outcome = match stored.record.status {
+        DeliveryStatus::Delivered => "delivered",
+        DeliveryStatus::Pending => "retrying",
+        DeliveryStatus::Failed => "failed",
+    };
+    ports.metric(crate::metrics::Metric::WebhookDelivery { outcome });
     tracing::info!(event_id = %stored.record.event_id, webhook = %stored.record.webhook_id, attempts = stored.record.attempts, status = ?stored.record.status, "webhook attempt");
     save(ports, stored).await
 }

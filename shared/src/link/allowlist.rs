@@ -50,6 +50,8 @@ mod tests {
         Project {
             id: ProjectId::generate(),
             name: "p".into(),
+            display_name: None,
+            logo_url: None,
             environments: vec![],
             allowed_origins: vec!["https://app.example.com".into(), "http://127.0.0.1:3000".into()],
             trusted_issuers: vec![],

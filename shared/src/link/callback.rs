@@ -53,6 +53,10 @@ pub struct ResultTarget {
     pub origin: Option<String>,
     /// The link's redirect URL (page mode).
     pub redirect_url: Option<String>,
+    /// The language the link asked for.
+    pub lang: Option<String>,
+    /// The connector's name, as the page showed it.
+    pub connector_name: Option<String>,
 }
 
 /// The outcome, with where to deliver it (unknown when the state itself was bad).
@@ -74,7 +78,13 @@ pub async fn complete_authorization(ports: &Ports, params: CallbackParams, brows
         Ok(flow) => flow,
         Err(e) => return CallbackOutcome { target: None, result: Err(e) },
     };
-    let target = ResultTarget { mode: flow.mode, origin: flow.origin.clone(), redirect_url: flow.redirect_url.clone() };
+    let target = ResultTarget {
+        mode: flow.mode,
+        origin: flow.origin.clone(),
+        redirect_url: flow.redirect_url.clone(),
+        lang: flow.lang.clone(),
+        connector_name: flow.connector_name.clone(),
+    };
     // The browser binding is checked before the state is consumed: a state replayed from another
     // browser must not burn the flow its owner is still finishing.
     let bound = browser_binding.is_some_and(|b| SecretString::new(b.to_owned()).sha256_hex() == flow.browser_hash);

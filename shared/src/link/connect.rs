@@ -155,6 +155,7 @@ pub async fn page_for_authorize_link(ports: &Ports, token: &str, redirect_uri: O
         connection_id: None,
         redirect_url,
         session: None,
+        lang: None,
         created_at: now,
         valid_until: now.plus_secs(OAuthFlow::LIFETIME_SECS),
     };
@@ -237,6 +238,8 @@ pub async fn start_authorization(
             Some(session) if !session.settings.auto_redirect => None,
             _ => page.link.redirect_url.clone(),
         },
+        lang: page.link.lang.clone(),
+        connector_name: Some(connector.name().to_owned()),
         created_at: now,
     };
     let state_hash = flow.state_hash.clone();

@@ -33,6 +33,10 @@ pub struct SessionRequest {
     /// How the page looks.
     #[serde(default)]
     pub theme: Option<Theme>,
+    /// The language the page speaks (a BCP 47 tag such as `de` or `pt-BR`) when it can; the
+    /// browser's `Accept-Language` otherwise, then English.
+    #[serde(default)]
+    pub lang: Option<String>,
 }
 
 /// The length of a session in seconds: a number, or digits and a unit (`30m`, `2h`, `7d`); from a
@@ -113,6 +117,7 @@ pub async fn create_session(ports: &Ports, caller: &SecretKeyLookup, consumer_id
         return Err(LinkError::SubjectNotAllowed);
     }
     check_limits(&request)?;
+    let lang = request.lang.as_deref().map(super::token::language_tag).transpose()?;
     let project = Stored::<Project>::get(ports.store.as_ref(), &Project::key_of(&caller.project_id)).await?.ok_or(LinkError::LinkTokenInvalid)?.record;
     let redirect_uri = allowed_redirect_url(&project, &request.redirect_uri)?;
     let settings = request.settings;
@@ -147,6 +152,7 @@ pub async fn create_session(ports: &Ports, caller: &SecretKeyLookup, consumer_id
         settings,
         theme: request.theme,
         consumer_metadata: request.consumer_metadata,
+        lang,
     };
     let token = crate::session::jwt::sign(ports, &claims).await?;
     if token.expose().len() > MAX_SESSION_TOKEN_BYTES {

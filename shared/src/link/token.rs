@@ -78,9 +78,34 @@ fn end_user(input: EndUserInput) -> Result<EndUser, LinkError> {
     Ok(EndUser { id, email: input.email, display_name: input.display_name })
 }
 
+/// A BCP 47 language tag as the Connect page takes it (`de`, `pt-BR`, `ja`): a 2 or 3 letter
+/// language and optional subtags of 1 to 8 letters or digits, at most 35 characters.
+pub fn language_tag(raw: &str) -> Result<String, LinkError> {
+    let invalid = || LinkError::InvalidRequest("lang must be a language tag such as en, de, pt-BR or ja".into());
+    let mut parts = raw.split('-');
+    let primary = parts.next().unwrap_or_default();
+    let primary_ok = (2..=3).contains(&primary.len()) && primary.chars().all(|c| c.is_ascii_alphabetic());
+    let rest_ok = parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    if raw.len() > 35 || !primary_ok || !rest_ok {
+        return Err(invalid());
+    }
+    Ok(raw.to_owned())
+}
+
 /// Mints a link token for the caller's project environment. Every field is checked before the one
 /// write.
 pub async fn create_link_token(ports: &Ports, caller: &SecretKeyLookup, request: LinkTokenRequest) -> Result<MintedLinkToken, LinkError> {
+    create_link_token_in(ports, caller, request, None).await
+}
+
+/// [`create_link_token`] for a page that speaks `lang` (a BCP 47 tag) when it can.
+pub async fn create_link_token_in(
+    ports: &Ports,
+    caller: &SecretKeyLookup,
+    request: LinkTokenRequest,
+    lang: Option<&str>,
+) -> Result<MintedLinkToken, LinkError> {
+    let lang = lang.map(language_tag).transpose()?;
     let end_user = end_user(request.end_user)?;
     if !Scope::of_key(caller).allows(&end_user.id) {
         return Err(LinkError::SubjectNotAllowed);
@@ -125,6 +150,7 @@ pub async fn create_link_token(ports: &Ports, caller: &SecretKeyLookup, request:
         connection_id: update,
         redirect_url,
         session: None,
+        lang,
         created_at: now,
         valid_until: now.plus_secs(ttl),
     };
@@ -193,6 +219,7 @@ async fn link_for_session(ports: &Ports, raw: &str) -> Result<LinkToken, LinkErr
         connectors,
         connection_id: None,
         redirect_url: Some(claims.redirect_uri.clone()),
+        lang: claims.lang.clone(),
         created_at: ports.clock.now(),
         valid_until: crate::Timestamp(claims.exp),
         session: Some(claims),
@@ -200,5 +227,20 @@ async fn link_for_session(ports: &Ports, raw: &str) -> Result<LinkToken, LinkErr
     match ports.store.put_if_absent(&link.to_item()?.expiring_at(link.valid_until)).await {
         Ok(()) | Err(crate::store::StoreError::ConditionFailed) => Ok(link),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::language_tag;
+
+    #[test]
+    fn language_tags_are_checked_not_guessed() {
+        for good in ["en", "de", "pt-BR", "ja", "zh-Hant-TW", "gsw"] {
+            assert_eq!(language_tag(good).unwrap(), good);
+        }
+        for bad in ["", "e", "english", "de_DE", "de-", "<script>", "pt-BRAZILIAN1", "en-US-x-aaaaaaaaaaaaaaaaaaaaaaaaaaaaa"] {
+            assert!(language_tag(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// Where proxied requests go, and how the credential is added to them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiSpec {
     /// An https URL, templated only through the connector's fields; a proxied path is appended
@@ -20,7 +20,7 @@ pub struct ApiSpec {
 }
 
 /// How the access token, API key or password goes into a proxied request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "style", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ApiAuth {
     /// `Authorization: Bearer <token or key>`.
@@ -54,7 +54,7 @@ pub enum ApiAuth {
 }
 
 /// A half of an HTTP basic credential.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BasicHalf {
     /// The user name.
@@ -64,7 +64,7 @@ pub enum BasicHalf {
 }
 
 /// A way the provider can mint a token with fewer rights than the grant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Narrowing {
     /// A refresh with a smaller `scope` (RFC 6749 section 6).

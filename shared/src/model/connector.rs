@@ -20,7 +20,7 @@ pub struct ProjectLink {
 }
 
 /// How a connector's connections are authorized.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMode {
     /// OAuth 2.0 authorization code, with PKCE where the provider allows it.
@@ -53,7 +53,7 @@ impl AuthMode {
 }
 
 /// How the client authenticates at the token endpoint (RFC 6749 section 2.3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenAuthMethod {
     /// HTTP basic with the client id and secret.
@@ -112,7 +112,7 @@ pub struct OAuthEndpoints {
 }
 
 /// What a revocation at the provider ends (RFC 7009 leaves it to the provider).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RevocationScope {
     /// The token and the tokens issued with it; a later authorization of the same account is a

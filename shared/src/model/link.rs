@@ -49,6 +49,9 @@ pub struct LinkToken {
     /// The session it stands for, when the page was opened with a session token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<super::SessionClaims>,
+    /// The language the app asked the page to speak (a BCP 47 tag), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
     /// When it was minted.
     pub created_at: Timestamp,
     /// When it stops working.
@@ -107,6 +110,12 @@ pub struct OAuthFlow {
     /// The link's redirect URL, so a result still finds its way when the link has expired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_url: Option<String>,
+    /// The link's language, so the result page speaks it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+    /// The connector's name as the page showed it, for the result page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector_name: Option<String>,
     /// When it started.
     pub created_at: Timestamp,
 }

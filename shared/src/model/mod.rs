@@ -20,6 +20,12 @@
 //! | public token                | `PUBLIC_TOKEN#{sha256}`    | `PUBLIC_TOKEN`          | 30 min  |
 //! | connection access token     | `ACCESS_TOKEN#{sha256}`    | `ACCESS_TOKEN`          | no      |
 //! | narrowed token              | `NARROWED#{connection_id}` | `NARROWING#{sha256(ask)}` | with its token |
+//! | sandbox client              | `SANDBOX_CLIENTS`          | `CLIENT#{client_id}`    | no      |
+//! | sandbox consent (waiting)   | `SANDBOX_PENDING#{sha256}` | `SANDBOX_PENDING`       | 10 min  |
+//! | sandbox code, used code     | `SANDBOX_CODE#{sha256}`    | `SANDBOX_CODE`, `SANDBOX_CODE_USED` | 2, 10 min |
+//! | sandbox grant               | `SANDBOX_GRANT#{grant_id}` | `SANDBOX_GRANT`         | no      |
+//! | sandbox refresh token       | `SANDBOX_REFRESH#{sha256}` | `SANDBOX_REFRESH`       | 30 days |
+//! | sandbox access token        | `SANDBOX_ACCESS#{sha256}`  | `SANDBOX_ACCESS`        | its lifetime |
 //!
 //! - Projects and connectors are few and administered by operators; one partition each lists them
 //!   with a single query.
@@ -32,6 +38,8 @@
 //!   no other consumer's; its public id is resolved through the id index.
 //! - One-time and short-lived tokens (link, state, public) are stored under their SHA-256 and
 //!   consumed with `take`, so each works once however many requests race for it.
+//! - The sandbox provider (`crate::sandbox`) keeps its own records in the same table, so every
+//!   process and Lambda agrees on them; its tokens too are stored only as hashes.
 //! - Secrets inside records (client secrets, credentials) are [`Sealed`] values
 //!   bound to the record's key and field.
 //! - A record with background work pending names when it is due ([`Record::due`]): a connection
@@ -52,6 +60,7 @@ mod narrowed;
 pub mod narrowing;
 mod project;
 mod record;
+mod sandbox;
 mod sealed;
 pub(crate) mod secret_key;
 mod session;
@@ -72,6 +81,7 @@ pub use narrowed::{MintFailure, NarrowedToken};
 pub use narrowing::{AuthorizationDetails, Granted, InvalidNarrowing, NarrowingAsk, ResourceIndicator, Resources, Scopes};
 pub use project::{IssuerTrust, Project, TrustedIssuer, DEFAULT_ENVIRONMENTS};
 pub use record::{CorruptRecord, Record, Stored};
+pub use sandbox::{SandboxAccess, SandboxClient, SandboxCode, SandboxCodeUsed, SandboxGrant, SandboxPending, SandboxRefresh, SandboxSwitches};
 pub use sealed::{Binding, Sealed};
 pub use secret_key::{SecretKey, SecretKeyLookup, SECRET_KEY_PREFIX};
 pub use session::{AuthorizeClaims, ConsumerMetadata, SessionAction, SessionClaims, SessionSettings, Theme, AUTHORIZE_AUDIENCE};

@@ -16,6 +16,12 @@ pub struct Project {
     pub id: ProjectId,
     /// A human name, for operators.
     pub name: String,
+    /// The app's name as its end users know it, shown on the Connect page (`name` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// The app's logo, shown on the Connect page: an https URL (http only on loopback).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_url: Option<String>,
     /// The environments its secret keys and connections belong to.
     pub environments: Vec<EnvironmentName>,
     /// Origins (`https://app.example.com`) that redirect and return URLs may point to.
@@ -126,6 +132,11 @@ impl Project {
     /// The partition holding this project's own records (secret keys, connections).
     pub fn partition_of(id: &ProjectId) -> String {
         format!("PROJECT#{id}")
+    }
+
+    /// The name the Connect page shows for the app.
+    pub fn app_name(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(&self.name)
     }
 
     /// Whether `environment` is one of this project's.

@@ -133,6 +133,9 @@ pub struct SessionClaims {
     /// Consumer metadata.
     #[serde(default)]
     pub consumer_metadata: Option<ConsumerMetadata>,
+    /// The language the page speaks (a BCP 47 tag), if the app chose one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
 }
 
 /// The audience of authorize links.

@@ -216,13 +216,18 @@ async fn refresh_under_lease(
     };
     let (duration_ms, waited) = (leased_at.elapsed().as_millis() as u64, attempt.waited);
     let connector = &connector.uid;
-    match &result {
-        Ok(_) => tracing::info!(%connection_id, %connector, duration_ms, waited, outcome = "refreshed", "token refresh"),
+    let outcome = match &result {
+        Ok(_) => {
+            tracing::info!(%connection_id, %connector, duration_ms, waited, outcome = "refreshed", "token refresh");
+            "refreshed"
+        }
         Err(error) => {
             let outcome = refresh_outcome(error);
             tracing::warn!(%connection_id, %connector, duration_ms, waited, outcome, "token refresh failed");
+            outcome
         }
-    }
+    };
+    ports.metric(crate::metrics::Metric::Refresh { connector: connector.to_string(), outcome });
     result
 }
 

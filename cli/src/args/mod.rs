@@ -1,6 +1,12 @@
 //! The command line, declared with clap: every subcommand has `--help`.
 
+mod connectors;
+mod sandbox;
+
 use clap::{Args, Parser, Subcommand};
+
+pub use connectors::*;
+pub use sandbox::*;
 
 /// Latchkey's operator CLI and local server.
 #[derive(Debug, Parser)]
@@ -113,6 +119,9 @@ pub enum Command {
     /// index what an earlier version stored.
     #[command(subcommand)]
     Table(TableCommand),
+    /// The sandbox: the OAuth 2.0 provider built into Latchkey, its clients and their switches.
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
     /// The audit trail: every credential use and change, newest first.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -179,6 +188,15 @@ pub enum ProjectsCommand {
         /// An origin that redirect and return URLs may point to (repeatable), e.g. https://app.example.com.
         #[arg(long = "allowed-origin")]
         allowed_origins: Vec<String>,
+        #[command(flatten)]
+        branding: BrandingArgs,
+    },
+    /// Set the app name and logo the Connect page shows for a project (an empty value removes one).
+    SetBranding {
+        #[arg(long)]
+        project: String,
+        #[command(flatten)]
+        branding: BrandingArgs,
     },
     /// List projects.
     List,
@@ -231,6 +249,17 @@ pub enum ProjectsCommand {
     },
 }
 
+/// How the Connect page shows the app.
+#[derive(Debug, Args)]
+pub struct BrandingArgs {
+    /// The app's name as its end users know it (the project's name when absent).
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// The app's logo: an https URL (http only on loopback).
+    #[arg(long)]
+    pub logo_url: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Create a secret key for one project environment; the key is printed once.
@@ -254,195 +283,6 @@ pub enum KeysCommand {
         project: String,
         #[arg(long)]
         key_id: String,
-    },
-}
-
-/// Where a client secret comes from: never a plain argument, which shell history and `ps` keep.
-#[derive(Debug, Args)]
-pub struct SecretSource {
-    /// Read the client secret from standard input.
-    #[arg(long, conflicts_with = "client_secret_env")]
-    pub client_secret_stdin: bool,
-    /// Read the client secret from this environment variable.
-    #[arg(long, value_name = "VARIABLE")]
-    pub client_secret_env: Option<String>,
-}
-
-/// How a connector authorizes (`--auth-mode`).
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum AuthModeArg {
-    Oauth2,
-    ApiKey,
-    Basic,
-    ClientCredentials,
-    GithubApp,
-    JwtBearer,
-}
-
-/// How the client authenticates at the token endpoint.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum TokenAuthArg {
-    Basic,
-    Post,
-}
-
-/// OAuth 2.0 endpoints and quirks of a connector.
-#[derive(Debug, Args)]
-pub struct OAuthArgs {
-    /// A catalog provider (`latchkey providers`): its endpoints, scopes, fields and quirks.
-    /// Implied when the uid's provider part is in the catalog and no endpoint is given.
-    #[arg(long)]
-    pub provider: Option<String>,
-    /// An OpenID Connect / OAuth discovery document to read the endpoints from.
-    #[arg(long, conflicts_with_all = ["provider", "authorize_url"])]
-    pub discovery_url: Option<String>,
-    /// Authorization endpoint.
-    #[arg(long)]
-    pub authorize_url: Option<String>,
-    /// Token endpoint.
-    #[arg(long)]
-    pub token_url: Option<String>,
-    /// Revocation endpoint (RFC 7009).
-    #[arg(long)]
-    pub revoke_url: Option<String>,
-    /// Issuer identifier; an `iss` in the authorization response must equal it (RFC 9207).
-    #[arg(long)]
-    pub issuer: Option<String>,
-    /// Refuse authorization responses without `iss` (for providers that always send it).
-    #[arg(long)]
-    pub requires_iss: bool,
-    /// Do not use PKCE (only for providers that reject it).
-    #[arg(long)]
-    pub no_pkce: bool,
-    /// Client authentication at the token endpoint.
-    #[arg(long, value_enum, default_value = "basic")]
-    pub token_auth: TokenAuthArg,
-    /// Scope separator in the authorize URL.
-    #[arg(long, default_value = " ")]
-    pub scope_separator: String,
-    /// Extra authorize-URL parameter as name=value (repeatable), e.g. access_type=offline.
-    #[arg(long = "authorize-param")]
-    pub authorize_params: Vec<String>,
-    /// Seconds a token lives when the provider's response has no expires_in.
-    #[arg(long, default_value_t = 3600)]
-    pub default_token_lifetime: i64,
-    #[command(flatten)]
-    pub tuning: RefreshTuning,
-}
-
-/// How a connector's tokens are refreshed, revoked and narrowed; for catalog, discovered and
-/// custom connectors alike.
-#[derive(Debug, Args, Default)]
-pub struct RefreshTuning {
-    /// Refresh tokens this many seconds before they expire (default 300; never more than a third
-    /// of a token's lifetime, so short-lived tokens are not refreshed at once).
-    #[arg(long, value_parser = clap::value_parser!(i64).range(0..=86_400))]
-    pub refresh_buffer_secs: Option<i64>,
-    /// What revoking one token ends at the provider: `token` (the usual RFC 7009 reading; a grant
-    /// replaced by a new link is then revoked) or `grant` (the account's whole authorization, as
-    /// at Google; replaced grants are then left alone).
-    #[arg(long, value_enum)]
-    pub revocation_scope: Option<RevocationScopeArg>,
-    /// How the provider can mint tokens with fewer rights than the grant, comma-separated
-    /// (replacing the catalog's or the current list; `none` for none): refresh_scope,
-    /// refresh_resource, refresh_authorization_details, token_exchange, github_installation,
-    /// client_credentials_scope. Name only ways the provider's documentation promises.
-    #[arg(long, value_enum, value_delimiter = ',')]
-    pub narrowing: Option<Vec<NarrowingArg>>,
-}
-
-/// `--narrowing`: the catalog's names (shared/catalog/SCHEMA.md, "Narrowing").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum NarrowingArg {
-    None,
-    RefreshScope,
-    RefreshResource,
-    RefreshAuthorizationDetails,
-    TokenExchange,
-    GithubInstallation,
-    ClientCredentialsScope,
-}
-
-/// `--revocation-scope`.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum RevocationScopeArg {
-    Token,
-    Grant,
-}
-
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Subcommand)]
-pub enum ConnectorsCommand {
-    /// Create a connector such as slack/acme-slack.
-    Create {
-        #[arg(long)]
-        uid: String,
-        /// The name people see on the Connect page.
-        #[arg(long)]
-        name: Option<String>,
-        /// How connections are authorized (oauth2 unless the catalog says otherwise).
-        #[arg(long, value_enum)]
-        auth_mode: Option<AuthModeArg>,
-        #[command(flatten)]
-        oauth: OAuthArgs,
-        #[arg(long)]
-        client_id: Option<String>,
-        #[command(flatten)]
-        secret: SecretSource,
-        /// A default scope (repeatable).
-        #[arg(long = "scope")]
-        scopes: Vec<String>,
-        /// A value the end user gives before authorizing, as name=Label (repeatable); URLs name it {name}.
-        #[arg(long = "field")]
-        fields: Vec<String>,
-    },
-    /// List connectors.
-    List,
-    /// Change a connector's name, client id, secret or default scopes (a new secret is used at once
-    /// here and within 5 seconds on every instance; the old one is never sent again).
-    Update {
-        #[arg(long)]
-        uid: String,
-        /// A new display name.
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long)]
-        client_id: Option<String>,
-        #[command(flatten)]
-        secret: SecretSource,
-        /// Replace the default scopes (repeatable).
-        #[arg(long = "scope")]
-        scopes: Vec<String>,
-        /// Remove every default scope.
-        #[arg(long, conflicts_with = "scopes")]
-        clear_scopes: bool,
-        #[command(flatten)]
-        tuning: RefreshTuning,
-    },
-    /// Delete a connector (in effect at once here, within 5 seconds on every instance).
-    Delete {
-        #[arg(long)]
-        uid: String,
-    },
-    /// Let a project use the connector in exactly these environments (dropping one takes effect
-    /// within 5 seconds on every instance).
-    Link {
-        #[arg(long)]
-        uid: String,
-        #[arg(long)]
-        project: String,
-        /// An environment (repeatable, at least one).
-        #[arg(long = "environment", required = true)]
-        environments: Vec<String>,
-    },
-    /// Remove a project's link to the connector (in effect at once here, within 5 seconds on every
-    /// instance).
-    Unlink {
-        #[arg(long)]
-        uid: String,
-        #[arg(long)]
-        project: String,
     },
 }
 
