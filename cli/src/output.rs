@@ -112,7 +112,6 @@ impl Printer {
                         "auth_mode": c.auth_mode, "fields": c.fields, "api": c.api, "narrowing": c.narrowing,
                         "refresh_buffer_secs": c.oauth.as_ref().map(|o| o.refresh_buffer_secs),
                         "revocation_scope": c.oauth.as_ref().map(|o| o.revocation_scope),
-                        "narrowing": c.narrowing,
                     })
                 })
                 .collect(),

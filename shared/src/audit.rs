@@ -49,6 +49,11 @@ pub fn log(event: &AuditEvent) {
 /// Logs `event` and hands it to `sink`.
 pub async fn record(store: &dyn ItemStore, sink: &AuditSink, retention_days: u32, event: AuditEvent) {
     log(&event);
+    hand_off(store, sink, retention_days, event).await;
+}
+
+/// Hands an event whose log line is already written to `sink`.
+pub async fn hand_off(store: &dyn ItemStore, sink: &AuditSink, retention_days: u32, event: AuditEvent) {
     match sink {
         AuditSink::Log => {}
         AuditSink::Direct => {
@@ -232,10 +237,14 @@ pub fn events_in_log_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<
     lines
         .into_iter()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter_map(|line| {
-            let fields = line.get("fields").unwrap_or(&line);
-            let text = fields.get("audit")?.as_str()?;
-            serde_json::from_str(text).ok()
+        .filter_map(|line| match line.get("audit") {
+            // A Lambda's request line: the event as an object.
+            Some(event @ Value::Object(_)) => serde_json::from_value(event.clone()).ok(),
+            // A tracing line (JSON format): the event as text in its fields.
+            _ => {
+                let fields = line.get("fields").unwrap_or(&line);
+                serde_json::from_str(fields.get("audit")?.as_str()?).ok()
+            }
         })
         .collect()
 }

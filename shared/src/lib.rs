@@ -22,7 +22,6 @@
 
 pub mod admin;
 pub mod audit;
-pub mod metrics;
 pub mod cache;
 pub mod catalog;
 pub mod clock;
@@ -31,6 +30,7 @@ pub mod events;
 pub mod fields;
 pub mod keyring;
 pub mod link;
+pub mod metrics;
 pub mod model;
 pub mod oauth;
 pub mod outbound;

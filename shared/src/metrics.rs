@@ -38,9 +38,7 @@ impl Metric {
         match self {
             Metric::Refresh { connector, outcome } => ("Refreshes", "Count", 1.0, vec![("Outcome", outcome.to_string()), ("Connector", connector.clone())]),
             Metric::TokenLatency { seconds, status } => ("TokenLatency", "Milliseconds", seconds * 1000.0, vec![("StatusClass", status_class(*status))]),
-            Metric::ProxyCall { status, upstream } => {
-                ("ProxyCalls", "Count", 1.0, vec![("Status", status.to_string()), ("Upstream", upstream.to_string())])
-            }
+            Metric::ProxyCall { status, upstream } => ("ProxyCalls", "Count", 1.0, vec![("Status", status.to_string()), ("Upstream", upstream.to_string())]),
             Metric::WebhookDelivery { outcome } => ("WebhookDeliveries", "Count", 1.0, vec![("Outcome", outcome.to_string())]),
             Metric::AuthRefusal { code } => ("AuthRefusals", "Count", 1.0, vec![("Code", code.clone())]),
         }
@@ -74,32 +72,43 @@ impl MetricsSink {
     }
 }
 
-fn now_ms() -> i64 {
+/// The Embedded Metric Format document of `metric`, one line.
+pub fn emf_line(metric: &Metric, at_ms: i64) -> String {
+    Value::Object(emf_document(std::slice::from_ref(metric), at_ms)).to_string()
+}
+
+/// One Embedded Metric Format document for `metrics` (a directive each; their names and dimension
+/// values at the top level), to stand alone or to carry other fields of the same log line.
+pub fn emf_document(metrics: &[Metric], at_ms: i64) -> Map<String, Value> {
+    let mut document = Map::new();
+    let mut directives = Vec::new();
+    for metric in metrics {
+        let (name, unit, value, dimensions) = metric.emf();
+        let keys: Vec<&str> = dimensions.iter().map(|(k, _)| *k).collect();
+        // The first dimension alone too, so an alarm can watch e.g. every connector's refusals at once.
+        let sets: Vec<Vec<&str>> = if keys.len() > 1 { vec![keys[..1].to_vec(), keys.clone()] } else { vec![keys.clone()] };
+        directives.push(json!({"Namespace": NAMESPACE, "Dimensions": sets, "Metrics": [{"Name": name, "Unit": unit}]}));
+        for (key, value) in dimensions {
+            document.insert(key.into(), Value::String(value));
+        }
+        document.insert(name.into(), json!(value));
+    }
+    document.insert("_aws".into(), json!({"Timestamp": at_ms, "CloudWatchMetrics": directives}));
+    document
+}
+
+/// Now, in milliseconds since the epoch (EMF's timestamp).
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }
 
-/// The Embedded Metric Format document of `metric`, one line.
-pub fn emf_line(metric: &Metric, at_ms: i64) -> String {
-    let (name, unit, value, dimensions) = metric.emf();
-    let keys: Vec<&str> = dimensions.iter().map(|(k, _)| *k).collect();
-    // The first dimension alone too, so an alarm can watch e.g. every connector's refusals at once.
-    let sets: Vec<Vec<&str>> = if keys.len() > 1 { vec![keys[..1].to_vec(), keys.clone()] } else { vec![keys.clone()] };
-    let mut document = Map::new();
-    document.insert(
-        "_aws".into(),
-        json!({"Timestamp": at_ms, "CloudWatchMetrics": [{"Namespace": NAMESPACE, "Dimensions": sets, "Metrics": [{"Name": name, "Unit": unit}]}]}),
-    );
-    for (key, value) in dimensions {
-        document.insert(key.into(), Value::String(value));
-    }
-    document.insert(name.into(), json!(value));
-    Value::Object(document).to_string()
-}
+/// A metric's labels, in a fixed order.
+type Labels = Vec<(&'static str, String)>;
 
 /// Counters and the latency histogram of one process.
 #[derive(Debug, Default)]
 pub struct Registry {
-    counters: Mutex<BTreeMap<(&'static str, Vec<(&'static str, String)>), u64>>,
+    counters: Mutex<BTreeMap<(&'static str, Labels), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
 }
 
@@ -115,9 +124,7 @@ impl Registry {
     pub fn record(&self, metric: &Metric) {
         let (name, labels) = match metric {
             Metric::Refresh { connector, outcome } => ("latchkey_refreshes_total", vec![("connector", connector.clone()), ("outcome", outcome.to_string())]),
-            Metric::ProxyCall { status, upstream } => {
-                ("latchkey_proxy_calls_total", vec![("status", status.to_string()), ("upstream", upstream.to_string())])
-            }
+            Metric::ProxyCall { status, upstream } => ("latchkey_proxy_calls_total", vec![("status", status.to_string()), ("upstream", upstream.to_string())]),
             Metric::WebhookDelivery { outcome } => ("latchkey_webhook_deliveries_total", vec![("outcome", outcome.to_string())]),
             Metric::AuthRefusal { code } => ("latchkey_auth_refusals_total", vec![("code", code.clone())]),
             Metric::TokenLatency { seconds, status } => {

@@ -71,6 +71,11 @@ impl Ports {
         self
     }
 
+    /// Hands an audit event whose log line the caller wrote to the sink.
+    pub async fn audit_logged(&self, event: crate::model::AuditEvent) {
+        crate::audit::hand_off(self.store.as_ref(), &self.audit, self.settings.audit_retention_days, event).await;
+    }
+
     /// Records an audit event: its log line now, and whatever the sink does.
     pub async fn audit(&self, event: crate::model::AuditEvent) {
         crate::audit::record(self.store.as_ref(), &self.audit, self.settings.audit_retention_days, event).await;

@@ -75,7 +75,8 @@ async fn every_credential_use_and_change_is_in_the_trail_with_its_outcome_and_no
     let issued = &events[4];
     assert_eq!((issued["connection_id"].as_str(), issued["connector"].as_str()), (Some(connection_id.as_str()), Some("keys/acme")));
     assert_eq!((issued["source_ip"].as_str(), issued["user_agent"].as_str()), (Some("127.0.0.1"), Some("audit-test/1")));
-    assert_eq!((issued["detail"]["route"].as_str(), issued["detail"]["status"].as_u64()), (Some("/v1/token/{connector}"), Some(200)));
+    assert_eq!((issued["detail"]["status"].as_u64(), issued["detail"]["route"].as_str()), (Some(200), None), "a token issued implies its route");
+    assert!(issued["detail"]["micros"].as_u64().is_some());
     assert_eq!(events[6]["actor_id"], "bob", "the end user who connected");
     let raw = serde_json::to_string(&events).unwrap();
     for secret in [key.as_str(), access_token.as_str(), "bobs-secret-api-key", "carols-secret-api-key", public.as_str()] {
@@ -135,4 +136,63 @@ fn the_operators_changes_are_in_the_trail_and_an_export_reads_it_whole() {
     let listed_ids: Vec<&Value> = listed["data"].as_array().unwrap().iter().map(|e| &e["id"]).collect();
     assert_eq!(listed_ids, vec![&lines[0]["id"], &lines[1]["id"]], "the listing and the export agree");
     assert!(!String::from_utf8_lossy(&export.stdout).contains(key["secret_key"].as_str().unwrap_or("lk_sk_")));
+}
+
+/// A CloudWatch Logs subscription's event for `lines`, as Lambda receives it: gzip, then base64.
+fn subscription_event(lines: &[String]) -> Value {
+    use base64::Engine;
+    use std::io::Write;
+    let log_events: Vec<Value> = lines.iter().enumerate().map(|(i, line)| json!({"id": i.to_string(), "timestamp": 0, "message": line})).collect();
+    let payload = json!({"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/aws/lambda/latchkey-issue-token",
+        "logStream": "test", "subscriptionFilters": ["audit"], "logEvents": log_events});
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(payload.to_string().as_bytes()).unwrap();
+    json!({"awslogs": {"data": base64::engine::general_purpose::STANDARD.encode(gzip.finish().unwrap())}})
+}
+
+#[tokio::test]
+async fn on_lambda_a_request_is_one_log_line_with_its_event_and_metrics_and_audit_ingest_files_it() {
+    // Arrange: the issue-token function on DynamoDB and KMS (moto), its standard output kept as
+    // CloudWatch would keep it.
+    use crate::lambda_emulator::{Call, Emulator};
+    let app = TestApp::spawn_on(crate::helpers::Backend::Aws).await;
+    let project = link::project(&app, "Lines").await;
+    link::api_key_connector(&app, "keys/acme", None, &project.project_id).await;
+    let import = json!({"consumer_id": "user-9", "connector": "keys/acme", "credentials": {"api_key": "acme-key-lines-9"}});
+    assert_eq!(post(&app, &project.secret_key, "/v1/connections/import", import).await.0, 201);
+    let (_, user_key) = latchkey::admin::create_user_secret_key(&app.state, &project.project_id, "production", Some("user-9".into())).await.unwrap();
+    let env = crate::lambdas::lambda_env(&app, &crate::helpers::moto_endpoint());
+    let emulator = Emulator::start().await;
+    let log = app.dir.path().join("issue-token.log");
+    let function = latchkey_http::Function::IssueToken.binary_name();
+    let instance = emulator.start_function_writing(function, &env, std::fs::File::create(&log).unwrap().into());
+    let host = app.base.trim_start_matches("http://").to_owned();
+    let body = json!({"subject": {"type": "user", "id": "user-9"}});
+
+    // Act: a token issued, a refused caller; then the log's lines through audit-ingest.
+    let issued = emulator.invoke(function, &Call::post("/v1/token/keys%2Facme", body.clone()).bearer(user_key.expose()).event(&host)).await;
+    let refused = emulator.invoke(function, &Call::post("/v1/token/keys%2Facme", body).bearer("lk_sk_made_up_key").event(&host)).await;
+    drop(instance);
+    let lines: Vec<String> = std::fs::read_to_string(&log).unwrap().lines().filter(|l| l.starts_with('{')).map(str::to_owned).collect();
+    let _ingest = emulator.start_function("latchkey-audit-ingest", &env);
+    let filed = emulator.invoke_raw("latchkey-audit-ingest", &subscription_event(&lines)).await;
+
+    // Assert: one line per request; the token's carries its event and its latency, the refusal its code.
+    assert_eq!((issued.status, refused.status), (200, 401), "{}", refused.body);
+    let parsed: Vec<Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let with_event: Vec<&Value> = parsed.iter().filter(|l| l["audit"].is_object()).collect();
+    assert_eq!(with_event.len(), 1, "{lines:#?}");
+    let event_line = with_event[0];
+    assert_eq!(event_line["audit"]["action"], "token_issued");
+    assert!(event_line["audit"]["id"].as_str().unwrap().starts_with("aud_"), "the subscription filter matches `aud_*`");
+    assert_eq!(event_line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "TokenLatency");
+    assert!(event_line["TokenLatency"].as_f64().is_some());
+    let refusal = parsed.iter().find(|l| l["AuthRefusals"].is_number()).expect("a line for the refusal");
+    assert_eq!((refusal["Code"].as_str(), refusal["status"].as_u64()), (Some("unauthenticated"), Some(401)));
+    for secret in ["acme-key-lines-9", user_key.expose(), "lk_sk_made_up_key"] {
+        assert!(lines.iter().all(|l| !l.contains(secret)), "no secret in the log");
+    }
+    assert!(filed.is_null(), "audit-ingest succeeded: {filed}");
+    let listed = trail(&app, &project.secret_key, "?action=token_issued").await;
+    assert_eq!(listed["data"][0]["id"], event_line["audit"]["id"], "the line's event is in the trail: {listed}");
 }

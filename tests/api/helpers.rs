@@ -128,9 +128,10 @@ impl TestApp {
         // Locally, audit events are filed at once, so a test reads them right after the request; on
         // AWS only the log line is written, as on Lambda, where a subscription files it.
         let sink = if table.is_some() { latchkey::audit::AuditSink::Log } else { latchkey::audit::AuditSink::Direct };
-        let state = latchkey::events::with_worker(state).with_audit(sink);
-        // Counted as the local server counts them, so a test can see a metric move.
+        // Counted as the local server counts them, so a test can see a metric move (the webhook
+        // worker gets its own copy of the ports: the sink first).
         let state = state.with_metrics(latchkey::metrics::MetricsSink::Registry(Default::default()));
+        let state = latchkey::events::with_worker(state).with_audit(sink);
         tokio::spawn(latchkey_http::server::serve(listener, latchkey_http::router(state.clone(), None), std::future::pending()));
         // A hung request fails its test with a timeout instead of stalling the run.
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).timeout(std::time::Duration::from_secs(30)).build().expect("client");

@@ -77,6 +77,12 @@ impl Emulator {
 
     /// Starts `function`'s bootstrap against this emulator with `env` (its configuration).
     pub fn start_function(&self, function: &str, env: &[(String, String)]) -> Instance {
+        self.start_function_writing(function, env, Stdio::inherit())
+    }
+
+    /// Starts `function` with its standard output (its log lines, as CloudWatch would get them)
+    /// going to `stdout`.
+    pub fn start_function_writing(&self, function: &str, env: &[(String, String)], stdout: Stdio) -> Instance {
         let child = Command::new(bootstrap(function))
             .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{}/.rt/{function}", self.port))
             .env("AWS_LAMBDA_FUNCTION_NAME", function)
@@ -87,7 +93,7 @@ impl Emulator {
             .env("RUST_LOG", "warn")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
-            .stdout(Stdio::inherit())
+            .stdout(stdout)
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|e| panic!("start {function}: {e}"));

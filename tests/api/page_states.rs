@@ -150,10 +150,7 @@ pub async fn expired_link(app: &TestApp, project: &ProjectId) -> String {
 /// What a person does to reach the sandbox's outcomes from a modal Connect page: the provider's
 /// window opens in the same tab (no opener to relay to), Connect, then Allow where asked.
 pub fn through_the_sandbox(connector: &str, approve: bool) -> Vec<Value> {
-    let mut steps = vec![
-        json!({"untarget": "form[action='/connect/oauth/start']"}),
-        json!({"submit": format!("button[data-connector='{connector}']")}),
-    ];
+    let mut steps = vec![json!({"untarget": "form[action='/connect/oauth/start']"}), json!({"submit": format!("button[data-connector='{connector}']")})];
     if approve {
         steps.push(json!({"submit": "#approve"}));
     }
@@ -175,6 +172,5 @@ pub fn drive(script: &str, states: &Value, extra: &[&str]) -> Value {
         .output()
         .expect("run the browser driver");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|_| panic!("{script}: {stdout} {}", String::from_utf8_lossy(&output.stderr)))
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|_| panic!("{script}: {stdout} {}", String::from_utf8_lossy(&output.stderr)))
 }

@@ -10,9 +10,15 @@ use serde_json::{json, Value};
 use crate::helpers::{workspace_root, TestApp};
 use crate::page_states::{self as world, link, page_url, through_the_sandbox, LISTED};
 
-/// Where the pictures go: `docs/screenshots/`, or `LATCHKEY_SCREENSHOTS_DIR`.
-fn out_dir() -> std::path::PathBuf {
-    let dir = std::env::var_os("LATCHKEY_SCREENSHOTS_DIR").map(Into::into).unwrap_or_else(|| workspace_root().join("docs/screenshots"));
+/// The pictures the README shows.
+fn kept_dir() -> std::path::PathBuf {
+    workspace_root().join("docs/screenshots")
+}
+
+/// Where a run writes its pictures: `LATCHKEY_SCREENSHOTS_DIR` (set it to `docs/screenshots` to
+/// renew the kept ones), else a scratch folder, so a test run leaves the checkout as it found it.
+fn out_dir(scratch: &std::path::Path) -> std::path::PathBuf {
+    let dir = std::env::var_os("LATCHKEY_SCREENSHOTS_DIR").map(Into::into).unwrap_or_else(|| scratch.join("screenshots"));
     std::fs::create_dir_all(&dir).expect("the screenshots folder");
     dir
 }
@@ -58,16 +64,16 @@ async fn every_state_is_photographed_at_phone_and_desktop_width() {
     let expected: Vec<(String, String, String, String)> = states
         .iter()
         .flat_map(|state| {
-            let widths = state["widths"].as_array().map_or(vec!["phone".to_owned(), "desktop".to_owned()], |w| {
-                w.iter().map(|v| v.as_str().unwrap().to_owned()).collect()
-            });
+            let widths = state["widths"]
+                .as_array()
+                .map_or(vec!["phone".to_owned(), "desktop".to_owned()], |w| w.iter().map(|v| v.as_str().unwrap().to_owned()).collect());
             let name = state["name"].as_str().unwrap().to_owned();
             let lang = name.strip_prefix("list-").filter(|l| l.len() == 2).unwrap_or("en").to_owned();
             let said = state["check"]["is"].as_str().unwrap().to_owned();
             widths.into_iter().map(move |width| (name.clone(), width, lang.clone(), said.clone()))
         })
         .collect();
-    let out = out_dir();
+    let out = out_dir(app.dir.path());
     for (name, width, _, _) in &expected {
         let _ = std::fs::remove_file(out.join(format!("{name}-{width}.png")));
     }
@@ -90,5 +96,6 @@ async fn every_state_is_photographed_at_phone_and_desktop_width() {
         let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
         assert!(bytes > 5_000, "{} is missing or empty ({bytes} bytes)", file.display());
         assert_eq!((shot["lang"].as_str(), shot["said"].as_str()), (Some(lang.as_str()), Some(said.as_str())), "{name} at {width}");
+        assert!(kept_dir().join(format!("{name}-{width}.png")).exists(), "docs/screenshots keeps {name} at {width}");
     }
 }

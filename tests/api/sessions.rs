@@ -170,7 +170,7 @@ async fn a_sessions_theme_names_the_app_and_shows_its_logo_and_colour() {
     let response = app.http.get(created["url"].as_str().unwrap()).send().await.unwrap();
     let csp = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
     let html = response.text().await.unwrap();
-    assert!(html.contains("Connect your accounts to Acme CRM"));
+    assert!(html.contains("Connect an account to Acme CRM"), "the page names the app");
     assert!(html.contains(&format!("src=\"{APP_ORIGIN}/logo.png\"")) && csp.contains(&format!("img-src 'self' data: {APP_ORIGIN}")), "{csp}");
     assert!(html.contains("--accent:#aa3300"));
     let bad_logo = json!({"consumer_id": "u", "redirect_uri": format!("{APP_ORIGIN}/done"), "theme": {"logo": "https://evil.example/x.png"}});

@@ -240,4 +240,3 @@ impl QuirkArgs {
             || !self.credential_labels.is_empty()
     }
 }
-

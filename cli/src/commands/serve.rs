@@ -45,9 +45,10 @@ pub async fn run(ports: Ports, bind: SocketAddr, print: &Printer) -> Result<(), 
         first_start(&ports, address, &base, &mut banner).await?;
     }
     print.banner(&banner);
-    let ports = latchkey::events::with_worker(ports);
-    // Metrics are counted in process and read at /metrics with the operator token.
+    // Metrics are counted in process and read at /metrics with the operator token (the sink goes
+    // in first: the webhook worker keeps its own copy of the ports).
     let ports = ports.with_metrics(latchkey::metrics::MetricsSink::Registry(Default::default()));
+    let ports = latchkey::events::with_worker(ports);
     // Audit events are filed a moment after their log line, off the request path.
     let ports = ports.clone().with_audit(latchkey::audit::queue(ports.store.clone(), ports.settings.audit_retention_days));
     // The local stand-in for the scheduled Lambda: a sweep every minute.

@@ -173,11 +173,15 @@ fn oauth_refusal(error: SandboxError) -> Response {
     }
 }
 
-fn basic(headers: &HeaderMap) -> Result<Option<ClientCredentials>, Response> {
+/// The client's HTTP basic credentials, if it sent an Authorization header; the refusal (boxed:
+/// a response is large beside the credentials) if that header is not basic authentication.
+fn basic(headers: &HeaderMap) -> Result<Option<ClientCredentials>, Box<Response>> {
     match headers.get(header::AUTHORIZATION).map(|v| v.to_str().ok().and_then(ClientCredentials::from_basic)) {
         None => Ok(None),
         Some(Some(credentials)) => Ok(Some(credentials)),
-        Some(None) => Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "the Authorization header is not HTTP basic client authentication")),
+        Some(None) => {
+            Err(Box::new(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "the Authorization header is not HTTP basic client authentication")))
+        }
     }
 }
 
@@ -192,7 +196,7 @@ fn basic(headers: &HeaderMap) -> Result<Option<ClientCredentials>, Response> {
 pub async fn sandbox_token(State(ports): State<Ports>, headers: HeaderMap, OAuthForm(form): OAuthForm<TokenForm>) -> Response {
     let basic = match basic(&headers) {
         Ok(basic) => basic,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let form = match form {
         Ok(form) => form,
@@ -219,7 +223,7 @@ pub async fn sandbox_token(State(ports): State<Ports>, headers: HeaderMap, OAuth
 pub async fn sandbox_revoke(State(ports): State<Ports>, headers: HeaderMap, OAuthForm(form): OAuthForm<RevokeForm>) -> Response {
     let basic = match basic(&headers) {
         Ok(basic) => basic,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let form = match form {
         Ok(form) => form,
