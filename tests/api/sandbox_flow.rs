@@ -1,7 +1,7 @@
 //! A newcomer's first minute, as a test: `latchkey serve` alone on a fresh data folder (no provider,
 //! no outbound allowance but the one it makes for itself); the Connect link it printed, opened in
 //! Chromium; the sandbox's consent page; the exchange; the token broker's token used at the
-//! sandbox's API; that token refreshed once due (the demo's tokens live 30 seconds and are due
+//! sandbox's API, directly and through the proxy; that token refreshed once due (the demo's tokens live 30 seconds and are due
 //! after 20, by the wall clock the server runs on); the sandbox's switch flipped from the CLI while
 //! the server runs; and revocation at the sandbox when the connection is deleted.
 
@@ -72,6 +72,21 @@ async fn a_newcomer_connects_the_sandbox_gets_a_token_and_sees_it_refreshed_with
     assert!(refreshed["expires_at"].as_str() > first["expires_at"].as_str(), "{first} {refreshed}");
     let (status, items) = get(format!("{base}/sandbox/api/items"), &second_token).await;
     assert_eq!((status, items["data"].as_array().map(Vec::len)), (200, Some(3)), "{items}");
+
+    // Act: the same API through Latchkey's proxy, which injects the connection's token itself.
+    let proxied = reqwest::Client::new()
+        .get(format!("{base}/v1/proxy/sandbox%2Fdemo/items"))
+        .bearer_auth(&connection_token)
+        .header("x-latchkey-subject", "user:demo-user")
+        .send()
+        .await
+        .unwrap();
+    let upstream = proxied.headers().get("x-latchkey-upstream").map(|v| v.to_str().unwrap().to_owned());
+    let (status, through) = (proxied.status().as_u16(), proxied.json::<Value>().await.unwrap_or(Value::Null));
+
+    // Assert: the sandbox's own answer, marked as the provider's.
+    assert_eq!((status, upstream.as_deref()), (200, Some("true")), "{through}");
+    assert_eq!(through["data"], items["data"], "the proxy reached the sandbox's API with the connection's token");
 
     // Act: the operator flips the sandbox's 503 switch from the CLI, beside the running server.
     let flip = |position: &str| latchkey(server.dir.path(), &["sandbox", "set", "--connector", "sandbox/demo", "--unavailable", position], &[], None);
