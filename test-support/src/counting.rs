@@ -80,6 +80,11 @@ impl ItemStore for CountingStore {
         self.read(found.as_ref().map_or(0, |f| usize::from(f.is_some())));
         found
     }
+    async fn get_eventually(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        let found = self.inner.get_eventually(key).await;
+        self.read(found.as_ref().map_or(0, |f| usize::from(f.is_some())));
+        found
+    }
     async fn put_if_absent(&self, item: &Item) -> Result<(), StoreError> {
         self.write();
         self.inner.put_if_absent(item).await

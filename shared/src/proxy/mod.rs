@@ -198,7 +198,7 @@ fn refreshable(issued: &Issued) -> bool {
 /// rejected at once, one refreshes), then issue again.
 async fn after_rejection(ports: &Ports, caller: &Caller, call: &ProxyCall, issued: Issued) -> Result<Issued, ProxyError> {
     let key = issued.connection.key();
-    let stored = Stored::<Connection>::get(ports.store.as_ref(), &key).await.map_err(TokenError::from)?.ok_or(TokenError::Unauthenticated)?;
+    let stored = Stored::<Connection>::get_eventually(ports.store.as_ref(), &key).await.map_err(TokenError::from)?.ok_or(TokenError::Unauthenticated)?;
     crate::token::refresh::refresh_rejected(ports, &issued.connector, stored, issued.connection.token_issued_at).await?;
     issue(ports, caller, call).await
 }

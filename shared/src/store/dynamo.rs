@@ -45,6 +45,16 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
+    async fn get_with(&self, key: &Key, consistent: bool) -> Result<Option<Item>, StoreError> {
+        let request = self.client.get_item().table_name(&self.table).set_key(Some(key_attributes(key))).consistent_read(consistent);
+        let output = request.send().await.map_err(unavailable)?;
+        let now = self.clock.now();
+        match output.item {
+            Some(attributes) => Ok(Some(decode(attributes)?).filter(|item| !item.is_expired(now))),
+            None => Ok(None),
+        }
+    }
+
     /// The due index's name (template.yaml declares the same; a test compares them).
     pub const DUE_INDEX: &'static str = "due";
 
@@ -166,13 +176,11 @@ impl DynamoStore {
 #[async_trait]
 impl ItemStore for DynamoStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        let output =
-            self.client.get_item().table_name(&self.table).set_key(Some(key_attributes(key))).consistent_read(true).send().await.map_err(unavailable)?;
-        let now = self.clock.now();
-        match output.item {
-            Some(attributes) => Ok(Some(decode(attributes)?).filter(|item| !item.is_expired(now))),
-            None => Ok(None),
-        }
+        self.get_with(key, true).await
+    }
+
+    async fn get_eventually(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.get_with(key, false).await
     }
 
     async fn put_if_absent(&self, item: &Item) -> Result<(), StoreError> {

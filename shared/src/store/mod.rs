@@ -72,6 +72,15 @@ pub trait ItemStore: Send + Sync + std::fmt::Debug {
     /// The live item at `key`, if any.
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError>;
 
+    /// The live item at `key`, if any, possibly as it was up to about a second ago (DynamoDB's
+    /// eventually consistent read, at half a strong read's cost). Only for reads a staleness cannot
+    /// harm: the warm token read, whose every change goes through a conditional write on the
+    /// item's version (a stale version fails it, and the writer rereads strongly). Adapters without
+    /// such reads answer as `get` does.
+    async fn get_eventually(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.get(key).await
+    }
+
     /// Writes `item` at version 1 unless a live item is already there
     /// (`StoreError::ConditionFailed`). An expired item still awaiting TTL counts as absent.
     async fn put_if_absent(&self, item: &Item) -> Result<(), StoreError>;

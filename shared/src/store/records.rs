@@ -31,6 +31,11 @@ impl<R: Record> Stored<R> {
         store.get(key).await?.map(Self::from_item).transpose().map_err(Into::into)
     }
 
+    /// Reads the record at `key`, possibly a moment stale (see [`ItemStore::get_eventually`]).
+    pub async fn get_eventually(store: &dyn ItemStore, key: &Key) -> Result<Option<Self>, RecordError> {
+        store.get_eventually(key).await?.map(Self::from_item).transpose().map_err(Into::into)
+    }
+
     /// Reads every record in a partition under a sort-key prefix.
     pub async fn query(store: &dyn ItemStore, pk: &str, sk_prefix: &str) -> Result<Vec<Self>, RecordError> {
         store.query(pk, sk_prefix).await?.into_iter().map(|item| Self::from_item(item).map_err(Into::into)).collect()

@@ -123,7 +123,9 @@ pub async fn issue_in_context(ports: &Ports, caller: &Caller, uid: &ConnectorUid
             return Err(TokenError::SubjectNotAllowed("a connection access token is for its own connection only".into()));
         }
     }
-    let stored = match Stored::<Connection>::get(ports.store.as_ref(), &key).await? {
+    // The warm read may be a moment stale: a stale token is still the provider's until it expires,
+    // and any change (a refresh, a lease) is a conditional write that a stale version fails.
+    let stored = match Stored::<Connection>::get_eventually(ports.store.as_ref(), &key).await? {
         Some(stored) => stored,
         // Its connection is gone: so is the token.
         None if matches!(caller, Caller::Connection(_)) => return Err(TokenError::Unauthenticated),
