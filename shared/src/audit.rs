@@ -88,7 +88,7 @@ pub fn queue(store: std::sync::Arc<dyn ItemStore>, retention_days: u32) -> Audit
 }
 
 /// The partition of a project's trail.
-fn partition(project: &ProjectId) -> String {
+pub fn partition(project: &ProjectId) -> String {
     format!("AUDIT#{project}")
 }
 

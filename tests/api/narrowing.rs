@@ -131,6 +131,17 @@ async fn a_narrowed_token_is_refused_outside_its_scope_and_the_full_grant_still_
     assert_eq!(c.counts().await["grants_revoked"], 0);
     assert_eq!(c.api(reqwest::Method::POST, &refreshed["access_token"]).await, 200, "the full grant keeps its scopes");
     assert!(refreshed["scopes"].as_array().unwrap().contains(&json!("contacts.write")));
+
+    // The trail records the narrowing asked for and the one granted, never a token.
+    let project = c.stored().await.record.project_id;
+    let filter = latchkey::audit::AuditFilter { action: Some(latchkey::model::AuditAction::TokenIssued), ..Default::default() };
+    let (events, _) = latchkey::audit::list(c.app.state.store.as_ref(), &project, &filter, 100, None, c.app.clock.now(), 90).await.unwrap();
+    let narrowed_events: Vec<&Value> = events.iter().filter_map(|e| e.detail.get("narrowing")).collect();
+    assert_eq!(narrowed_events.len(), 2, "the two narrowed requests: {events:?}");
+    assert_eq!(narrowed_events[0]["requested"]["scopes"], json!(["contacts.read"]));
+    assert_eq!((narrowed_events[0]["outcome"].as_str(), &narrowed_events[0]["granted"]["scopes"]), (Some("narrowed"), &json!(["contacts.read"])));
+    let trail = serde_json::to_string(&events).unwrap();
+    assert!(!trail.contains(narrowed["access_token"].as_str().unwrap()) && !trail.contains(full["access_token"].as_str().unwrap()));
 }
 
 #[tokio::test]

@@ -85,8 +85,8 @@ pub async fn issue_token(
     facts.connection_id = result.as_ref().ok().map(|issued| issued.connection_id.clone());
     let mut event = facts.event(AuditAction::TokenIssued, &outcome(&result));
     if let Some(narrowing) = result.as_ref().ok().and_then(|issued| issued.narrowing.as_ref()) {
-        // What was asked is the caller's; only how it was answered goes in the trail.
-        event.detail.insert("narrowing".into(), narrowing.outcome.as_str().into());
+        // The narrowing asked for and the one granted (scopes, resources, details: never a token).
+        event.detail.insert("narrowing".into(), serde_json::to_value(narrowing).unwrap_or_default());
     }
     attach(result.map(answer), event)
 }
