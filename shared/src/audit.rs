@@ -5,8 +5,9 @@
 //! Logs subscription hands the lines to the `audit-ingest` function, which files them in the table
 //! within seconds. The local server files them from a queue a moment later; the CLI files its own
 //! at once. Events are filed by project in batches of up to [`BATCH_MAX`], gzip-compressed (an
-//! event costs tens of bytes of write units, not a kilobyte), under hourly buckets of the sort key
-//! so that reading the newest events reads the newest items first, and expire after the retention.
+//! event costs tens of bytes of write units, not a kilobyte), under sort keys that run backwards in
+//! time, so that one ascending read of the partition meets the newest batch first however sparse
+//! the trail, and expire after the retention.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -92,10 +93,18 @@ pub fn partition(project: &ProjectId) -> String {
     format!("AUDIT#{project}")
 }
 
-/// The hour bucket of `at_ms` (`2026120117`), which prefixes sort keys.
-fn bucket(at_ms: i64) -> String {
-    let at = time::OffsetDateTime::from_unix_timestamp(at_ms.div_euclid(1000)).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!("{:04}{:02}{:02}{:02}", at.year(), at.month() as u8, at.day(), at.hour())
+/// The sort key of a batch whose newest event is at `newest_ms`: time runs backwards in it
+/// (`T` and 13 digits of `9999999999999 - newest_ms`), so an ascending read meets the newest first.
+fn batch_key(newest_ms: i64, id: &str) -> String {
+    format!("T{:013}#{id}", INVERTED - newest_ms.clamp(0, INVERTED))
+}
+
+/// The largest time a sort key holds (in the year 2286).
+const INVERTED: i64 = 9_999_999_999_999;
+
+/// The newest time a batch key stands for.
+fn newest_of(sk: &str) -> Option<i64> {
+    sk.strip_prefix('T')?.split('#').next()?.parse::<i64>().ok().map(|inverted| INVERTED - inverted)
 }
 
 /// Files `events` (any projects, any order) in compressed batches.
@@ -108,7 +117,7 @@ pub async fn file(store: &dyn ItemStore, events: &[AuditEvent], retention_days: 
         events.sort_by_key(|e| (e.at_ms, e.id.clone()));
         for chunk in events.chunks(BATCH_MAX) {
             let (first, last) = (chunk[0], chunk[chunk.len() - 1]);
-            let sk = format!("{}#{:013}#{}", bucket(first.at_ms), first.at_ms, first.id);
+            let sk = batch_key(last.at_ms, &first.id);
             let mut attrs = Map::new();
             attrs.insert("gz".into(), Value::String(compress(chunk)?));
             attrs.insert("count".into(), json!(chunk.len()));
@@ -163,13 +172,14 @@ impl AuditFilter {
     }
 }
 
-/// Where a listing goes on from: the hour bucket, and the batch and event within it.
+/// Where a listing goes on from: the batch it stopped in, and how many of its events (newest
+/// first) are done.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditCursor {
-    /// A time within the hour bucket the walk back continues in (Unix milliseconds).
-    hour_ms: i64,
-    /// The batch it stopped in, and how many of its events (newest first) are done.
-    resume: Option<(String, usize)>,
+    /// The sort key of the batch.
+    sk: String,
+    /// Its events already listed.
+    done: usize,
 }
 
 impl AuditCursor {
@@ -181,11 +191,15 @@ impl AuditCursor {
     /// Reads what [`encode`](Self::encode) wrote.
     pub fn decode(text: &str) -> Option<AuditCursor> {
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).ok()?;
-        serde_json::from_slice(&bytes).ok()
+        let cursor: AuditCursor = serde_json::from_slice(&bytes).ok()?;
+        newest_of(&cursor.sk).map(|_| cursor)
     }
 }
 
-/// One page of a project's trail, newest first, and the cursor of the next one.
+/// One page of a project's trail, newest first, and the cursor of the next one. It reads batches
+/// in key order (newest first) from where `until` or the cursor says, and stops at the first batch
+/// older than `since` or the retention: the reads grow with what is listed, not with the time the
+/// trail spans. At most [`READS_PER_PAGE`] batches are opened for one page.
 pub async fn list(
     store: &dyn ItemStore,
     project: &ProjectId,
@@ -196,20 +210,34 @@ pub async fn list(
     retention_days: u32,
 ) -> Result<(Vec<AuditEvent>, Option<AuditCursor>), StoreError> {
     let limit = limit.clamp(1, PAGE_MAX);
+    let pk = partition(project);
     let oldest_ms = filter.since.map_or(0, |s| s.saturating_mul(1000)).max((now.0 - i64::from(retention_days) * 86_400) * 1000);
-    let start_ms = filter.until.map_or(now.0 + 60, |u| u.min(now.0 + 60)) * 1000;
-    let AuditCursor { mut hour_ms, mut resume } = cursor.unwrap_or(AuditCursor { hour_ms: start_ms, resume: None });
     let (mut found, mut reads) = (Vec::new(), 0usize);
-    while hour_ms >= oldest_ms - 3_600_000 {
-        let mut batches = store.query(&partition(project), &format!("{}#", bucket(hour_ms))).await?;
-        batches.sort_by(|a, b| b.key.sk.cmp(&a.key.sk));
-        for batch in batches {
-            let skip = match &resume {
-                Some((sk, _)) if &batch.key.sk > sk => continue,
-                Some((sk, done)) if &batch.key.sk == sk => *done,
-                _ => 0,
-            };
-            resume = None;
+    // The batch the cursor stopped in comes first, then everything after it in key order.
+    let (mut after, mut pending) = match cursor {
+        Some(AuditCursor { sk, done }) => {
+            let batch = store.get(&Key::new(pk.clone(), sk.clone())).await?;
+            (Some(sk), batch.map(|batch| (batch, done)))
+        }
+        // Keys before the one of `until` hold only events from `until` on.
+        None => (filter.until.map(|u| batch_key(u.saturating_mul(1000), "")), None),
+    };
+    loop {
+        let batches: Vec<(Item, usize)> = match pending.take() {
+            Some(first) => vec![first],
+            None => {
+                let page = store.query_page(&pk, "T", after.as_deref(), (READS_PER_PAGE - reads).clamp(1, 25)).await?;
+                if page.items.is_empty() {
+                    return Ok((found, None));
+                }
+                page.items.into_iter().map(|item| (item, 0)).collect()
+            }
+        };
+        for (batch, skip) in batches {
+            after = Some(batch.key.sk.clone());
+            if newest_of(&batch.key.sk).is_some_and(|newest| newest < oldest_ms) {
+                return Ok((found, None));
+            }
             reads += 1;
             let mut events = decompress(&batch)?;
             events.reverse();
@@ -217,18 +245,15 @@ pub async fn list(
                 if filter.admits(event) {
                     found.push(event.clone());
                     if found.len() == limit {
-                        return Ok((found, Some(AuditCursor { hour_ms, resume: Some((batch.key.sk.clone(), i + 1)) })));
+                        return Ok((found, Some(AuditCursor { sk: batch.key.sk.clone(), done: i + 1 })));
                     }
                 }
             }
             if reads >= READS_PER_PAGE {
-                return Ok((found, Some(AuditCursor { hour_ms, resume: Some((batch.key.sk.clone(), events.len())) })));
+                return Ok((found, Some(AuditCursor { sk: batch.key.sk.clone(), done: events.len() })));
             }
         }
-        resume = None;
-        hour_ms -= 3_600_000;
     }
-    Ok((found, None))
 }
 
 /// The audit events among log lines (the JSON lines a Lambda function wrote, as a CloudWatch Logs

@@ -91,6 +91,11 @@ impl CountingRelay {
         std::mem::take(&mut *self.counts.lock().expect("not poisoned"))
     }
 
+    /// Calls counted so far, without resetting the tally.
+    pub fn calls(&self) -> u64 {
+        self.counts.lock().expect("not poisoned").values().sum()
+    }
+
     /// Connections accepted so far.
     pub fn connections(&self) -> u64 {
         self.connections.load(Ordering::SeqCst)

@@ -13,7 +13,8 @@
 //
 //   node shapes-server.mjs --port 0 --app-id 12345 --client-id svc@example.iam
 //   -> {"base":"http://127.0.0.1:<port>"}
-// GET /test/keys gives the private key PEM the test configures Latchkey with; GET /test/counts.
+// GET /test/keys gives the private key PEM the test configures Latchkey with; GET /test/counts;
+// POST /test/settings {"name": value} changes how the shapes below answer in this run (see `settings`).
 import { createServer } from "node:http";
 import { createHash, generateKeyPairSync, randomBytes, verify } from "node:crypto";
 
@@ -51,6 +52,25 @@ async function readBody(req) {
 // approves at once; the token step checks the code, the redirect URI and the PKCE verifier.
 const codes = new Map();
 const refreshTokens = new Map(); // refresh token -> shape
+// What a test may change: where Zoho's authorization response says the account lives, and which
+// of the shapes Instagram's code exchange is known in (`documented`: the documentation's example,
+// wrapped in a `data` list with `permissions` a comma-separated string; `live`: the unwrapped
+// answer the endpoint is reported to give, `permissions` a list and `user_id` a number beyond 2^53;
+// `flat`: unwrapped, `permissions` a comma-separated string).
+const settings = { zoho_accounts_server: "https://accounts.zoho.eu", instagram_answer: "documented" };
+// Instagram: the permissions asked for, less the one the person unticked on the consent screen.
+const DECLINED_INSTAGRAM_PERMISSION = "instagram_business_manage_messages";
+const INSTAGRAM_USER_ID = "27640875392278831";
+const instagramAnswer = (grant) => {
+  const permissions = (grant?.scope || "").split(",").filter((p) => p && p !== DECLINED_INSTAGRAM_PERMISSION);
+  const token = `IGAA${randomBytes(12).toString("hex")}`;
+  if (settings.instagram_answer === "documented") {
+    return { data: [{ access_token: token, user_id: INSTAGRAM_USER_ID, permissions: permissions.join(",") }] };
+  }
+  if (settings.instagram_answer === "flat") return { access_token: token, user_id: INSTAGRAM_USER_ID, permissions: permissions.join(",") };
+  // The number is written as it comes, not through a JavaScript number (which would round it).
+  return { access_token: token, user_id: { raw: INSTAGRAM_USER_ID }, permissions };
+};
 const SHAPES = {
   // https://api.slack.com/methods/oauth.v2.access (with token rotation on)
   slack: () => ({
@@ -71,6 +91,25 @@ const SHAPES = {
   quickbooks: () => ({ access_token: `qb.${randomBytes(8).toString("hex")}`, expires_in: 3600, token_type: "bearer", refresh_token: `AB11${randomBytes(8).toString("hex")}`, x_refresh_token_expires_in: 8726400 }),
   // https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/
   atlassian: () => ({ access_token: `at.${randomBytes(8).toString("hex")}`, expires_in: 3600, scope: "read:jira-work offline_access", token_type: "Bearer", refresh_token: `ar_${randomBytes(8).toString("hex")}` }),
+  // https://www.zoho.com/accounts/protocol/oauth/web-apps/access-token.html (an EU account; the
+  // authorization response carries `location` and `accounts-server` beside the code)
+  "zoho-crm": () => ({
+    access_token: `1000.${randomBytes(16).toString("hex")}.${randomBytes(16).toString("hex")}`, refresh_token: `1000.${randomBytes(16).toString("hex")}.${randomBytes(16).toString("hex")}`,
+    scope: "ZohoCRM.modules.ALL ZohoCRM.settings.READ", api_domain: "https://www.zohoapis.eu", token_type: "Bearer", expires_in: 3600,
+  }),
+  // https://developers.asana.com/docs/oauth (the user who authorized, under `data`)
+  asana: () => ({
+    access_token: `2/1204${randomBytes(8).toString("hex")}`, expires_in: 3600, token_type: "bearer", refresh_token: `2/1204${randomBytes(8).toString("hex")}:r`,
+    data: { id: 4673218951, gid: "4673218951", name: "Greg Sanchez", email: "gsanchez@example.com" },
+  }),
+  // https://developers.facebook.com/docs/instagram-platform/instagram-api-with-instagram-login/business-login
+  // (the granted scope is `permissions`; no expires_in, no refresh token)
+  instagram: instagramAnswer,
+  // https://developers.docusign.com/platform/auth/authcode/authcode-get-token/
+  docusign: () => ({ access_token: `eyJ0eXAi.${randomBytes(12).toString("hex")}`, token_type: "Bearer", refresh_token: `eyJ0eXAi.r${randomBytes(12).toString("hex")}`, expires_in: 28800 }),
+  // https://mailchimp.com/developer/marketing/guides/access-user-data-oauth-2/ (a token that never
+  // expires, `expires_in: 0`, and no refresh token)
+  mailchimp: () => ({ access_token: randomBytes(16).toString("hex"), expires_in: 0, scope: null }),
 };
 
 function shapeRoute(req, url, send, res) {
@@ -78,11 +117,15 @@ function shapeRoute(req, url, send, res) {
   if (!SHAPES[shape]) return false;
   if (req.method === "GET" && action === "authorize") {
     const code = randomBytes(12).toString("hex");
-    codes.set(code, { shape, redirect_uri: url.searchParams.get("redirect_uri"), challenge: url.searchParams.get("code_challenge") });
+    codes.set(code, { shape, redirect_uri: url.searchParams.get("redirect_uri"), challenge: url.searchParams.get("code_challenge"), scope: url.searchParams.get("scope") });
     const back = new URL(url.searchParams.get("redirect_uri"));
     back.searchParams.set("code", code);
     back.searchParams.set("state", url.searchParams.get("state"));
     if (shape === "quickbooks") back.searchParams.set("realmId", "9130354517246556");
+    if (shape === "zoho-crm") {
+      back.searchParams.set("location", "eu");
+      back.searchParams.set("accounts-server", settings.zoho_accounts_server);
+    }
     res.writeHead(302, { location: back.toString() });
     res.end();
     return true;
@@ -93,7 +136,8 @@ function shapeRoute(req, url, send, res) {
 const server = createServer(async (req, res) => {
   const send = (status, value) => {
     res.writeHead(status, { "content-type": "application/json" });
-    res.end(JSON.stringify(value));
+    // `{raw: "digits"}` is written as a bare JSON number, exactly.
+    res.end(JSON.stringify(value, (_, v) => (v && typeof v === "object" && typeof v.raw === "string" && Object.keys(v).length === 1 ? `@@raw:${v.raw}@@` : v)).replace(/"@@raw:(\d+)@@"/g, "$1"));
   };
   const url = new URL(req.url, "http://127.0.0.1");
   if (shapeRoute(req, url, send, res)) return;
@@ -103,9 +147,9 @@ const server = createServer(async (req, res) => {
     if (form.get("grant_type") === "refresh_token") {
       if (refreshTokens.get(form.get("refresh_token")) !== shape) return send(400, { error: "invalid_grant" });
       const answer = SHAPES[shape]();
-      // Salesforce answers a refresh without a refresh token (it does not rotate) and, as ever,
-      // without expires_in.
-      if (shape === "salesforce") delete answer.refresh_token;
+      // Salesforce, Zoho and Asana answer a refresh without a refresh token (they do not rotate);
+      // Salesforce, as ever, without expires_in.
+      if (["salesforce", "zoho-crm", "asana"].includes(shape)) delete answer.refresh_token;
       if (answer.refresh_token) refreshTokens.set(answer.refresh_token, shape);
       return send(200, answer);
     }
@@ -115,7 +159,7 @@ const server = createServer(async (req, res) => {
     if (!grant || grant.shape !== shape || grant.redirect_uri !== form.get("redirect_uri") || !verifierOk) {
       return send(shape === "slack" ? 200 : 400, shape === "slack" ? { ok: false, error: "invalid_code" } : { error: "invalid_grant" });
     }
-    const answer = SHAPES[shape]();
+    const answer = SHAPES[shape](grant);
     if (answer.refresh_token) refreshTokens.set(answer.refresh_token, shape);
     return send(200, answer);
   }
@@ -129,6 +173,22 @@ const server = createServer(async (req, res) => {
       { id: "e1eede29-f875-4a5d-8470-17f6a29a88b1", authEventId: "d99ecdfe-391d-43d2-b834-17636ba90e8d", tenantId: "xero-tenant-1", tenantType: "ORGANISATION", tenantName: "Demo Company (NZ)", createdDateUtc: "2019-07-09T23:40:30.1833130", updatedDateUtc: "2020-05-15T01:35:13.8491980" },
       { id: "32587c85-a9b3-4306-ac30-b416e8f2c841", authEventId: "d0ddcf81-f942-4f4d-b3c7-f98045204db4", tenantId: "xero-tenant-2", tenantType: "ORGANISATION", tenantName: "Maple Florists Inc", createdDateUtc: "2019-07-09T23:40:30.1833130", updatedDateUtc: "2020-05-15T01:35:13.8491980" },
     ]);
+  }
+  // https://developers.docusign.com/platform/auth/reference/user-info/ (the account's base URI is
+  // in the `accounts` list)
+  if (shape === "docusign" && req.method === "GET" && action === "userinfo" && bearer) {
+    return send(200, {
+      sub: "4799e5e9-1559-4915-9862-cf4713bbcacc", name: "Susan Smart", given_name: "Susan", family_name: "Smart", created: "2015-08-13T22:03:03.45Z", email: "susan.smart@example.com",
+      accounts: [{ account_id: "a4ec37d6-04a9-4f29-9c86-0d2d7b3d8f21", is_default: true, account_name: "Acme Agreements", base_uri: "https://demo.docusign.net" }],
+    });
+  }
+  // https://mailchimp.com/developer/marketing/guides/access-user-data-oauth-2/ (the data centre;
+  // the guide's example sends `Authorization: OAuth <token>`, a bearer token is taken here too)
+  if (shape === "mailchimp" && req.method === "GET" && action === "metadata" && bearer) {
+    return send(200, {
+      dc: "us21", role: "owner", accountname: "Acme Florists", user_id: 8675309, login: { email: "owner@acme.example", avatar: null, login_id: 8675309, login_name: "acme", login_email: "owner@acme.example" },
+      login_url: "https://login.mailchimp.com", api_endpoint: "https://us21.api.mailchimp.com",
+    });
   }
   if (shape === "atlassian" && req.method === "GET" && action === "accessible-resources" && bearer && !extra) {
     return send(200, [{ id: "1324a887-45db-1bf4-1e99-ef0ff456d421", name: "Site name", url: "https://your-domain.atlassian.net", scopes: ["read:jira-work"], avatarUrl: "https://site-admin-avatar-cdn.prod.public.atl-paas.net/avatars/240/flag.png" }]);
@@ -180,6 +240,10 @@ const server = createServer(async (req, res) => {
   }
   if (req.method === "GET" && req.url === "/test/keys") return send(200, { private_key_pem: privateKey.export({ type: "pkcs8", format: "pem" }) });
   if (req.method === "GET" && req.url === "/test/counts") return send(200, counts);
+  if (req.method === "POST" && req.url === "/test/settings") {
+    Object.assign(settings, JSON.parse((await readBody(req)) || "{}"));
+    return send(200, settings);
+  }
   send(404, { message: "Not Found" });
 });
 

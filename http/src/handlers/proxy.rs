@@ -92,18 +92,18 @@ struct Call {
 
 /// Parses the request, forwards it, and makes the provider's answer ready to stream back.
 async fn call(ports: &Ports, caller: &latchkey::model::Caller, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Result<(Response, Call), ApiError> {
-    let (connector, path) = parse_path(&uri)?;
-    let call = ProxyCall {
-        connector,
-        subject: subject(&headers)?,
-        installation_id: installation(&headers)?,
-        method,
-        path,
-        query: uri.query().map(str::to_owned),
-        retries: retries(&headers)?,
-        headers,
-        body: read_body(body).await?,
+    let parsed = parse_path(&uri).and_then(|(connector, path)| Ok((connector, path, subject(&headers)?, installation(&headers)?, retries(&headers)?)));
+    let (connector, path, subject, installation_id, retries) = match parsed {
+        Ok(parsed) => parsed,
+        Err(refused) => {
+            // Read what the client sent before refusing, so its kept-alive connection stays usable
+            // (an unread body would make the server drop it under the client's next request).
+            let _ = read_body(body).await;
+            return Err(refused);
+        }
     };
+    let call =
+        ProxyCall { connector, subject, installation_id, method, path, query: uri.query().map(str::to_owned), retries, headers, body: read_body(body).await? };
     let proxied = forward(ports, caller, call).await?;
     let facts = Call { connection_id: proxied.connection_id, host: proxied.host, path: proxied.path, attempts: proxied.attempts };
     let response = proxied.response;
