@@ -232,7 +232,7 @@ def test_every_code_the_real_server_documents_has_its_class() -> None:
     openapi = httpx.get(env("LATCHKEY_URL") + "/v1/openapi.json").json()
     documented = openapi["components"]["schemas"]["ErrorCode"]["enum"]
     assert isinstance(documented, list) and len(documented) > 30, "the server documents its error codes"
-    assert sorted(ERROR_CODES) == sorted(documented)
+    assert [code for code in documented if code not in ERROR_CODES] == [], "codes without a class"
     assert all(code in ERROR_CLASSES for code in documented)
 
 
@@ -241,7 +241,8 @@ def test_a_refused_proxy_call_is_in_the_audit_trail_with_its_outcome() -> None:
     consumer = f"py-proxy-{time.time_ns()}"
     with Latchkey(env("LATCHKEY_URL"), env("LATCHKEY_SECRET_KEY")) as client:
         connection = client.connections.import_connection(consumer_id=consumer, connector="demo/api-key", credentials={"api_key": "py-proxy-key"})
-        user_key = cli("keys", "create", "--project", env("LATCHKEY_PROJECT"), "--environment", "development", "--user", consumer)["secret_key"]
+        created = cli("keys", "create", "--project", env("LATCHKEY_PROJECT"), "--environment", "development", "--user", consumer)
+        user_key = created["secret_key"]
         with Latchkey(env("LATCHKEY_URL"), user_key) as as_user:
             with pytest.raises(ConnectorNotProxyableError) as refused:
                 as_user.proxy("demo/api-key", "/v1/things", subject=user(consumer), method="PUT", content=b"raw", retries=3)
@@ -255,12 +256,13 @@ def test_a_refused_proxy_call_is_in_the_audit_trail_with_its_outcome() -> None:
             until = datetime.now(timezone.utc) + timedelta(minutes=1)
             for event in client.audit.iterate(action="proxy_call", since=since, until=until, limit=5):
                 assert event.action == "proxy_call" and event.at_ms >= since * 1000
-                if event.outcome == "connector_not_proxyable" and event.connector == "demo/api-key" and event.actor_id != "":
+                if event.actor_id == created["key_id"]:
                     found = event
             if found is not None:
                 break
         assert isinstance(found, AuditEvent), "the refused call shows in the trail"
         assert found.id.startswith("aud_") and found.actor_kind == "secret_key" and found.environment == "development"
+        assert (found.outcome, found.connector) == ("connector_not_proxyable", "demo/api-key")
         assert found.source_ip == "127.0.0.1" and found.user_agent and found.project_id == env("LATCHKEY_PROJECT")
         assert found.detail.get("method") == "PUT" and found.detail.get("status") == 409
         assert user_key not in repr(found)
@@ -278,7 +280,7 @@ def test_a_refused_proxy_call_is_in_the_audit_trail_with_its_outcome() -> None:
 
 
 def test_every_code_has_its_own_class_and_odd_bodies_never_raise() -> None:
-    assert len(ERROR_CODES) == 55 and set(ERROR_CLASSES) == set(ERROR_CODES)
+    assert len(ERROR_CODES) == 58 and set(ERROR_CLASSES) == set(ERROR_CODES)
     # The one exception to the naming: not TimeoutError, which would shadow Python's built-in.
     renamed = {"timeout": "RequestTimeoutError"}
     for code in ERROR_CODES:

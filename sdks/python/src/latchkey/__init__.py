@@ -71,6 +71,9 @@ from ._errors import (
     ProviderError,
     CodeExchangeFailedError,
     ProviderUnavailableError,
+    SandboxRequestInvalidError,
+    SandboxUnavailableError,
+    InsufficientScopeError,
 )
 from ._types import (
     AuditAction,
@@ -118,6 +121,7 @@ __all__ = [
     "ERROR_CODES",
     "ExchangedConnection",
     "FieldInvalidError",
+    "InsufficientScopeError",
     "InteractionRequiredError",
     "InternalError",
     "InvalidCursorError",
@@ -148,6 +152,8 @@ __all__ = [
     "RefreshWaitTimeoutError",
     "RequestTimeoutError",
     "RouteNotFoundError",
+    "SandboxRequestInvalidError",
+    "SandboxUnavailableError",
     "ScopeNotGrantedError",
     "ServerError",
     "Session",

@@ -66,6 +66,9 @@ ERROR_CODES = (
     "code_exchange_failed",
     "provider_unavailable",
     "public_token_invalid",
+    "sandbox_request_invalid",
+    "sandbox_unavailable",
+    "insufficient_scope",
 )
 
 
@@ -358,6 +361,21 @@ class ProviderUnavailableError(LatchkeyError):
     pass
 
 
+# The sandbox provider's own API (``/sandbox/...``), where a call reaches it directly.
+
+
+class SandboxRequestInvalidError(LatchkeyError):
+    pass
+
+
+class SandboxUnavailableError(LatchkeyError):
+    pass
+
+
+class InsufficientScopeError(LatchkeyError):
+    """The sandbox's token lacks the scope this sandbox route needs."""
+
+
 ERROR_CLASSES: Mapping[str, Type[LatchkeyError]] = {
     "unauthenticated": UnauthenticatedError,
     "invalid_request": InvalidRequestError,
@@ -414,6 +432,9 @@ ERROR_CLASSES: Mapping[str, Type[LatchkeyError]] = {
     "provider_error": ProviderError,
     "code_exchange_failed": CodeExchangeFailedError,
     "provider_unavailable": ProviderUnavailableError,
+    "sandbox_request_invalid": SandboxRequestInvalidError,
+    "sandbox_unavailable": SandboxUnavailableError,
+    "insufficient_scope": InsufficientScopeError,
 }
 
 

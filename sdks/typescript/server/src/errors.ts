@@ -60,6 +60,9 @@ export const ERROR_CODES = [
   "code_exchange_failed",
   "provider_unavailable",
   "public_token_invalid",
+  "sandbox_request_invalid",
+  "sandbox_unavailable",
+  "insufficient_scope",
 ] as const;
 
 /** A code of the API. */
@@ -194,6 +197,11 @@ export class InteractionRequiredError extends LatchkeyError {}
 export class ProviderError extends LatchkeyError {}
 export class CodeExchangeFailedError extends LatchkeyError {}
 export class ProviderUnavailableError extends LatchkeyError {}
+// The sandbox provider's own API (`/sandbox/...`), where a call reaches it directly.
+export class SandboxRequestInvalidError extends LatchkeyError {}
+export class SandboxUnavailableError extends LatchkeyError {}
+/** The sandbox's token lacks the scope this sandbox route needs. */
+export class InsufficientScopeError extends LatchkeyError {}
 
 type ErrorClass = new (init: LatchkeyErrorInit) => LatchkeyError;
 
@@ -254,6 +262,9 @@ export const ERROR_CLASSES: Readonly<Record<ErrorCode, ErrorClass>> = Object.fre
   provider_error: ProviderError,
   code_exchange_failed: CodeExchangeFailedError,
   provider_unavailable: ProviderUnavailableError,
+  sandbox_request_invalid: SandboxRequestInvalidError,
+  sandbox_unavailable: SandboxUnavailableError,
+  insufficient_scope: InsufficientScopeError,
 });
 
 /** Seconds from a Retry-After header (delta-seconds or an HTTP date), or null. */
