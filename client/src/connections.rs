@@ -1,22 +1,25 @@
 //! The connections API, a page at a time: `GET /v1/connections` for one consumer.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{Client, Error};
 
 /// One entry of a consumer's listing: a connector they may use, and their connection to it if any.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Connection {
     /// `conn_...`, once connected.
     pub id: Option<String>,
     /// The connector uid.
     pub connector: String,
     /// Its name.
+    #[serde(default)]
     pub name: String,
     /// The catalog provider.
+    #[serde(default)]
     pub provider: String,
     /// `oauth2`, `api_key`, `basic`, ...
+    #[serde(default)]
     pub auth_type: String,
     /// `available`, `added`, `authorized`, `callable` or `invalid`.
     pub state: String,
@@ -38,7 +41,7 @@ pub struct Connection {
 }
 
 /// One page of a listing.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Page<T> {
     /// The entries of this page.
     pub data: Vec<T>,

@@ -1,4 +1,4 @@
-//! A client for Latchkey's token broker.
+//! A client for Latchkey's token broker, its proxy, the connections listing and the audit trail.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), latchkey_client::Error> {
@@ -15,12 +15,41 @@
 //! whether a broader one will do where the provider cannot narrow. Every error code of the broker
 //! is its own [`Error`] variant. [`Client::list_connections`] reads a consumer's connections a
 //! page at a time; [`Client::all_connections`] follows the pages.
+//!
+//! [`Client::proxy`] calls the provider's API through Latchkey, which injects the credential, and
+//! returns the provider's answer whatever its status; [`Client::audit_list`] and
+//! [`Client::all_audit`] read the audit trail; [`Client::revoke_access_token`] revokes a connection
+//! access token; [`verify_webhook`] checks a webhook's `Latchkey-Signature`.
+//!
+//! ```no_run
+//! # async fn run(latchkey: latchkey_client::Client) -> Result<(), latchkey_client::Error> {
+//! use latchkey_client::{AuditParams, Method, ProxyRequest, Subject};
+//! let request = ProxyRequest::new(Method::POST, Subject::User("user-123".into()))
+//!     .json(&serde_json::json!({"channel": "C1", "text": "hi"}))
+//!     .retries(2);
+//! let answer = latchkey.proxy("slack/acme-slack", "/api/chat.postMessage", request).await?;
+//! println!("{} {}", answer.status, answer.text());
+//! for event in latchkey.all_audit(&AuditParams::default().action("proxy_call").limit(100)).await? {
+//!     println!("{} {} {:?} {}", event.at_ms, event.actor_id, event.connector, event.outcome);
+//! }
+//! # Ok(()) }
+//! ```
 
+mod audit;
 mod connections;
 mod error;
+mod proxy;
+mod webhook;
 
+pub use audit::{AuditEvent, AuditParams};
 pub use connections::{Connection, Page};
 pub use error::Error;
+pub use proxy::{ProxyRequest, ProxyResponse, MAX_PROXY_RETRIES};
+pub use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+pub use reqwest::Method;
+pub use webhook::{
+    parse_signature_header, sign_webhook, verify_webhook, VerifyOptions, WebhookError, WebhookEvent, WebhookFailure, WebhookHeaders, DEFAULT_TOLERANCE_SECONDS,
+};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -270,20 +299,38 @@ impl Client {
         fresh.then(|| token.clone())
     }
 
-    /// Sends `request` with the credential; answers the JSON body of a 200, or the typed error.
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, Error> {
-        let response = request
+    /// Sends `request` with the credential; answers whatever came back.
+    async fn execute(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, Error> {
+        request
             .bearer_auth(self.credential.as_str())
             .send()
             .await
-            .map_err(|e| Error::Transport(if e.is_timeout() { "timed out".into() } else { "request failed".into() }))?;
+            .map_err(|e| Error::Transport(if e.is_timeout() { "timed out".into() } else { "request failed".into() }))
+    }
+
+    /// Sends `request` with the credential; answers the JSON body of a 200, or the typed error.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, Error> {
+        let response = self.execute(request).await?;
         let status = response.status().as_u16();
-        let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let retry_after = retry_after(response.headers());
         let body: Value = response.json().await.map_err(|_| Error::Transport(format!("HTTP {status} without a JSON body")))?;
         if status == 200 {
             return Ok(body);
         }
         Err(Error::from_response(status, &body, retry_after))
+    }
+
+    /// Revokes a connection access token (a secret key's call). Revoking a token that is unknown or
+    /// already revoked is not an error (RFC 7009): the answer is `true` once the token no longer
+    /// works.
+    pub async fn revoke_access_token(&self, access_token: &str) -> Result<bool, Error> {
+        if access_token.is_empty() {
+            return Err(Error::InvalidRequest("the access token is empty".into()));
+        }
+        let mut url = self.base.clone();
+        url.path_segments_mut().map_err(|_| Error::Transport("base URL cannot have a path".into()))?.pop_if_empty().extend(["v1", "access-tokens", "revoke"]);
+        let answer = self.send(self.http.post(url).json(&json!({"access_token": access_token}))).await?;
+        Ok(answer["revoked"].as_bool() == Some(true))
     }
 
     async fn fetch(&self, connector: &str, params: &TokenParams) -> Result<ProviderToken, Error> {
@@ -292,4 +339,9 @@ impl Client {
         let body = self.send(self.http.post(url).json(&params.body())).await?;
         serde_json::from_value(body).map_err(|e| Error::Transport(format!("unexpected token response: {e}")))
     }
+}
+
+/// `Retry-After` in seconds (Latchkey sends seconds, never a date).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()
 }

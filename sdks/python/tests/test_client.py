@@ -22,12 +22,15 @@ from latchkey import (
     ERROR_CLASSES,
     ERROR_CODES,
     AsyncLatchkey,
+    AuditEvent,
     ConnectionNotFoundError,
+    ConnectorNotProxyableError,
     InvalidCursorError,
     InvalidJsonError,
     Latchkey,
     LatchkeyConnectionError,
     LatchkeyError,
+    ProxyPathInvalidError,
     UnauthenticatedError,
     WebhookVerificationError,
     error_from_response,
@@ -225,13 +228,66 @@ def test_the_low_level_request_maps_errors() -> None:
         assert isinstance(providers["data"], list) and len(providers["data"]) > 10
 
 
+def test_every_code_the_real_server_documents_has_its_class() -> None:
+    openapi = httpx.get(env("LATCHKEY_URL") + "/v1/openapi.json").json()
+    documented = openapi["components"]["schemas"]["ErrorCode"]["enum"]
+    assert isinstance(documented, list) and len(documented) > 30, "the server documents its error codes"
+    assert [code for code in documented if code not in ERROR_CODES] == [], "codes without a class"
+    assert all(code in ERROR_CLASSES for code in documented)
+
+
+def test_a_refused_proxy_call_is_in_the_audit_trail_with_its_outcome() -> None:
+    since = int(time.time()) - 1
+    consumer = f"py-proxy-{time.time_ns()}"
+    with Latchkey(env("LATCHKEY_URL"), env("LATCHKEY_SECRET_KEY")) as client:
+        connection = client.connections.import_connection(consumer_id=consumer, connector="demo/api-key", credentials={"api_key": "py-proxy-key"})
+        created = cli("keys", "create", "--project", env("LATCHKEY_PROJECT"), "--environment", "development", "--user", consumer)
+        user_key = created["secret_key"]
+        with Latchkey(env("LATCHKEY_URL"), user_key) as as_user:
+            with pytest.raises(ConnectorNotProxyableError) as refused:
+                as_user.proxy("demo/api-key", "/v1/things", subject=user(consumer), method="PUT", content=b"raw", retries=3)
+        assert refused.value.status == 409
+        assert user_key not in repr(refused.value) and user_key not in str(refused.value) and "py-proxy-key" not in str(refused.value)
+        # The local server files events from a queue, a moment after the answer.
+        found = None
+        for attempt in range(50):
+            if attempt:
+                time.sleep(0.1)
+            until = datetime.now(timezone.utc) + timedelta(minutes=1)
+            for event in client.audit.iterate(action="proxy_call", since=since, until=until, limit=5):
+                assert event.action == "proxy_call" and event.at_ms >= since * 1000
+                if event.actor_id == created["key_id"]:
+                    found = event
+            if found is not None:
+                break
+        assert isinstance(found, AuditEvent), "the refused call shows in the trail"
+        assert found.id.startswith("aud_") and found.actor_kind == "secret_key" and found.environment == "development"
+        assert (found.outcome, found.connector) == ("connector_not_proxyable", "demo/api-key")
+        assert found.source_ip == "127.0.0.1" and found.user_agent and found.project_id == env("LATCHKEY_PROJECT")
+        assert found.detail.get("method") == "PUT" and found.detail.get("status") == 409
+        assert user_key not in repr(found)
+        with pytest.raises(AttributeError):
+            found.outcome = "ok"  # type: ignore[misc]
+        imports = client.audit.list(connection_id=connection.id, action="credentials_imported")
+        assert [(e.connection_id, e.connector, e.outcome) for e in imports.data] == [(connection.id, "demo/api-key", "ok")]
+
+    async def run() -> None:
+        async with AsyncLatchkey(env("LATCHKEY_URL"), env("LATCHKEY_SECRET_KEY")) as client:
+            page = await client.audit.list(connection_id=connection.id, since=datetime.fromtimestamp(since, tz=timezone.utc), limit=1)
+            assert [e.action for e in page.data] == ["credentials_imported"]
+
+    asyncio.run(run())
+
+
 def test_every_code_has_its_own_class_and_odd_bodies_never_raise() -> None:
-    assert len(ERROR_CODES) == 32 and set(ERROR_CLASSES) == set(ERROR_CODES)
+    assert len(ERROR_CODES) == 58 and set(ERROR_CLASSES) == set(ERROR_CODES)
+    # The one exception to the naming: not TimeoutError, which would shadow Python's built-in.
+    renamed = {"timeout": "RequestTimeoutError"}
     for code in ERROR_CODES:
         error = error_from_response(400, {"error": {"code": code, "message": "m"}})
         assert type(error) is ERROR_CLASSES[code] and type(error) is not LatchkeyError
         words = "".join(w.capitalize() for w in code.split("_"))
-        assert type(error).__name__ == words.removesuffix("Error") + "Error"
+        assert type(error).__name__ == renamed.get(code, words.removesuffix("Error") + "Error")
         assert getattr(latchkey, type(error).__name__) is type(error)
     bodies: List[Any] = [None, "text", [], {"error": "x"}, {"error": {"code": 5}}]
     for body in bodies:
@@ -268,10 +324,20 @@ def test_input_is_checked_before_anything_is_sent() -> None:
             client.get_token("a/b", subject={"type": "user"})
         with pytest.raises(TypeError):
             client.get_token("a/b", subject={"type": "robot", "id": "x"})
-        with pytest.raises(ValueError):
+        with pytest.raises(ProxyPathInvalidError):
             client.proxy("a/b", "/../v1/connections", subject=user("u"))
-        with pytest.raises(ValueError):
+        with pytest.raises(ProxyPathInvalidError):
             client.proxy("a/b", "x/%2e%2e/y", subject=user("u"))
+        with pytest.raises(ProxyPathInvalidError):
+            client.proxy("a/b", "x/./y", subject=user("u"))
+        with pytest.raises(ValueError):
+            client.proxy("a/b", "x", subject=user("u"), retries=4)
+        with pytest.raises(TypeError):
+            client.proxy("a/b", "x", subject={"type": "user"})
+        with pytest.raises(ValueError):
+            client.audit.list(since=-1)
+        with pytest.raises(TypeError):
+            client.audit.list(until="2026-01-01T00:00:00Z")  # type: ignore[arg-type]
         with pytest.raises(TypeError):
             client.connections.list(consumer_id="")
         with pytest.raises(TypeError):

@@ -102,7 +102,7 @@ def call(client: Any, name: str, args: Dict[str, Any], is_async: bool) -> Any:
         )
     if name == "connections_configure":
         return client.connections.configure(a["connection_id"], a["settings"])
-    filters = {k: a.get(k) for k in ("connection_id", "action", "outcome", "since", "until", "limit")}
+    filters = {k: a.get(k) for k in ("action", "connection_id", "since", "until", "limit")}
     if name == "audit_list":
         return client.audit.list(**filters, cursor=a.get("cursor"))
     if name == "audit_iterate":
@@ -115,8 +115,9 @@ def call(client: Any, name: str, args: Dict[str, Any], is_async: bool) -> Any:
             subject=a["subject"],
             method=a.get("method", "GET"),
             installation_id=a.get("installation_id"),
-            retry_max_wait=a.get("retry_max_wait", 0),
+            retries=a.get("retries", 0),
             json_body=a.get("json"),
+            content=a.get("text"),
         )
 
         def shape(r: Any) -> Dict[str, Any]:
@@ -198,6 +199,9 @@ def check(expect: Dict[str, Any], result: Any, error: Optional[BaseException], c
     if "result_contains" in expect:
         wanted = expect["result_contains"]
         assert any(all(lookup(i, p) == v for p, v in wanted.items()) for i in items), f"no item has {wanted}: {items!r}"  # type: ignore[union-attr]
+    for path, v in (expect.get("result_every") or {}).items():
+        for i in items:  # type: ignore[union-attr]
+            assert lookup(i, path) == v, f"every item's {path}: {i!r}"
     if "requests" in expect:
         assert ctx.standin is not None
         assert len(ctx.standin.requests) == expect["requests"], f"{len(ctx.standin.requests)} requests"
@@ -208,10 +212,13 @@ def check(expect: Dict[str, Any], result: Any, error: Optional[BaseException], c
         last = ctx.standin.requests[-1]
         want = dict(expect["last_request"])
         headers = want.pop("headers", None)
+        absent = want.pop("absent_headers", [])
         body = want.pop("json", None) if "json" in want else ...
         partial(last, want, "request")
         for k, v in (headers or {}).items():
             assert last["headers"].get(k.lower()) == v, f"header {k}"
+        for k in absent:
+            assert k.lower() not in last["headers"], f"header {k} is not sent"
         if body is not ...:
             assert last["json"] == body
     for name in expect.get("secrets_not_shown") or []:

@@ -6,7 +6,7 @@ import inspect
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import (
     Any,
     AsyncIterator,
@@ -28,8 +28,9 @@ from urllib.parse import quote, unquote
 import httpx
 
 from ._cache import AsyncTokenCache, TokenCache
-from ._errors import LatchkeyConnectionError, LatchkeyError, error_from_response
+from ._errors import LatchkeyConnectionError, LatchkeyError, ProxyPathInvalidError, error_from_response
 from ._types import (
+    AuditAction,
     AuditEvent,
     Connection,
     ConnectorRef,
@@ -94,10 +95,20 @@ def _query(values: Mapping[str, QueryValue]) -> Dict[str, str]:
     return out
 
 
-def _iso(value: Optional[Timestamp]) -> Optional[str]:
+def _unix_seconds(value: Optional[Timestamp], what: str) -> Optional[int]:
+    """Unix seconds from a datetime (naive ones are UTC) or an int."""
     if value is None:
         return None
-    return value.isoformat() if isinstance(value, datetime) else value
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        seconds = int(aware.timestamp() // 1)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        seconds = value
+    else:
+        raise TypeError(f"{what} must be a datetime or whole Unix seconds")
+    if seconds < 0:
+        raise ValueError(f"{what} may not be before 1970")
+    return seconds
 
 
 def _str(value: Any) -> Optional[str]:
@@ -186,7 +197,27 @@ def _to_page(body: Any, item: Callable[[Any], T]) -> Page[T]:
 
 
 def _to_audit(raw: Any) -> AuditEvent:
-    return dict(_dict(raw))
+    e = _dict(raw)
+    event_id = _str(e.get("id"))
+    at_ms = e.get("at_ms")
+    action = _str(e.get("action"))
+    if event_id is None or action is None or not isinstance(at_ms, int) or isinstance(at_ms, bool):
+        raise _unexpected("audit event")
+    return AuditEvent(
+        id=event_id,
+        at_ms=at_ms,
+        action=action,
+        actor_kind=_str(e.get("actor_kind")) or "",
+        actor_id=_str(e.get("actor_id")) or "",
+        outcome=_str(e.get("outcome")) or "",
+        project_id=_str(e.get("project_id")) or "",
+        environment=_str(e.get("environment")),
+        connection_id=_str(e.get("connection_id")),
+        connector=_str(e.get("connector")),
+        source_ip=_str(e.get("source_ip")),
+        user_agent=_str(e.get("user_agent")),
+        detail=_dict(e.get("detail")),
+    )
 
 
 class _Base:
@@ -286,20 +317,18 @@ class _Base:
 
     @staticmethod
     def _audit_req(
+        action: Optional[AuditAction],
         connection_id: Optional[str],
-        action: Optional[str],
-        outcome: Optional[str],
         since: Optional[Timestamp],
         until: Optional[Timestamp],
         limit: Optional[int],
         cursor: Optional[str],
     ) -> _Req:
         query: Dict[str, QueryValue] = {
-            "connection_id": connection_id,
             "action": action,
-            "outcome": outcome,
-            "since": _iso(since),
-            "until": _iso(until),
+            "connection_id": connection_id,
+            "since": _unix_seconds(since, "since"),
+            "until": _unix_seconds(until, "until"),
             "limit": limit,
             "cursor": cursor,
         }
@@ -311,26 +340,38 @@ class _Base:
         path: str,
         subject: Subject,
         installation_id: Optional[str],
-        retry_max_wait: int,
+        retries: int,
         headers: Optional[Mapping[str, str]],
     ) -> Tuple[str, Dict[str, str]]:
         segment = _segment(connector, "connector")
         if not isinstance(path, str):
             raise TypeError("proxy needs a path")
         path_part, _, query_part = path.lstrip("/").partition("?")
-        if any(s in (".", "..") or unquote(s) in (".", "..") for s in path_part.split("/")):
-            raise ValueError("the proxy path may not contain . or .. segments")
+        # The server refuses `.` and `..` segments (plain or percent-encoded); refused here too,
+        # since an HTTP client would resolve them before the request left.
+        if any(unquote(s) in (".", "..") for s in path_part.split("/")):
+            raise ProxyPathInvalidError("the proxied path may not contain . or .. segments", code="proxy_path_invalid", status=0)
+        if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= 3:
+            raise ValueError("retries must be 0 to 3")
         url = f"{self.base_url}/v1/proxy/{segment}/{path_part}" + (f"?{query_part}" if query_part else "")
-        sent = {k.lower(): v for k, v in (headers or {}).items()}
+        sent = {k.lower(): v for k, v in (headers or {}).items() if not k.lower().startswith("x-latchkey-")}
         subject_body = _subject_body(subject)
-        sent["x-latchkey-subject-type"] = subject_body["type"]
-        sent.pop("x-latchkey-subject-id", None)
-        if "id" in subject_body:
-            sent["x-latchkey-subject-id"] = subject_body["id"]
+        sent["x-latchkey-subject"] = f"user:{subject_body['id']}" if subject_body["type"] == "user" else "app"
         if installation_id is not None:
             sent["x-latchkey-installation-id"] = installation_id
-        sent["x-latchkey-retry-max-wait"] = str(max(0, int(retry_max_wait)))
+        sent["x-latchkey-retries"] = str(retries)
         return url, sent
+
+    @staticmethod
+    def _proxied(response: httpx.Response) -> httpx.Response:
+        """The provider's answer as it is; Latchkey's own answer as its error."""
+        if response.headers.get("x-latchkey-upstream") == "true":
+            return response
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = None
+        raise error_from_response(response.status_code, body, response.headers.get("retry-after"))
 
     # --- answers ---
 
@@ -494,23 +535,21 @@ class Audit:
     def list(
         self,
         *,
+        action: Optional[AuditAction] = None,
         connection_id: Optional[str] = None,
-        action: Optional[str] = None,
-        outcome: Optional[str] = None,
         since: Optional[Timestamp] = None,
         until: Optional[Timestamp] = None,
         limit: Optional[int] = None,
         cursor: Optional[str] = None,
     ) -> Page[AuditEvent]:
-        body = self._client._send(_Base._audit_req(connection_id, action, outcome, since, until, limit, cursor))
+        body = self._client._send(_Base._audit_req(action, connection_id, since, until, limit, cursor))
         return _to_page(body, _to_audit)
 
     def iterate(
         self,
         *,
+        action: Optional[AuditAction] = None,
         connection_id: Optional[str] = None,
-        action: Optional[str] = None,
-        outcome: Optional[str] = None,
         since: Optional[Timestamp] = None,
         until: Optional[Timestamp] = None,
         limit: Optional[int] = None,
@@ -518,7 +557,7 @@ class Audit:
         seen: set = set()  # type: ignore[type-arg]
         cursor: Optional[str] = None
         while True:
-            page = self.list(connection_id=connection_id, action=action, outcome=outcome, since=since, until=until, limit=limit, cursor=cursor)
+            page = self.list(action=action, connection_id=connection_id, since=since, until=until, limit=limit, cursor=cursor)
             yield from page.data
             if not _Paginator.check(page.next_cursor, seen):
                 return
@@ -698,26 +737,29 @@ class Latchkey(_Base):
         subject: Subject,
         method: str = "GET",
         installation_id: Optional[str] = None,
-        retry_max_wait: int = 0,
+        retries: int = 0,
         headers: Optional[Mapping[str, str]] = None,
         params: Optional[Mapping[str, QueryValue]] = None,
         json_body: Any = None,
         content: Optional[Union[str, bytes]] = None,
         credential: Optional[SyncCredential] = None,
     ) -> httpx.Response:
-        """Calls the provider through Latchkey's proxy. The provider's answers (``x-latchkey-upstream: 1``)
-        come back as they are, whatever their status; Latchkey's own refusals raise a :class:`LatchkeyError`."""
-        url, sent = self._proxy_parts(connector, path, subject, installation_id, retry_max_wait, headers)
+        """Calls the provider through Latchkey's proxy (``ANY /v1/proxy/{connector}/{path}``), which injects
+        the subject's credential. The provider's answer (marked ``x-latchkey-upstream: true``) comes back
+        as it is, whatever its status; Latchkey's own refusals (``connector_not_proxyable``,
+        ``proxy_path_invalid``, ``destination_not_allowed``, ``upstream_unreachable``, the token
+        broker's codes, ...) raise their :class:`LatchkeyError`.
+
+        ``path`` is below the connector's API base, as the provider spells it (percent-encode its
+        segments yourself) and may carry a query; ``retries`` (0 to 3) asks Latchkey to retry a 429
+        or 503 from the provider, honouring its Retry-After."""
+        url, sent = self._proxy_parts(connector, path, subject, installation_id, retries, headers)
         body: Optional[Union[str, bytes]] = content
         if json_body is not None:
             body = json.dumps(json_body)
             sent.setdefault("content-type", "application/json")
         sent["authorization"] = f"Bearer {self._bearer(credential)}"
-        response = self._raw(method.upper(), url, headers=sent, content=body, params=_query(params) if params else None)
-        if response.headers.get("x-latchkey-upstream") == "1" or response.status_code < 400:
-            return response
-        self._json_of(response)
-        raise _unexpected("answer")  # pragma: no cover - _json_of raised
+        return self._proxied(self._raw(method.upper(), url, headers=sent, content=body, params=_query(params) if params else None))
 
     def revoke_access_token(self, access_token: str) -> bool:
         """Revokes a connection access token; True when Latchkey revoked it."""
@@ -789,23 +831,21 @@ class AsyncAudit:
     async def list(
         self,
         *,
+        action: Optional[AuditAction] = None,
         connection_id: Optional[str] = None,
-        action: Optional[str] = None,
-        outcome: Optional[str] = None,
         since: Optional[Timestamp] = None,
         until: Optional[Timestamp] = None,
         limit: Optional[int] = None,
         cursor: Optional[str] = None,
     ) -> Page[AuditEvent]:
-        body = await self._client._send(_Base._audit_req(connection_id, action, outcome, since, until, limit, cursor))
+        body = await self._client._send(_Base._audit_req(action, connection_id, since, until, limit, cursor))
         return _to_page(body, _to_audit)
 
     async def iterate(
         self,
         *,
+        action: Optional[AuditAction] = None,
         connection_id: Optional[str] = None,
-        action: Optional[str] = None,
-        outcome: Optional[str] = None,
         since: Optional[Timestamp] = None,
         until: Optional[Timestamp] = None,
         limit: Optional[int] = None,
@@ -813,7 +853,7 @@ class AsyncAudit:
         seen: set = set()  # type: ignore[type-arg]
         cursor: Optional[str] = None
         while True:
-            page = await self.list(connection_id=connection_id, action=action, outcome=outcome, since=since, until=until, limit=limit, cursor=cursor)
+            page = await self.list(action=action, connection_id=connection_id, since=since, until=until, limit=limit, cursor=cursor)
             for item in page.data:
                 yield item
             if not _Paginator.check(page.next_cursor, seen):
@@ -988,24 +1028,20 @@ class AsyncLatchkey(_Base):
         subject: Subject,
         method: str = "GET",
         installation_id: Optional[str] = None,
-        retry_max_wait: int = 0,
+        retries: int = 0,
         headers: Optional[Mapping[str, str]] = None,
         params: Optional[Mapping[str, QueryValue]] = None,
         json_body: Any = None,
         content: Optional[Union[str, bytes]] = None,
         credential: Optional[AsyncCredential] = None,
     ) -> httpx.Response:
-        url, sent = self._proxy_parts(connector, path, subject, installation_id, retry_max_wait, headers)
+        url, sent = self._proxy_parts(connector, path, subject, installation_id, retries, headers)
         body: Optional[Union[str, bytes]] = content
         if json_body is not None:
             body = json.dumps(json_body)
             sent.setdefault("content-type", "application/json")
         sent["authorization"] = f"Bearer {await self._bearer(credential)}"
-        response = await self._raw(method.upper(), url, headers=sent, content=body, params=_query(params) if params else None)
-        if response.headers.get("x-latchkey-upstream") == "1" or response.status_code < 400:
-            return response
-        self._json_of(response)
-        raise _unexpected("answer")  # pragma: no cover - _json_of raised
+        return self._proxied(await self._raw(method.upper(), url, headers=sent, content=body, params=_query(params) if params else None))
 
     async def revoke_access_token(self, access_token: str) -> bool:
         if not isinstance(access_token, str) or not access_token:

@@ -15,11 +15,15 @@ ERROR_CODES = (
     "invalid_request",
     "invalid_cursor",
     "invalid_json",
-    "not_found",
+    "payload_too_large",
+    "field_invalid",
+    "cross_site_request",
     "route_not_found",
     "method_not_allowed",
+    "not_found",
     "conflict",
     "unavailable",
+    "timeout",
     "internal_error",
     "connector_not_found",
     "client_not_linked_to_project",
@@ -29,20 +33,42 @@ ERROR_CODES = (
     "user_authorization_required",
     "connection_configuration_required",
     "scope_not_granted",
+    "narrowing_unsupported",
     "token_refresh_failed",
     "upstream_unavailable",
-    "rate_limited",
     "refresh_wait_timeout",
-    "narrowing_unsupported",
+    "rate_limited",
     "link_token_invalid",
     "redirect_url_not_allowed",
     "redirect_url_required",
     "origin_not_allowed",
     "connector_not_allowed",
+    "connector_misconfigured",
+    "destination_not_allowed",
+    "proxy_path_invalid",
+    "connector_not_proxyable",
+    "upstream_unreachable",
     "connection_not_found",
+    "state_missing",
+    "state_invalid",
+    "state_mismatch",
+    "issuer_mismatch",
+    "access_denied",
+    "invalid_scope",
+    "server_error",
+    "temporarily_unavailable",
+    "unauthorized_client",
+    "unsupported_response_type",
+    "consent_required",
+    "login_required",
+    "interaction_required",
+    "provider_error",
+    "code_exchange_failed",
+    "provider_unavailable",
     "public_token_invalid",
-    "payload_too_large",
-    "field_invalid",
+    "sandbox_request_invalid",
+    "sandbox_unavailable",
+    "insufficient_scope",
 )
 
 
@@ -235,6 +261,121 @@ class FieldInvalidError(LatchkeyError):
     pass
 
 
+class CrossSiteRequestError(LatchkeyError):
+    """A form of the Connect page sent from another site."""
+
+
+class RequestTimeoutError(LatchkeyError):
+    """``timeout`` (503): the request took too long on Latchkey's side; retry.
+
+    Not named ``TimeoutError``, which would shadow Python's built-in."""
+
+
+class ConnectorMisconfiguredError(LatchkeyError):
+    """The connector's configuration is wrong (an operator's fix)."""
+
+
+class DestinationNotAllowedError(LatchkeyError):
+    """The outbound policy refused the destination (the proxy's, or a provider endpoint); nothing was sent."""
+
+
+class ProxyPathInvalidError(LatchkeyError):
+    """The proxied path or query would leave the connector's API base, or is not acceptable."""
+
+
+class ConnectorNotProxyableError(LatchkeyError):
+    """The connector declares no API Latchkey can proxy: use ``get_token`` and call the provider yourself."""
+
+
+class UpstreamUnreachableError(LatchkeyError):
+    """The proxy could not reach the provider (nothing came back; the request may or may not have arrived)."""
+
+
+# The Connect flow's codes (the hosted pages show them; an API call rarely sees them).
+
+
+class StateMissingError(LatchkeyError):
+    pass
+
+
+class StateInvalidError(LatchkeyError):
+    pass
+
+
+class StateMismatchError(LatchkeyError):
+    pass
+
+
+class IssuerMismatchError(LatchkeyError):
+    pass
+
+
+# The provider's OAuth error codes (RFC 6749 4.1.2.1 and OpenID Connect), as the provider sent them.
+
+
+class AccessDeniedError(LatchkeyError):
+    pass
+
+
+class InvalidScopeError(LatchkeyError):
+    pass
+
+
+class ServerError(LatchkeyError):
+    pass
+
+
+class TemporarilyUnavailableError(LatchkeyError):
+    pass
+
+
+class UnauthorizedClientError(LatchkeyError):
+    pass
+
+
+class UnsupportedResponseTypeError(LatchkeyError):
+    pass
+
+
+class ConsentRequiredError(LatchkeyError):
+    pass
+
+
+class LoginRequiredError(LatchkeyError):
+    pass
+
+
+class InteractionRequiredError(LatchkeyError):
+    pass
+
+
+class ProviderError(LatchkeyError):
+    """Any other refusal from the provider."""
+
+
+class CodeExchangeFailedError(LatchkeyError):
+    pass
+
+
+class ProviderUnavailableError(LatchkeyError):
+    pass
+
+
+# The sandbox provider's own API (``/sandbox/...``), where a call reaches it directly.
+
+
+class SandboxRequestInvalidError(LatchkeyError):
+    pass
+
+
+class SandboxUnavailableError(LatchkeyError):
+    pass
+
+
+class InsufficientScopeError(LatchkeyError):
+    """The sandbox's token lacks the scope this sandbox route needs."""
+
+
 ERROR_CLASSES: Mapping[str, Type[LatchkeyError]] = {
     "unauthenticated": UnauthenticatedError,
     "invalid_request": InvalidRequestError,
@@ -268,6 +409,32 @@ ERROR_CLASSES: Mapping[str, Type[LatchkeyError]] = {
     "public_token_invalid": PublicTokenInvalidError,
     "payload_too_large": PayloadTooLargeError,
     "field_invalid": FieldInvalidError,
+    "cross_site_request": CrossSiteRequestError,
+    "timeout": RequestTimeoutError,
+    "connector_misconfigured": ConnectorMisconfiguredError,
+    "destination_not_allowed": DestinationNotAllowedError,
+    "proxy_path_invalid": ProxyPathInvalidError,
+    "connector_not_proxyable": ConnectorNotProxyableError,
+    "upstream_unreachable": UpstreamUnreachableError,
+    "state_missing": StateMissingError,
+    "state_invalid": StateInvalidError,
+    "state_mismatch": StateMismatchError,
+    "issuer_mismatch": IssuerMismatchError,
+    "access_denied": AccessDeniedError,
+    "invalid_scope": InvalidScopeError,
+    "server_error": ServerError,
+    "temporarily_unavailable": TemporarilyUnavailableError,
+    "unauthorized_client": UnauthorizedClientError,
+    "unsupported_response_type": UnsupportedResponseTypeError,
+    "consent_required": ConsentRequiredError,
+    "login_required": LoginRequiredError,
+    "interaction_required": InteractionRequiredError,
+    "provider_error": ProviderError,
+    "code_exchange_failed": CodeExchangeFailedError,
+    "provider_unavailable": ProviderUnavailableError,
+    "sandbox_request_invalid": SandboxRequestInvalidError,
+    "sandbox_unavailable": SandboxUnavailableError,
+    "insufficient_scope": InsufficientScopeError,
 }
 
 

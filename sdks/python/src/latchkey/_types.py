@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Dict, Generic, Mapping, Optional, Tuple, TypeVar, Union
+from typing import Any, Dict, Generic, Literal, Mapping, Optional, Tuple, TypeVar, Union
 
 T = TypeVar("T")
 
@@ -103,6 +103,56 @@ class Page(Generic[T]):
     """Pass as ``cursor`` for the next page; None on the last one."""
 
 
-AuditEvent = Mapping[str, Any]
+AuditAction = Literal[
+    "token_issued",
+    "proxy_call",
+    "connection_created",
+    "connection_relinked",
+    "connection_updated",
+    "connection_disconnected",
+    "connection_deleted",
+    "credentials_imported",
+    "access_token_issued",
+    "access_token_revoked",
+    "secret_key_created",
+    "secret_key_revoked",
+    "connector_linked",
+    "connector_unlinked",
+    "issuer_trusted",
+    "issuer_distrusted",
+    "origins_changed",
+    "installation_recorded",
+]
+"""What the audit trail records (the server's closed set)."""
 
-Timestamp = Union[datetime, str]
+AuditActorKind = str
+"""``secret_key``, ``oidc``, ``connection_token``, ``end_user`` or ``operator``."""
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One event of the audit trail, newest first. Never a secret, a token or a body."""
+
+    id: str
+    """``aud_...``, unique."""
+    at_ms: int
+    """When, in Unix milliseconds."""
+    action: str
+    actor_kind: AuditActorKind
+    actor_id: str
+    """Which one: a key id, ``iss`` and ``sub``, a connection id, a consumer id, ``cli``."""
+    outcome: str
+    """``ok``, or the stable error code of the refusal."""
+    project_id: str
+    environment: Optional[str] = None
+    connection_id: Optional[str] = None
+    connector: Optional[str] = None
+    source_ip: Optional[str] = None
+    """The caller's address, when it came over HTTP."""
+    user_agent: Optional[str] = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    """What else the action has to say (a proxy call's method, host, path, status), as the server sent it."""
+
+
+Timestamp = Union[datetime, int]
+"""A ``datetime`` (naive ones are taken as UTC), or Unix seconds."""

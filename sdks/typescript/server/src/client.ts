@@ -1,7 +1,7 @@
 // The Latchkey client: every route of the API, typed errors, and the token cache.
 
 import { TokenCache, type TokenCacheOptions } from "./cache.js";
-import { errorFromResponse, LatchkeyConnectionError, LatchkeyError } from "./errors.js";
+import { errorFromResponse, LatchkeyConnectionError, LatchkeyError, ProxyPathInvalidError } from "./errors.js";
 import { redacted } from "./redact.js";
 import type {
   AuditEvent,
@@ -145,12 +145,31 @@ function toConnection(raw: unknown): Connection {
   });
 }
 
-function camel(key: string): string {
-  return key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+function num(value: unknown): number | null {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
 }
 
 function toAuditEvent(raw: unknown): AuditEvent {
-  return Object.freeze(Object.fromEntries(Object.entries(record(raw)).map(([k, v]) => [camel(k), v]))) as AuditEvent;
+  const e = record(raw);
+  const id = str(e["id"]);
+  const atMs = num(e["at_ms"]);
+  const action = str(e["action"]);
+  if (id === null || atMs === null || action === null) throw unexpected("audit event");
+  return Object.freeze({
+    id,
+    atMs,
+    action,
+    actorKind: str(e["actor_kind"]) ?? "",
+    actorId: str(e["actor_id"]) ?? "",
+    outcome: str(e["outcome"]) ?? "",
+    projectId: str(e["project_id"]) ?? "",
+    environment: str(e["environment"]),
+    connectionId: str(e["connection_id"]),
+    connector: str(e["connector"]),
+    sourceIp: str(e["source_ip"]),
+    userAgent: str(e["user_agent"]),
+    detail: Object.freeze(record(e["detail"])),
+  });
 }
 
 function page<T>(body: unknown, map: (raw: unknown) => T): Page<T> {
@@ -159,9 +178,12 @@ function page<T>(body: unknown, map: (raw: unknown) => T): Page<T> {
   return Object.freeze({ data: Object.freeze(b["data"].map(map)), nextCursor: str(b["next_cursor"]) });
 }
 
-function isoTime(value: Date | string | undefined): string | undefined {
+/** Unix seconds, from a Date or a number of seconds. */
+function unixSeconds(value: Date | number | undefined, what: string): number | undefined {
   if (value === undefined) return undefined;
-  return value instanceof Date ? value.toISOString() : value;
+  const seconds = value instanceof Date ? Math.floor(value.getTime() / 1000) : value;
+  if (!Number.isInteger(seconds) || seconds < 0) throw new TypeError(`${what} must be a Date or whole Unix seconds, not before 1970`);
+  return seconds;
 }
 
 /** Latchkey's API. One per process is plenty; it holds the token cache. */
@@ -340,34 +362,48 @@ export class Latchkey {
   }
 
   /**
-   * Calls the provider through Latchkey's proxy (`/v1/proxy/{connector}/{path}`), which adds the
-   * subject's credentials. Answers from the provider (`x-latchkey-upstream: 1`) come back as they
-   * are, whatever their status; Latchkey's own refusals throw a `LatchkeyError`.
+   * Calls the provider through Latchkey's proxy (`ANY /v1/proxy/{connector}/{path}`), which injects
+   * the subject's credential. The provider's answer (marked `x-latchkey-upstream: true`) comes back
+   * as its `Response`, whatever its status; Latchkey's own refusals (`connector_not_proxyable`,
+   * `proxy_path_invalid`, `destination_not_allowed`, `upstream_unreachable`, the token broker's
+   * codes, ...) throw their `LatchkeyError`. `path` is below the connector's API base, as the
+   * provider spells it (percent-encode its segments yourself); it may carry a query.
    */
   async proxy(connector: string, path: string, options: ProxyOptions): Promise<Response> {
     const segment = this.#segment(connector, "connector");
     if (typeof path !== "string") throw new TypeError("proxy needs a path");
+    if (!options) throw new TypeError("proxy needs {subject}");
     const [pathPart, queryPart] = splitOnce(path.replace(/^\/+/, ""), "?");
-    if (pathPart.split("/").some((s) => s === "." || s === ".." || decodeURIComponentSafe(s) === ".." || decodeURIComponentSafe(s) === ".")) {
-      throw new TypeError("the proxy path may not contain . or .. segments");
+    // The server refuses `.` and `..` segments (plain or percent-encoded); refused here too, since
+    // a URL parser would silently resolve them before the request left.
+    if (pathPart.split("/").some((s) => [".", ".."].includes(decodeURIComponentSafe(s)))) {
+      throw new ProxyPathInvalidError({ code: "proxy_path_invalid", message: "the proxied path may not contain . or .. segments", status: 0 });
     }
+    const retries = options.retries ?? 0;
+    if (!Number.isInteger(retries) || retries < 0 || retries > 3) throw new TypeError("retries must be 0 to 3");
     const url = new URL(`${this.baseUrl}/v1/proxy/${segment}/${pathPart}${queryPart === undefined ? "" : `?${queryPart}`}`);
     for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined && value !== null) url.searchParams.append(key, String(value));
     const subject = subjectBody(options.subject);
     const headers = new Headers(options.headers);
-    headers.set("x-latchkey-subject-type", String(subject["type"]));
-    if (subject["id"] !== undefined) headers.set("x-latchkey-subject-id", String(subject["id"]));
-    else headers.delete("x-latchkey-subject-id");
+    const ours: string[] = [];
+    headers.forEach((_, name) => {
+      if (name.startsWith("x-latchkey-")) ours.push(name);
+    });
+    for (const name of ours) headers.delete(name);
+    headers.set("x-latchkey-subject", subject["type"] === "user" ? `user:${String(subject["id"])}` : "app");
     if (options.installationId !== undefined) headers.set("x-latchkey-installation-id", options.installationId);
-    headers.set("x-latchkey-retry-max-wait", String(Math.max(0, Math.floor(options.retryMaxWaitSeconds ?? 0))));
+    headers.set("x-latchkey-retries", String(retries));
     let body = options.body as BodyInit | null | undefined;
     if (body !== undefined && body !== null && isJsonBody(body)) {
       body = JSON.stringify(body);
       if (!headers.has("content-type")) headers.set("content-type", "application/json");
     }
     headers.set("authorization", `Bearer ${await this.#resolve(options.credential ?? this.#credential)}`);
-    const response = await this.#send(url, { method: (options.method ?? "GET").toUpperCase(), headers, body: body ?? null }, options.signal);
-    if (response.headers.get("x-latchkey-upstream") === "1" || response.ok) return response;
+    const init: RequestInit & { duplex?: "half" } = { method: (options.method ?? "GET").toUpperCase(), headers, body: body ?? null };
+    if (typeof ReadableStream !== "undefined" && body instanceof ReadableStream) init.duplex = "half";
+    const response = await this.#send(url, init, options.signal);
+    if (response.headers.get("x-latchkey-upstream") === "true") return response;
+    // Not the provider's: Latchkey's own error, or something in between that is neither.
     throw await this.#errorOf(response);
   }
 
@@ -474,11 +510,10 @@ export class Latchkey {
   async #listAudit(params: AuditParams, signal?: AbortSignal): Promise<Page<AuditEvent>> {
     const body = await this.request("GET", "/v1/audit", {
       query: {
-        connection_id: params.connectionId,
         action: params.action,
-        outcome: params.outcome,
-        since: isoTime(params.since),
-        until: isoTime(params.until),
+        connection_id: params.connectionId,
+        since: unixSeconds(params.since, "since"),
+        until: unixSeconds(params.until, "until"),
         limit: params.limit,
         cursor: params.cursor,
       },

@@ -9,11 +9,15 @@ export const ERROR_CODES = [
   "invalid_request",
   "invalid_cursor",
   "invalid_json",
-  "not_found",
+  "payload_too_large",
+  "field_invalid",
+  "cross_site_request",
   "route_not_found",
   "method_not_allowed",
+  "not_found",
   "conflict",
   "unavailable",
+  "timeout",
   "internal_error",
   "connector_not_found",
   "client_not_linked_to_project",
@@ -23,20 +27,42 @@ export const ERROR_CODES = [
   "user_authorization_required",
   "connection_configuration_required",
   "scope_not_granted",
+  "narrowing_unsupported",
   "token_refresh_failed",
   "upstream_unavailable",
-  "rate_limited",
   "refresh_wait_timeout",
-  "narrowing_unsupported",
+  "rate_limited",
   "link_token_invalid",
   "redirect_url_not_allowed",
   "redirect_url_required",
   "origin_not_allowed",
   "connector_not_allowed",
+  "connector_misconfigured",
+  "destination_not_allowed",
+  "proxy_path_invalid",
+  "connector_not_proxyable",
+  "upstream_unreachable",
   "connection_not_found",
+  "state_missing",
+  "state_invalid",
+  "state_mismatch",
+  "issuer_mismatch",
+  "access_denied",
+  "invalid_scope",
+  "server_error",
+  "temporarily_unavailable",
+  "unauthorized_client",
+  "unsupported_response_type",
+  "consent_required",
+  "login_required",
+  "interaction_required",
+  "provider_error",
+  "code_exchange_failed",
+  "provider_unavailable",
   "public_token_invalid",
-  "payload_too_large",
-  "field_invalid",
+  "sandbox_request_invalid",
+  "sandbox_unavailable",
+  "insufficient_scope",
 ] as const;
 
 /** A code of the API. */
@@ -135,6 +161,47 @@ export class ConnectionNotFoundError extends LatchkeyError {}
 export class PublicTokenInvalidError extends LatchkeyError {}
 export class PayloadTooLargeError extends LatchkeyError {}
 export class FieldInvalidError extends LatchkeyError {}
+/** A form of the Connect page sent from another site. */
+export class CrossSiteRequestError extends LatchkeyError {}
+/**
+ * `timeout` (503): the request took too long on Latchkey's side; retry. Not named `TimeoutError`,
+ * the name of the DOMException an aborted fetch rejects with.
+ */
+export class RequestTimeoutError extends LatchkeyError {}
+/** The connector's configuration is wrong (an operator's fix). */
+export class ConnectorMisconfiguredError extends LatchkeyError {}
+/** The outbound policy refused the destination (the proxy's, or a provider endpoint); nothing was sent. */
+export class DestinationNotAllowedError extends LatchkeyError {}
+/** The proxied path or query would leave the connector's API base, or is not acceptable. */
+export class ProxyPathInvalidError extends LatchkeyError {}
+/** The connector declares no API Latchkey can proxy: use `getToken` and call the provider yourself. */
+export class ConnectorNotProxyableError extends LatchkeyError {}
+/** The proxy could not reach the provider (nothing came back; the request may or may not have arrived). */
+export class UpstreamUnreachableError extends LatchkeyError {}
+// The Connect flow's codes (the hosted pages and `onExit` show them; an API call rarely sees them).
+export class StateMissingError extends LatchkeyError {}
+export class StateInvalidError extends LatchkeyError {}
+export class StateMismatchError extends LatchkeyError {}
+export class IssuerMismatchError extends LatchkeyError {}
+// The provider's OAuth error codes (RFC 6749 4.1.2.1 and OpenID Connect), as the provider sent them.
+export class AccessDeniedError extends LatchkeyError {}
+export class InvalidScopeError extends LatchkeyError {}
+export class ServerError extends LatchkeyError {}
+export class TemporarilyUnavailableError extends LatchkeyError {}
+export class UnauthorizedClientError extends LatchkeyError {}
+export class UnsupportedResponseTypeError extends LatchkeyError {}
+export class ConsentRequiredError extends LatchkeyError {}
+export class LoginRequiredError extends LatchkeyError {}
+export class InteractionRequiredError extends LatchkeyError {}
+/** Any other refusal from the provider. */
+export class ProviderError extends LatchkeyError {}
+export class CodeExchangeFailedError extends LatchkeyError {}
+export class ProviderUnavailableError extends LatchkeyError {}
+// The sandbox provider's own API (`/sandbox/...`), where a call reaches it directly.
+export class SandboxRequestInvalidError extends LatchkeyError {}
+export class SandboxUnavailableError extends LatchkeyError {}
+/** The sandbox's token lacks the scope this sandbox route needs. */
+export class InsufficientScopeError extends LatchkeyError {}
 
 type ErrorClass = new (init: LatchkeyErrorInit) => LatchkeyError;
 
@@ -172,6 +239,32 @@ export const ERROR_CLASSES: Readonly<Record<ErrorCode, ErrorClass>> = Object.fre
   public_token_invalid: PublicTokenInvalidError,
   payload_too_large: PayloadTooLargeError,
   field_invalid: FieldInvalidError,
+  cross_site_request: CrossSiteRequestError,
+  timeout: RequestTimeoutError,
+  connector_misconfigured: ConnectorMisconfiguredError,
+  destination_not_allowed: DestinationNotAllowedError,
+  proxy_path_invalid: ProxyPathInvalidError,
+  connector_not_proxyable: ConnectorNotProxyableError,
+  upstream_unreachable: UpstreamUnreachableError,
+  state_missing: StateMissingError,
+  state_invalid: StateInvalidError,
+  state_mismatch: StateMismatchError,
+  issuer_mismatch: IssuerMismatchError,
+  access_denied: AccessDeniedError,
+  invalid_scope: InvalidScopeError,
+  server_error: ServerError,
+  temporarily_unavailable: TemporarilyUnavailableError,
+  unauthorized_client: UnauthorizedClientError,
+  unsupported_response_type: UnsupportedResponseTypeError,
+  consent_required: ConsentRequiredError,
+  login_required: LoginRequiredError,
+  interaction_required: InteractionRequiredError,
+  provider_error: ProviderError,
+  code_exchange_failed: CodeExchangeFailedError,
+  provider_unavailable: ProviderUnavailableError,
+  sandbox_request_invalid: SandboxRequestInvalidError,
+  sandbox_unavailable: SandboxUnavailableError,
+  insufficient_scope: InsufficientScopeError,
 });
 
 /** Seconds from a Retry-After header (delta-seconds or an HTTP date), or null. */

@@ -164,33 +164,84 @@ export interface DeletedConnection {
   readonly revoked: boolean;
 }
 
+/** What the audit trail records (the server's closed set). */
+export type AuditAction =
+  | "token_issued"
+  | "proxy_call"
+  | "connection_created"
+  | "connection_relinked"
+  | "connection_updated"
+  | "connection_disconnected"
+  | "connection_deleted"
+  | "credentials_imported"
+  | "access_token_issued"
+  | "access_token_revoked"
+  | "secret_key_created"
+  | "secret_key_revoked"
+  | "connector_linked"
+  | "connector_unlinked"
+  | "issuer_trusted"
+  | "issuer_distrusted"
+  | "origins_changed"
+  | "installation_recorded";
+
+/** Who acted: a secret key, an OIDC token, a connection access token, an end user on the Connect page, the operator's CLI. */
+export type AuditActorKind = "secret_key" | "oidc" | "connection_token" | "end_user" | "operator" | (string & {});
+
+/** The filters of `GET /v1/audit` (the trail of the calling secret key's project environment). */
 export interface AuditParams {
+  /** Only this action. */
+  action?: AuditAction;
+  /** Only events about this connection (`conn_...`). */
   connectionId?: string;
-  action?: string;
-  outcome?: string;
-  since?: Date | string;
-  until?: Date | string;
+  /** Only events at or after this instant: a `Date`, or Unix seconds. */
+  since?: Date | number;
+  /** Only events before this instant: a `Date`, or Unix seconds. */
+  until?: Date | number;
+  /** Events per page, 1 to 100 (the server's default is 50). */
   limit?: number;
+  /** The previous page's `nextCursor`. */
   cursor?: string;
 }
 
-/** One audit record; top-level keys are camelCased, nested values kept as sent. */
-export type AuditEvent = Readonly<Record<string, unknown>> & {
-  readonly id?: string;
-  readonly action?: string;
-  readonly outcome?: string;
-  readonly connectionId?: string | null;
-};
+/** One event of the audit trail, newest first. Never a secret, a token or a body. */
+export interface AuditEvent {
+  /** `aud_...`, unique. */
+  readonly id: string;
+  /** When, in Unix milliseconds. */
+  readonly atMs: number;
+  readonly action: AuditAction | (string & {});
+  readonly actorKind: AuditActorKind;
+  /** Which one: a key id, `iss` and `sub`, a connection id, a consumer id, `cli`. */
+  readonly actorId: string;
+  /** `ok`, or the stable error code of the refusal. */
+  readonly outcome: string;
+  readonly projectId: string;
+  /** The environment, when the action had one. */
+  readonly environment: string | null;
+  readonly connectionId: string | null;
+  readonly connector: string | null;
+  /** The caller's address, when it came over HTTP. */
+  readonly sourceIp: string | null;
+  readonly userAgent: string | null;
+  /** What else the action has to say (a proxy call's method, host, path, status), as the server sent it; `{}` when nothing. */
+  readonly detail: Readonly<Record<string, unknown>>;
+}
 
 export interface ProxyOptions {
+  /** Whose connection: sent as `x-latchkey-subject: user:<id>` or `app`. */
   subject: Subject;
+  /** GET (default), POST, PUT, PATCH or DELETE. */
   method?: string;
+  /** The installation, for app connections with several (`x-latchkey-installation-id`). */
   installationId?: string;
-  /** How long Latchkey may wait (seconds) for a refresh or a rate limit before answering (default 0). */
-  retryMaxWaitSeconds?: number;
+  /** Retries of a 429 or 503 from the provider, honouring its Retry-After: 0 (default) to 3 (`x-latchkey-retries`). */
+  retries?: number;
+  /** Headers for the provider (hop-by-hop headers, cookies and `x-latchkey-*` are not forwarded). */
   headers?: HeadersInit;
-  /** A plain object or array is sent as JSON. */
+  /** Streamed to the provider as is (at most 10 MiB); a plain object or array is sent as JSON. */
   body?: BodyInit | Record<string, unknown> | unknown[] | null;
+  /** Query parameters, added to any the path carries. */
   query?: Record<string, string | number | boolean | undefined | null>;
   credential?: Credential;
   signal?: AbortSignal;

@@ -71,15 +71,15 @@ async function call(client, name, args) {
     case "connections_configure":
       return client.connections.configure(a.connection_id, a.settings);
     case "audit_list":
-      return client.audit.list({ connectionId: a.connection_id, action: a.action, outcome: a.outcome, since: a.since, until: a.until, limit: a.limit, cursor: a.cursor });
+      return client.audit.list({ action: a.action, connectionId: a.connection_id, since: a.since, until: a.until, limit: a.limit, cursor: a.cursor });
     case "audit_iterate": {
       const all = [];
-      for await (const e of client.audit.iterate({ connectionId: a.connection_id, action: a.action, outcome: a.outcome, since: a.since, until: a.until, limit: a.limit })) all.push(e);
+      for await (const e of client.audit.iterate({ action: a.action, connectionId: a.connection_id, since: a.since, until: a.until, limit: a.limit })) all.push(e);
       return all;
     }
     case "proxy": {
       const response = await client.proxy(a.connector, a.path, {
-        method: a.method, subject: a.subject, installationId: a.installation_id, retryMaxWaitSeconds: a.retry_max_wait, body: a.json,
+        method: a.method, subject: a.subject, installationId: a.installation_id, retries: a.retries, body: a.json ?? a.text,
       });
       const text = await response.text();
       let body = text;
@@ -150,14 +150,21 @@ function checkExpect(expect, outcome, ctx) {
     const found = items.some((item) => Object.entries(expect.result_contains).every(([p, v]) => lookup(item, p) === v));
     assert.ok(found, `no item has ${JSON.stringify(expect.result_contains)}: ${inspect(items)}`);
   }
+  if (expect.result_every) {
+    const items = Array.isArray(result) ? result : result.data;
+    for (const item of items) {
+      for (const [p, v] of Object.entries(expect.result_every)) assert.deepEqual(lookup(item, p), v, `every item's ${p}: ${inspect(item)}`);
+    }
+  }
   if (expect.requests !== undefined) assert.equal(ctx.standin.requests.length, expect.requests, "requests to the stand-in");
   if (expect.token_requests !== undefined) assert.equal(ctx.tokenRequests(), expect.token_requests, "token requests to Latchkey");
   if (expect.last_request) {
     const last = ctx.standin.requests.at(-1);
     assert.ok(last, "no request was made");
-    const { headers, json, ...rest } = expect.last_request;
+    const { headers, absent_headers: absent, json, ...rest } = expect.last_request;
     partial(last, rest, "request");
     if (headers) for (const [k, v] of Object.entries(headers)) assert.equal(last.headers[k.toLowerCase()], v, `request header ${k}`);
+    for (const k of absent ?? []) assert.equal(last.headers[k.toLowerCase()], undefined, `request header ${k} is not sent`);
     if (json !== undefined) assert.deepEqual(last.json, json, "request body");
   }
   checkShown([result, error], expect.secrets_not_shown, (name) => {

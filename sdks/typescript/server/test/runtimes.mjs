@@ -1,7 +1,7 @@
 // The same checks under any runtime (Node, Deno, Bun): the built package against the real server.
 // Prints one JSON line; exits non-zero on a failed check.
 //   bun test/runtimes.mjs | deno run --allow-net --allow-env --allow-read test/runtimes.mjs
-import { Latchkey, UnauthenticatedError, verifyWebhook, signWebhook, WebhookVerificationError } from "../dist/index.js";
+import { Latchkey, UnauthenticatedError, ConnectorNotProxyableError, verifyWebhook, signWebhook, WebhookVerificationError } from "../dist/index.js";
 
 const env = (name) => (typeof Deno !== "undefined" ? Deno.env.get(name) : process.env[name]);
 const checks = {};
@@ -46,6 +46,15 @@ await check("connections list", async () => {
   const all = [];
   for await (const c of latchkey.connections.iterate({ consumerId: "alice" })) all.push(c);
   assert(all.some((c) => c.connector === "demo/api-key" && c.state === "callable"), JSON.stringify(all));
+});
+await check("proxy: Latchkey's refusal is typed; audit: a page of typed events", async () => {
+  const asAlice = new Latchkey({ baseUrl: url, credential: env("LATCHKEY_ALICE_KEY") });
+  const error = await asAlice.proxy("demo/api-key", "/v1/things", { subject: { type: "user", id: "alice" }, method: "POST", body: { a: 1 } }).catch((e) => e);
+  assert(error instanceof ConnectorNotProxyableError && error.status === 409, String(error));
+  const latchkey = new Latchkey({ baseUrl: url, credential: env("LATCHKEY_SECRET_KEY") });
+  const page = await latchkey.audit.list({ action: "credentials_imported", limit: 100 });
+  assert(page.data.length > 0 && page.data.every((e) => e.action === "credentials_imported" && typeof e.atMs === "number"), JSON.stringify(page));
+  assert(page.data.some((e) => e.connector === "demo/api-key" && e.outcome === "ok"), JSON.stringify(page));
 });
 await check("webhooks: sign, verify, refuse", async () => {
   const body = '{"id":"evt_1"}';

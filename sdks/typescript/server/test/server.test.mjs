@@ -1,13 +1,14 @@
 // @latchkey/server beyond the shared cases: the real server's connections lifecycle and webhook
 // deliveries, secrets kept out of output, transport failures, input checks.
 import { test } from "node:test";
+import * as sdk from "@latchkey/server";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { execFileSync } from "node:child_process";
 import { inspect } from "node:util";
 import {
   Latchkey, LatchkeyError, LatchkeyConnectionError, ConnectionNotFoundError, UnauthenticatedError, InvalidJsonError,
-  InvalidCursorError, ERROR_CODES, ERROR_CLASSES, errorFromResponse, parseRetryAfter, reuseMillis, verifyWebhook, signWebhook, WebhookVerificationError, user, app,
+  InvalidCursorError, ConnectorNotProxyableError, ProxyPathInvalidError, ERROR_CODES, ERROR_CLASSES, errorFromResponse, parseRetryAfter, reuseMillis, verifyWebhook, signWebhook, WebhookVerificationError, user, app,
 } from "@latchkey/server";
 
 const env = (name) => {
@@ -181,8 +182,57 @@ test("the low-level request maps errors too (real server)", async () => {
   assert.ok(Array.isArray(providers.data) && providers.data.length > 10);
 });
 
+test("every error code the real server documents has its class (real server)", async () => {
+  const openapi = await (await fetch(`${env("LATCHKEY_URL")}/v1/openapi.json`)).json();
+  const documented = openapi.components.schemas.ErrorCode.enum;
+  assert.ok(Array.isArray(documented) && documented.length > 30, "the server documents its error codes");
+  assert.deepEqual(documented.filter((code) => !ERROR_CODES.includes(code)), [], "codes without a class");
+  for (const code of documented) assert.ok(Object.hasOwn(ERROR_CLASSES, code), code);
+});
+
+test("a refused proxy call is in the audit trail, with its outcome, found by action and time (real server)", async () => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  const consumer = `ts-proxy-${Date.now()}`;
+  const latchkey = new Latchkey({ baseUrl: env("LATCHKEY_URL"), credential: env("LATCHKEY_SECRET_KEY") });
+  const connection = await latchkey.connections.import({ consumerId: consumer, connector: "demo/api-key", credentials: { apiKey: "ts-proxy-key" } });
+  const created = cli("keys", "create", "--project", env("LATCHKEY_PROJECT"), "--environment", "development", "--user", consumer);
+  const userKey = created.secret_key;
+  const asUser = new Latchkey({ baseUrl: env("LATCHKEY_URL"), credential: userKey });
+  const refused = await asUser.proxy("demo/api-key", "/v1/things", { subject: user(consumer), method: "POST", body: { a: 1 }, retries: 3 }).catch((e) => e);
+  assert.ok(refused instanceof ConnectorNotProxyableError, inspect(refused));
+  assert.equal(refused.status, 409);
+  assert.ok(!inspect(refused).includes(userKey) && !refused.message.includes("ts-proxy-key"));
+  // The local server files events from a queue, a moment after the answer.
+  let found;
+  for (let attempt = 0; attempt < 50 && !found; attempt += 1) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 100));
+    for await (const event of latchkey.audit.iterate({ action: "proxy_call", since, until: new Date(Date.now() + 60_000), limit: 5 })) {
+      assert.equal(event.action, "proxy_call");
+      assert.ok(event.atMs >= since * 1000, "since is honoured");
+      if (event.actorId === created.key_id) found = event;
+    }
+  }
+  assert.ok(found, "the refused call shows in the trail");
+  assert.match(found.id, /^aud_/);
+  assert.equal(found.actorKind, "secret_key");
+  assert.equal(found.outcome, "connector_not_proxyable");
+  assert.equal(found.connector, "demo/api-key");
+  assert.equal(found.environment, "development");
+  assert.equal(found.projectId, env("LATCHKEY_PROJECT"));
+  assert.equal(found.sourceIp, "127.0.0.1");
+  assert.equal(found.detail.method, "POST");
+  assert.equal(found.detail.status, 409);
+  assert.ok(!inspect(found).includes(userKey) && !inspect(found).includes("ts-proxy-key"));
+  // The import that made the connection is in the trail too, found by its connection.
+  const imports = await latchkey.audit.list({ connectionId: connection.id, action: "credentials_imported" });
+  assert.deepEqual(imports.data.map((e) => [e.connectionId, e.connector, e.outcome]), [[connection.id, "demo/api-key", "ok"]]);
+  assert.throws(() => (found.outcome = "ok"), TypeError, "events are frozen");
+});
+
 test("every code has its own class, named after it; unknown codes and odd bodies never throw", () => {
-  assert.equal(ERROR_CODES.length, 32);
+  assert.equal(ERROR_CODES.length, 58);
+  // The one exception to the naming: not TimeoutError, the DOMException an aborted fetch throws.
+  const renamed = { timeout: "RequestTimeoutError" };
   const names = new Set();
   for (const code of ERROR_CODES) {
     const error = errorFromResponse(400, { error: { code, message: "m" } });
@@ -191,9 +241,10 @@ test("every code has its own class, named after it; unknown codes and odd bodies
     assert.notEqual(error.constructor, LatchkeyError);
     names.add(error.constructor.name);
     const words = code.split("_").map((w) => w[0].toUpperCase() + w.slice(1)).join("");
-    assert.equal(error.constructor.name, `${words.replace(/Error$/, "")}Error`);
+    assert.equal(error.constructor.name, renamed[code] ?? `${words.replace(/Error$/, "")}Error`);
+    assert.equal(sdk[error.constructor.name], error.constructor, `${error.constructor.name} is exported`);
   }
-  assert.equal(names.size, 32);
+  assert.equal(names.size, 58);
   for (const body of [undefined, null, "text", [], { error: "x" }, { error: { code: 5 } }]) {
     const error = errorFromResponse(500, body, "3");
     assert.equal(error.constructor, LatchkeyError);
@@ -225,8 +276,14 @@ test("input is checked before anything is sent", async () => {
   await assert.rejects(latchkey.getToken("", { subject: user("u") }), TypeError);
   await assert.rejects(latchkey.getToken("a/b", { subject: { type: "user" } }), TypeError);
   await assert.rejects(latchkey.getToken("a/b", { subject: { type: "robot", id: "x" } }), TypeError);
-  await assert.rejects(latchkey.proxy("a/b", "/../v1/connections", { subject: user("u") }), TypeError);
-  await assert.rejects(latchkey.proxy("a/b", "x/%2e%2e/y", { subject: user("u") }), TypeError);
+  await assert.rejects(latchkey.proxy("a/b", "/../v1/connections", { subject: user("u") }), ProxyPathInvalidError);
+  await assert.rejects(latchkey.proxy("a/b", "x/%2e%2e/y", { subject: user("u") }), ProxyPathInvalidError);
+  await assert.rejects(latchkey.proxy("a/b", "x/./y", { subject: user("u") }), ProxyPathInvalidError);
+  await assert.rejects(latchkey.proxy("a/b", "x", { subject: user("u"), retries: 4 }), TypeError);
+  await assert.rejects(latchkey.proxy("a/b", "x", { subject: user("u"), retries: 1.5 }), TypeError);
+  await assert.rejects(latchkey.proxy("a/b", "x", { subject: { type: "user" } }), TypeError);
+  await assert.rejects(latchkey.audit.list({ since: -1 }), TypeError);
+  await assert.rejects(latchkey.audit.list({ until: 1.5 }), TypeError);
   await assert.rejects(latchkey.connections.list({}), TypeError);
   await assert.rejects(latchkey.exchangePublicToken(""), TypeError);
   assert.equal(calls, 0);
