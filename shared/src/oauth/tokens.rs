@@ -68,9 +68,16 @@ pub struct ResponseShape<'a> {
     pub fields: &'a [crate::model::ConnectionField],
 }
 
-/// The value at a dot path (`authed_user.access_token`).
+/// The value at a dot path (`authed_user.access_token`); a number steps into a list
+/// (`accounts.0.base_uri`), and `a|b` is the first of the paths that has a value (a provider whose
+/// documented answer wraps what its live one does not: `access_token|data.0.access_token`).
 pub fn at_path<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
-    path.split('.').try_fold(value, |v, key| v.get(key))
+    path.split('|').find_map(|path| {
+        path.split('.').try_fold(value, |v, key| match v {
+            Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => v.get(key),
+        })
+    })
 }
 
 /// Parses a token endpoint's answer in the RFC 6749 shape.
@@ -109,9 +116,12 @@ pub fn parse_shaped_token_response(
         _ => None,
     }
     .filter(|secs| *secs > 0);
-    let scopes = path(&shape.mapping.scope)
-        .and_then(Value::as_str)
-        .map(|s| s.split(|c: char| scope_separator.contains(c) || c == ' ').filter(|p| !p.is_empty()).map(str::to_owned).collect());
+    // RFC 6749 says a string; some providers answer a list (Instagram's `permissions`).
+    let scopes = path(&shape.mapping.scope).and_then(|scope| match scope {
+        Value::String(s) => Some(s.split(|c: char| scope_separator.contains(c) || c == ' ').filter(|p| !p.is_empty()).map(str::to_owned).collect()),
+        Value::Array(items) => Some(items.iter().filter_map(Value::as_str).filter(|p| !p.is_empty()).map(str::to_owned).collect::<Vec<String>>()),
+        _ => None,
+    });
     let lookup = |path: &str| match path.strip_prefix("query:") {
         Some(param) => shape.query.get(param).map(|v| Value::String(v.clone())),
         None => at_path(&value, path).cloned(),

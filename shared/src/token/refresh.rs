@@ -60,6 +60,10 @@ pub fn needs_refresh(connection: &Connection, connector: &Connector, now: Timest
     match connector.auth_mode {
         AuthMode::ApiKey | AuthMode::Basic => false,
         mode if mode.is_machine() && connection.credentials.is_none() => true,
+        // No refresh token and no expiry from the provider: nothing could renew the token and
+        // nothing says it ends (GitHub OAuth apps, Mailchimp, Shopify); it is served until the
+        // provider refuses it.
+        AuthMode::OAuth2 if !connection.refreshable && connection.token_expiry_assumed => false,
         _ => connection.token_expires_at.is_some_and(|at| at.0 - refresh_buffer_secs(connection, connector) <= now.0),
     }
 }
