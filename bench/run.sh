@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark harness, one command: `bash bench/run.sh` writes BENCHMARKS.md.
 #   1. installs moto_server and cargo-lambda (.tools/venv) and Debian's wrk;
-#   2. builds every function, the `latchkey` CLI and the baselines (hello-world lambda_runtime and
-#      hyper) with `cargo lambda build --release`, so all share one profile;
+#   2. builds every function, the `latchkey` CLI and the baselines (hello-world lambda_runtime,
+#      the same with the AWS clients and one GetItem, and hyper) with `cargo lambda build --release`, so all share one profile;
 #   3. runs the criterion micro-benchmarks;
 #   4. starts moto_server on loopback and runs the harness, which writes BENCHMARKS.md.
 # RUNS=N sets how many times each measurement repeats (default 5).

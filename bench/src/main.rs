@@ -2,17 +2,18 @@
 //! what it needs, starts moto_server and runs it; see `bench/README.md`.
 //!
 //!   latchkey-bench --moto http://127.0.0.1:PORT [--runs 5] [--out BENCHMARKS.md]
-//!                  [--only init,calls,load,refills,bursts,sweeps,throughput,micro]
+//!                  [--only init,calls,load,refills,bursts,sweeps,throughput,proxy,audit,micro]
 
 use std::path::PathBuf;
 
+use latchkey_bench::audit_cost::{self, AuditShare};
 use latchkey_bench::fixtures::{self, CountingRelay, TokenEndpoint};
 use latchkey_bench::load::{self, LoadShape};
 use latchkey_bench::measure::Error;
 use latchkey_bench::refills::{self, Refills, RATE_PER_SECOND};
 use latchkey_bench::report::{per_million, Markdown, Stat, Usage, PRICES};
 use latchkey_bench::sections::{self, Bench};
-use latchkey_bench::{bursts, machine, micro, sweeps};
+use latchkey_bench::{bursts, machine, micro, proxy_memory, sweeps};
 
 /// Invocations per function per run in the memory and duration section.
 const INVOCATIONS: usize = 1000;
@@ -75,12 +76,22 @@ async fn main() -> Result<(), Error> {
         eprintln!("== throughput");
         load::compare(&bench.lambda_dir, &scratch, &LoadShape { seconds: 5, connections: 32, runs }, &mut md).await?;
     }
+    if wanted("proxy") {
+        eprintln!("== proxy memory on a 50 MiB answer");
+        proxy_memory::section(&bench.lambda_dir, &scratch, runs, &mut md).await?;
+    }
     if wanted("micro") {
         eprintln!("== micro-benchmarks");
         micro::section(&root.join("target/criterion"), &mut md)?;
     }
+    let audit = if wanted("audit") {
+        eprintln!("== the audit trail's and the metrics' share of a warm token");
+        Some(audit_cost::measure(&bench, INVOCATIONS).await?)
+    } else {
+        None
+    };
     if let (Some(calls), Some(issue)) = (calls, loaded.iter().find(|l| l.function == "latchkey-issue-token")) {
-        cost_section(&mut md, &calls, refills.as_ref(), Stat::of(&issue.p50_ms).median, issue.log_bytes_per_request);
+        cost_section(&mut md, &calls, refills.as_ref(), audit.as_ref(), Stat::of(&issue.p50_ms).median, issue.log_bytes_per_request);
     }
     // What earlier runs showed and what was changed because of it: written by hand, kept beside
     // the harness, carried into every report.
@@ -94,8 +105,9 @@ async fn main() -> Result<(), Error> {
     Ok(())
 }
 
-fn cost_section(md: &mut Markdown, calls: &sections::WarmCalls, refills: Option<&Refills>, p50_ms: f64, log_bytes: f64) {
-    let usage = Usage { billed_ms: p50_ms.ceil().max(1.0), memory_mb: 256.0, reads: calls.reads, kms_calls: calls.kms, log_bytes };
+fn cost_section(md: &mut Markdown, calls: &sections::WarmCalls, refills: Option<&Refills>, audit: Option<&AuditShare>, p50_ms: f64, log_bytes: f64) {
+    // The warm read is eventually consistent: half a read unit for an item under 4 KB.
+    let usage = Usage { billed_ms: p50_ms.ceil().max(1.0), memory_mb: 256.0, reads: calls.reads * 0.5, kms_calls: calls.kms, log_bytes };
     let mut cost = per_million(&usage);
     let before = cost.total();
     if let Some(refills) = refills {
@@ -106,6 +118,7 @@ fn cost_section(md: &mut Markdown, calls: &sections::WarmCalls, refills: Option<
             extra * PRICES.dynamodb_per_million_read_units,
         ));
     }
+    let filing = audit.map(|share| audit_filing(&mut cost, share));
     md.heading(2, "Cost per million warm token issuances");
     md.para(&format!(
         "From the counted calls and the measured median duration of a warm issue-token invocation (rounded up to the \
@@ -123,6 +136,9 @@ fn cost_section(md: &mut Markdown, calls: &sections::WarmCalls, refills: Option<
     let mut rows: Vec<Vec<String>> = cost.lines.iter().map(|(line, dollars)| vec![line.clone(), format!("${dollars:.4}")]).collect();
     rows.push(vec!["**total**".into(), format!("**${:.4}**", cost.total())]);
     md.table(&["line", "per million"], &rows);
+    if let (Some(share), Some(filing)) = (audit, filing) {
+        audit_paragraph(md, share, filing);
+    }
     if let Some(refills) = refills {
         let rate = RATE_PER_SECOND as f64;
         let with_old_caches = before + refills.before_per_request(rate) * PRICES.dynamodb_per_million_read_units;
@@ -140,4 +156,39 @@ fn tempdir() -> Result<PathBuf, Error> {
     let dir = std::env::temp_dir().join(latchkey::secret::random_id("latchkey-bench"));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// Dollars per million warm tokens: the audit event's bytes, filing it, and the metrics' bytes.
+#[derive(Debug, Clone, Copy)]
+struct Filing {
+    event_logs: f64,
+    writes: f64,
+    ingest: f64,
+    metric_logs: f64,
+}
+
+/// Adds audit-ingest's lines to `cost` (the log line's bytes are already in it, whole).
+fn audit_filing(cost: &mut latchkey_bench::report::Cost, share: &AuditShare) -> Filing {
+    let per_gb = PRICES.logs_per_gb_ingested;
+    let writes = share.write_units_per_event * PRICES.dynamodb_per_million_write_units;
+    // One invocation per subscription delivery, taken here as one per stored batch of events, at
+    // 128 MB for 20 ms: an upper bound (CloudWatch hands over up to 10,000 events at once).
+    let per_invocation = PRICES.lambda_per_million_requests / 1e6 + 0.020 * 0.125 * PRICES.lambda_arm64_per_gb_second;
+    let ingest = per_invocation * 1e6 / share.events_per_item.max(1.0);
+    cost.lines.push((format!("audit-ingest: DynamoDB writes ({:.3} write units per event, gzip batches)", share.write_units_per_event), writes));
+    cost.lines.push((format!("audit-ingest: Lambda (one invocation per {:.0} events, 128 MB, 20 ms)", share.events_per_item), ingest));
+    Filing { event_logs: share.event_bytes * 1e6 / 1e9 * per_gb, writes, ingest, metric_logs: share.metric_bytes * 1e6 / 1e9 * per_gb }
+}
+
+fn audit_paragraph(md: &mut Markdown, share: &AuditShare, filing: Filing) {
+    let audit_total = filing.event_logs + filing.writes + filing.ingest;
+    let verdict = if audit_total <= 0.10 { "within" } else { "over" };
+    md.para(&format!(
+        "Of a warm token's {:.0}-byte log line, {:.0} bytes are its audit event and {:.0} its metrics in Embedded Metric Format \
+         (the rest are the braces between them). The audit trail costs ${:.4} per million warm tokens: ${:.4} for the \
+         event's bytes in CloudWatch Logs, ${:.4} for filing it (DynamoDB writes) and ${:.4} for audit-ingest's invocations; \
+         {verdict} the goal of $0.10. The metrics cost ${:.4} (their bytes only: EMF makes no API call). Both are in the \
+         table above, the bytes in its CloudWatch Logs line.",
+        share.line_bytes, share.event_bytes, share.metric_bytes, audit_total, filing.event_logs, filing.writes, filing.ingest, filing.metric_logs
+    ));
 }

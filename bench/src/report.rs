@@ -75,7 +75,8 @@ pub struct Usage {
     /// Billed duration (Lambda rounds up to the millisecond).
     pub billed_ms: f64,
     pub memory_mb: f64,
-    /// Strongly consistent reads of items under 4 KB: one read unit each.
+    /// Read units per request (an item under 4 KB: 1 for a strongly consistent read, 0.5 for an
+    /// eventually consistent one).
     pub reads: f64,
     pub kms_calls: f64,
     pub log_bytes: f64,
@@ -93,7 +94,7 @@ pub fn per_million(usage: &Usage) -> Cost {
                 format!("Lambda duration ({:.0} ms billed at {:.0} MB, arm64)", usage.billed_ms, usage.memory_mb),
                 gb_seconds * p.lambda_arm64_per_gb_second * 1e6,
             ),
-            (format!("DynamoDB reads ({} per request)", usage.reads), usage.reads * p.dynamodb_per_million_read_units),
+            (format!("DynamoDB reads ({} read units per request)", usage.reads), usage.reads * p.dynamodb_per_million_read_units),
             (format!("KMS calls ({} per request)", usage.kms_calls), usage.kms_calls * p.kms_per_10k_requests * 100.0),
             (format!("CloudWatch Logs ({:.0} bytes per request)", usage.log_bytes), usage.log_bytes * 1e6 / 1e9 * p.logs_per_gb_ingested),
         ],
