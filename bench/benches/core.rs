@@ -145,7 +145,9 @@ fn app_state() -> Ports {
     let clock = Arc::new(SystemClock);
     let store = Arc::new(SqliteStore::in_memory(clock.clone()).unwrap());
     let keyring = Keyring::new(Arc::new(LocalKeyProvider::new(DataKey::generate())), CachePolicy::default());
-    Ports::new(Settings::default(), store, keyring, clock)
+    // The JWKS endpoint below listens on loopback, which the outbound policy refuses unless allowed.
+    let settings = Settings { outbound_allowed_hosts: vec!["127.0.0.1".into()], ..Settings::default() };
+    Ports::new(settings, store, keyring, clock)
 }
 
 /// Serves `body` on a loopback port for any request: the issuer's JWKS endpoint. Returns its URL.
