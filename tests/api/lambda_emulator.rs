@@ -1,4 +1,4 @@
-//! The functions as real Lambdas: the bootstraps `cargo lambda build --release` wrote, each polling
+//! The functions as real Lambdas: the bootstraps `cargo lambda build` wrote (the test profile), each polling
 //! the Lambda runtime API that `cargo lambda watch --only-lambda-apis` emulates on loopback, invoked
 //! with API Gateway HTTP API (payload v2) events (built by the benchmark harness's `events`).
 
@@ -46,10 +46,10 @@ fn cargo_lambda() -> PathBuf {
     }
 }
 
-/// The bootstrap `cargo lambda build --release` wrote for `function`.
+/// The bootstrap `cargo lambda build` wrote for `function`.
 pub fn bootstrap(function: &str) -> PathBuf {
     let path = workspace_root().join("target/lambda").join(function).join("bootstrap");
-    assert!(path.exists(), "{} is missing: `bash scripts/test.sh` builds every function with `cargo lambda build --release` before the tests", path.display());
+    assert!(path.exists(), "{} is missing: `bash scripts/test.sh` builds every binary with `cargo lambda build` before the tests", path.display());
     path
 }
 
