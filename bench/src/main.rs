@@ -125,7 +125,9 @@ fn cost_section(md: &mut Markdown, calls: &sections::WarmCalls, refills: Option<
          billed millisecond; this machine's core is faster than the share of one a 256 MB function gets, so read the \
          duration line as a floor), at us-east-1 list prices: Lambda ${}/million requests and ${}/GB-s on arm64, API \
          Gateway HTTP API ${}/million, DynamoDB on-demand ${}/million read units, KMS ${}/10,000 calls, CloudWatch Logs \
-         ${}/GB ingested. Prices as published by AWS and used here on 2026-11-23; free tiers ignored.",
+         ${}/GB ingested. Prices as published by AWS and used here on 2026-11-23; free tiers ignored. The log line \
+         counted is the function's one line per request: template.yaml sets Lambda's system log level to WARN, so its own \
+         platform lines (start and report, about 500 bytes an invocation) are not ingested.",
         PRICES.lambda_per_million_requests,
         PRICES.lambda_arm64_per_gb_second,
         PRICES.http_api_per_million_requests,

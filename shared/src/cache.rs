@@ -91,8 +91,8 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
 pub struct Caches {
     /// Authenticated callers by the SHA-256 of their credential.
     pub callers: TtlCache<String, Caller>,
-    /// Connectors by uid.
-    pub connectors: TtlCache<ConnectorUid, Connector>,
+    /// Connectors by uid, shared: a connector is large, and a warm token only reads it.
+    pub connectors: TtlCache<ConnectorUid, std::sync::Arc<Connector>>,
     /// Trusted issuers' key sets.
     pub jwks: JwksCache,
     /// The deployment's signing keys, opened.

@@ -245,3 +245,21 @@ fn alarms_watch_dead_letters_refresh_failures_server_errors_and_throttles_and_a_
         assert!(body.contains(metric), "the dashboard shows {metric}");
     }
 }
+
+#[test]
+fn lambdas_log_their_own_lines_only_and_lambda_drops_none_of_them() {
+    // Arrange
+    let template = template();
+    let logging = &template["Globals"]["Function"]["LoggingConfig"];
+
+    // Assert: platform lines (about 500 bytes an invocation) are billed, so only their warnings are
+    // kept; an application level would filter the audit lines, which carry no level (Lambda reads
+    // them as INFO), and lose the trail.
+    assert_eq!(logging["LogFormat"], "JSON");
+    assert_eq!(logging["SystemLogLevel"], "WARN");
+    assert!(logging["ApplicationLogLevel"].is_null(), "an ApplicationLogLevel would drop audit lines");
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        let own = &resource["Properties"]["LoggingConfig"];
+        assert!(own.is_null() || own["ApplicationLogLevel"].is_null(), "{name:?} filters its application log");
+    }
+}

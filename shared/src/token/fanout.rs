@@ -89,13 +89,13 @@ pub async fn refresh_due(ports: &Ports, key: &Key) -> Outcome {
 }
 
 /// The connector, from the per-instance cache (which keeps operator changes within its bound).
-async fn connector(ports: &Ports, uid: &ConnectorUid) -> Option<Connector> {
+async fn connector(ports: &Ports, uid: &ConnectorUid) -> Option<std::sync::Arc<Connector>> {
     let now = ports.clock.now();
     if let Some(connector) = ports.caches.connectors.get(uid, now) {
         return Some(connector);
     }
-    let connector = Stored::<Connector>::get(ports.store.as_ref(), &Connector::key_of(uid)).await.ok()??.record;
-    ports.caches.connectors.insert(uid.clone(), connector.clone(), now);
+    let connector = std::sync::Arc::new(Stored::<Connector>::get(ports.store.as_ref(), &Connector::key_of(uid)).await.ok()??.record);
+    ports.caches.connectors.insert(uid.clone(), std::sync::Arc::clone(&connector), now);
     Some(connector)
 }
 

@@ -1,6 +1,8 @@
 //! Issuing a provider token: the checks in their documented order, then fresh credentials, or a
 //! token narrowed to what the caller asked for (`token::narrow`).
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -100,8 +102,8 @@ pub async fn issue(ports: &Ports, caller: &Caller, uid: &ConnectorUid, request: 
 pub struct Issued {
     /// The token.
     pub token: IssuedToken,
-    /// Its connector.
-    pub connector: Connector,
+    /// Its connector, as the per-instance cache shares it.
+    pub connector: Arc<Connector>,
     /// Its connection, as it was when the token was read or refreshed.
     pub connection: Connection,
 }
@@ -176,17 +178,17 @@ fn check_granted(connector: &Connector, connection: &Connection, ask: &Narrowing
 /// The token for `ask`: the connection's own when nothing (or exactly its grant) was asked, a
 /// narrowed one where the connector can mint it, or the full one where it cannot and the caller
 /// allows a broader token.
-async fn deliver(ports: &Ports, connector: Connector, stored: Stored<Connection>, ask: NarrowingAsk, allow_broader: bool) -> Result<Issued, TokenError> {
+async fn deliver(ports: &Ports, connector: Arc<Connector>, stored: Stored<Connection>, ask: NarrowingAsk, allow_broader: bool) -> Result<Issued, TokenError> {
     if ask.is_empty() {
         let (connection, credentials) = fresh_credentials(ports, &connector, stored).await?;
-        let token = answer(connector.clone(), connection.clone(), &credentials, None)?;
+        let token = answer(&connector, &connection, &credentials, None)?;
         return Ok(Issued { token, connector, connection });
     }
     let (outcome, provider_error) = match plan::plan(&connector, &stored.record, &ask)? {
         Plan::Full => (NarrowingOutcome::Exact, None),
         Plan::Mint(mint) => match narrow::narrowed(ports, &connector, &stored, &ask, &mint).await {
             Ok(narrowed) => {
-                let token = answer_narrowed(connector.clone(), stored.record.clone(), narrowed, ask, allow_broader);
+                let token = answer_narrowed(&connector, &stored.record, narrowed, ask, allow_broader);
                 return Ok(Issued { token, connector, connection: stored.record });
             }
             Err(Failed::Token(error)) => return Err(error),
@@ -198,7 +200,7 @@ async fn deliver(ports: &Ports, connector: Connector, stored: Stored<Connection>
     let granted = Granted { scopes: connection.scopes.clone(), ..Granted::default() };
     let audit = NarrowingAudit { requested: ask, allow_broader, outcome, ways: Vec::new(), granted, minted: false, provider_error };
     narrow::log(&connection, &connector, &audit);
-    let token = answer(connector.clone(), connection.clone(), &credentials, Some(audit))?;
+    let token = answer(&connector, &connection, &credentials, Some(audit))?;
     Ok(Issued { token, connector, connection })
 }
 
@@ -232,7 +234,7 @@ fn unsupported(
     })
 }
 
-fn answer_narrowed(connector: Connector, connection: Connection, narrowed: Narrowed, ask: NarrowingAsk, allow_broader: bool) -> IssuedToken {
+fn answer_narrowed(connector: &Connector, connection: &Connection, narrowed: Narrowed, ask: NarrowingAsk, allow_broader: bool) -> IssuedToken {
     let audit = NarrowingAudit {
         requested: ask,
         allow_broader,
@@ -242,8 +244,8 @@ fn answer_narrowed(connector: Connector, connection: Connection, narrowed: Narro
         minted: narrowed.minted,
         provider_error: None,
     };
-    narrow::log(&connection, &connector, &audit);
-    let mut metadata = connection.metadata;
+    narrow::log(connection, connector, &audit);
+    let mut metadata = connection.metadata.clone();
     metadata.extend(narrowed.metadata);
     IssuedToken {
         access_token: narrowed.access_token,
@@ -252,23 +254,23 @@ fn answer_narrowed(connector: Connector, connection: Connection, narrowed: Narro
         token_type: narrowed.token_type,
         expires_at: narrowed.expires_at,
         scopes: narrowed.granted.scopes,
-        connection_id: connection.id,
-        installation_id: connection.installation_id,
-        provider: connector.provider,
-        connector: connector.uid,
+        connection_id: connection.id.clone(),
+        installation_id: connection.installation_id.clone(),
+        provider: connector.provider.clone(),
+        connector: connector.uid.clone(),
         metadata,
         narrowing: Some(audit),
     }
 }
 
 /// The connector, from the per-instance cache or the store.
-async fn connector(ports: &Ports, uid: &ConnectorUid) -> Result<Option<Connector>, TokenError> {
+async fn connector(ports: &Ports, uid: &ConnectorUid) -> Result<Option<Arc<Connector>>, TokenError> {
     if let Some(connector) = ports.caches.connectors.get(uid, ports.clock.now()) {
         return Ok(Some(connector));
     }
-    let connector = Stored::<Connector>::get(ports.store.as_ref(), &Connector::key_of(uid)).await?.map(|s| s.record);
+    let connector = Stored::<Connector>::get(ports.store.as_ref(), &Connector::key_of(uid)).await?.map(|s| Arc::new(s.record));
     if let Some(connector) = &connector {
-        ports.caches.connectors.insert(uid.clone(), connector.clone(), ports.clock.now());
+        ports.caches.connectors.insert(uid.clone(), Arc::clone(connector), ports.clock.now());
     }
     Ok(connector)
 }
@@ -349,7 +351,7 @@ pub(crate) async fn install_machine_connection(
         .ok_or_else(|| TokenError::InstallationRequired { connector: connector.uid.to_string() })
 }
 
-fn answer(connector: Connector, connection: Connection, credentials: &Credentials, narrowing: Option<NarrowingAudit>) -> Result<IssuedToken, TokenError> {
+fn answer(connector: &Connector, connection: &Connection, credentials: &Credentials, narrowing: Option<NarrowingAudit>) -> Result<IssuedToken, TokenError> {
     let (access_token, token_type, expires_at) = match connector.auth_mode {
         AuthMode::ApiKey => (credentials.api_key.clone(), "api_key".to_owned(), None),
         AuthMode::Basic => {
@@ -364,7 +366,7 @@ fn answer(connector: Connector, connection: Connection, credentials: &Credential
             connection.token_expires_at.filter(|_| !connection.token_expiry_assumed),
         ),
     };
-    let access_token = access_token.ok_or_else(|| authorization_required(&connection))?;
+    let access_token = access_token.ok_or_else(|| authorization_required(connection))?;
     Ok(IssuedToken {
         access_token: SecretString::new(access_token),
         user_access_token: credentials.user_access_token.clone().map(SecretString::new),
@@ -372,11 +374,11 @@ fn answer(connector: Connector, connection: Connection, credentials: &Credential
         expires_at,
         // What the connection's token can do, never the request echoed back.
         scopes: connection.scopes.clone(),
-        connection_id: connection.id,
-        installation_id: connection.installation_id,
-        provider: connector.provider,
-        connector: connector.uid,
-        metadata: connection.metadata,
+        connection_id: connection.id.clone(),
+        installation_id: connection.installation_id.clone(),
+        provider: connector.provider.clone(),
+        connector: connector.uid.clone(),
+        metadata: connection.metadata.clone(),
         narrowing,
     })
 }
