@@ -185,12 +185,25 @@ fn audit_filing(cost: &mut latchkey_bench::report::Cost, share: &AuditShare) -> 
 fn audit_paragraph(md: &mut Markdown, share: &AuditShare, filing: Filing) {
     let audit_total = filing.event_logs + filing.writes + filing.ingest;
     let verdict = if audit_total <= 0.10 { "within" } else { "over" };
+    let parts = if share.metric_bytes < 1.0 {
+        format!(
+            "Of a warm token's {:.0}-byte log line, {:.0} bytes are its audit event; the rest are the braces around it. The \
+             line carries no metrics: token latency, the one metric a warm token moves, is derived from the event by a \
+             CloudWatch Logs metric filter in template.yaml, which bills no bytes and no call (the metric itself is billed \
+             by the month, not by the token).",
+            share.line_bytes, share.event_bytes
+        )
+    } else {
+        format!(
+            "Of a warm token's {:.0}-byte log line, {:.0} bytes are its audit event and {:.0} its metrics in Embedded Metric \
+             Format (the rest are the braces between them). The metrics cost ${:.4} (their bytes only: EMF makes no API call).",
+            share.line_bytes, share.event_bytes, share.metric_bytes, filing.metric_logs
+        )
+    };
     md.para(&format!(
-        "Of a warm token's {:.0}-byte log line, {:.0} bytes are its audit event and {:.0} its metrics in Embedded Metric Format \
-         (the rest are the braces between them). The audit trail costs ${:.4} per million warm tokens: ${:.4} for the \
-         event's bytes in CloudWatch Logs, ${:.4} for filing it (DynamoDB writes) and ${:.4} for audit-ingest's invocations; \
-         {verdict} the goal of $0.10. The metrics cost ${:.4} (their bytes only: EMF makes no API call). Both are in the \
-         table above, the bytes in its CloudWatch Logs line.",
-        share.line_bytes, share.event_bytes, share.metric_bytes, audit_total, filing.event_logs, filing.writes, filing.ingest, filing.metric_logs
+        "{parts} The audit trail costs ${:.4} per million warm tokens: ${:.4} for the event's bytes in CloudWatch Logs, \
+         ${:.4} for filing it (DynamoDB writes) and ${:.4} for audit-ingest's invocations; {verdict} the goal of $0.10. All \
+         of it is in the table above, the bytes in its CloudWatch Logs line.",
+        audit_total, filing.event_logs, filing.writes, filing.ingest
     ));
 }

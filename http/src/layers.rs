@@ -93,10 +93,11 @@ pub async fn access_log(State(ports): State<Ports>, request: Request, next: Next
     response
 }
 
-/// A Lambda's line for one request: the request's metrics as an EMF document, and its audit event
-/// or else its access fields.
+/// A Lambda's line for one request: the request's metrics as an EMF document (but those CloudWatch
+/// derives from the audit event), and its audit event or else its access fields.
 fn request_line(method: &Method, route: Option<&str>, status: u16, micros: u64, audit: Option<&AuditEvent>, metrics: &[Metric]) -> String {
-    let mut line = if metrics.is_empty() { serde_json::Map::new() } else { emf_document(metrics, now_ms()) };
+    let carried: Vec<Metric> = metrics.iter().filter(|metric| audit.is_none() || !metric.derived_from_audit()).cloned().collect();
+    let mut line = if carried.is_empty() { serde_json::Map::new() } else { emf_document(&carried, now_ms()) };
     match audit.and_then(|event| serde_json::to_value(event).ok()) {
         Some(event) => {
             line.insert("audit".into(), event);
@@ -116,7 +117,10 @@ fn request_metrics(route: Option<&str>, response: &Response, micros: u64) -> Vec
     let status = response.status().as_u16();
     let mut metrics = Vec::new();
     match route {
-        Some("/v1/token/{connector}") => metrics.push(Metric::TokenLatency { seconds: micros as f64 / 1e6, status }),
+        Some("/v1/token/{connector}") => {
+            let outcome = response.extensions().get::<ErrorCode>().map_or("ok", |code| code.as_str());
+            metrics.push(Metric::TokenLatency { seconds: micros as f64 / 1e6, status, outcome });
+        }
         Some("/v1/proxy/{connector}/{*path}") => {
             let upstream = response.headers().contains_key("x-latchkey-upstream");
             metrics.push(Metric::ProxyCall { status, upstream });

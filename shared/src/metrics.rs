@@ -22,8 +22,9 @@ const LATENCY_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.
 pub enum Metric {
     /// A provider refresh finished: `refreshed`, `refused`, `rate_limited`, `unavailable`, `error`.
     Refresh { connector: String, outcome: &'static str },
-    /// A token request was answered (any status), after this many seconds.
-    TokenLatency { seconds: f64, status: u16 },
+    /// A token request was answered (any status), after this many seconds, with `outcome`: `ok`
+    /// or its error code.
+    TokenLatency { seconds: f64, status: u16, outcome: &'static str },
     /// A proxied call was answered: the provider's status, or Latchkey's own when `upstream` is false.
     ProxyCall { status: u16, upstream: bool },
     /// A webhook delivery attempt: `delivered`, `retrying` or `failed`.
@@ -37,11 +38,23 @@ impl Metric {
     fn emf(&self) -> (&'static str, &'static str, f64, Vec<(&'static str, String)>) {
         match self {
             Metric::Refresh { connector, outcome } => ("Refreshes", "Count", 1.0, vec![("Outcome", outcome.to_string()), ("Connector", connector.clone())]),
-            Metric::TokenLatency { seconds, status } => ("TokenLatency", "Milliseconds", seconds * 1000.0, vec![("StatusClass", status_class(*status))]),
+            // Microseconds by outcome: the same metric template.yaml's filter derives from audit lines.
+            Metric::TokenLatency { seconds, outcome, .. } => ("TokenLatency", "Microseconds", (seconds * 1e6).round(), vec![("Outcome", outcome.to_string())]),
             Metric::ProxyCall { status, upstream } => ("ProxyCalls", "Count", 1.0, vec![("Status", status.to_string()), ("Upstream", upstream.to_string())]),
             Metric::WebhookDelivery { outcome } => ("WebhookDeliveries", "Count", 1.0, vec![("Outcome", outcome.to_string())]),
             Metric::AuthRefusal { code } => ("AuthRefusals", "Count", 1.0, vec![("Code", code.clone())]),
         }
+    }
+}
+
+impl Metric {
+    /// Whether CloudWatch derives this metric from the request's audit line, so that a line which
+    /// carries an audit event need not repeat it in Embedded Metric Format: template.yaml's metric
+    /// filter on the token function's log reads `audit.detail.micros` by `audit.outcome` from every
+    /// `token_issued` event. A warm token's line is then its event alone (about 200 bytes fewer,
+    /// billed on every token).
+    pub fn derived_from_audit(&self) -> bool {
+        matches!(self, Metric::TokenLatency { .. })
     }
 }
 
@@ -127,7 +140,7 @@ impl Registry {
             Metric::ProxyCall { status, upstream } => ("latchkey_proxy_calls_total", vec![("status", status.to_string()), ("upstream", upstream.to_string())]),
             Metric::WebhookDelivery { outcome } => ("latchkey_webhook_deliveries_total", vec![("outcome", outcome.to_string())]),
             Metric::AuthRefusal { code } => ("latchkey_auth_refusals_total", vec![("code", code.clone())]),
-            Metric::TokenLatency { seconds, status } => {
+            Metric::TokenLatency { seconds, status, .. } => {
                 let mut latency = self.latency.lock().unwrap_or_else(|e| e.into_inner());
                 let histogram = latency.entry(status_class(*status)).or_default();
                 for (bucket, bound) in histogram.buckets.iter_mut().zip(LATENCY_BUCKETS) {
@@ -198,7 +211,7 @@ mod tests {
         let registry = Registry::default();
         registry.record(&Metric::AuthRefusal { code: "unauthenticated".into() });
         registry.record(&Metric::AuthRefusal { code: "unauthenticated".into() });
-        registry.record(&Metric::TokenLatency { seconds: 0.02, status: 200 });
+        registry.record(&Metric::TokenLatency { seconds: 0.02, status: 200, outcome: "ok" });
         registry.record(&Metric::Refresh { connector: "a\"b".into(), outcome: "refreshed" });
         let text = registry.render();
         assert!(text.contains("latchkey_auth_refusals_total{code=\"unauthenticated\"} 2\n"), "{text}");

@@ -11,9 +11,38 @@ use crate::outbox::{Outbox, RefreshQueue};
 use crate::settings::Settings;
 use crate::store::ItemStore;
 
-/// The ports every flow works over.
+/// The ports every flow works over: a handle to the [`Adapters`] wired once per process. Each
+/// request's extractors and layers take a copy of it, so a copy is one reference count, not one per
+/// adapter: under load those counts are shared by every core, and each one touched is a cache line
+/// moved between them.
+#[derive(Clone)]
+pub struct Ports(Arc<Adapters>);
+
+impl std::ops::Deref for Ports {
+    type Target = Adapters;
+
+    fn deref(&self) -> &Adapters {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Ports {
+    /// Wiring (the `with_` methods, a test swapping an adapter) happens before any copy is shared;
+    /// were one shared, it would keep the adapters it had.
+    fn deref_mut(&mut self) -> &mut Adapters {
+        Arc::make_mut(&mut self.0)
+    }
+}
+
+impl std::fmt::Debug for Ports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The adapters themselves.
 #[derive(Debug, Clone)]
-pub struct Ports {
+pub struct Adapters {
     /// What the operator configured.
     pub settings: Arc<Settings>,
     /// The item store.
@@ -40,7 +69,7 @@ impl Ports {
     /// Wires built adapters; webhook deliveries wait for the sweep until an outbox is given.
     pub fn new(settings: Settings, store: Arc<dyn ItemStore>, keyring: Keyring, clock: Arc<dyn Clock>) -> Self {
         let outbound = Outbound::new(OutboundPolicy { allowed_hosts: settings.outbound_allowed_hosts.clone() }, RetryPolicy::default());
-        Self {
+        Self(Arc::new(Adapters {
             settings: Arc::new(settings),
             store,
             keyring,
@@ -51,7 +80,7 @@ impl Ports {
             audit: crate::audit::AuditSink::Log,
             refresh_queue: RefreshQueue::in_process(),
             metrics: crate::metrics::MetricsSink::Off,
-        }
+        }))
     }
 
     /// The same ports with `sink` for metrics.

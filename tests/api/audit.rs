@@ -185,14 +185,38 @@ async fn on_lambda_a_request_is_one_log_line_with_its_event_and_metrics_and_audi
     let event_line = with_event[0];
     assert_eq!(event_line["audit"]["action"], "token_issued");
     assert!(event_line["audit"]["id"].as_str().unwrap().starts_with("aud_"), "the subscription filter matches `aud_*`");
-    assert_eq!(event_line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "TokenLatency");
-    assert!(event_line["TokenLatency"].as_f64().is_some());
+    // The token's latency is not repeated in EMF: the template's metric filter reads it from the event.
+    assert!(event_line.get("_aws").is_none() && event_line.get("TokenLatency").is_none(), "{event_line}");
+    let filter = token_latency_filter();
+    let at = |path: &str| path.trim_start_matches("$.").split('.').fold(event_line, |value, key| &value[key]);
+    assert_eq!(filter["FilterPattern"].as_str(), Some(r#"{ $.audit.action = "token_issued" }"#));
+    assert_eq!(at("$.audit.action"), "token_issued");
+    let transform = &filter["MetricTransformations"][0];
+    assert!(at(transform["MetricValue"].as_str().unwrap()).as_u64().is_some_and(|micros| micros > 0), "{event_line}");
+    assert_eq!(at(transform["Dimensions"][0]["Value"].as_str().unwrap()), "ok");
+    assert_eq!((transform["MetricName"].as_str(), transform["Unit"].as_str()), (Some("TokenLatency"), Some("Microseconds")));
+    // A refusal has no event: its line carries the same metric, with the same unit and dimension, in EMF.
     let refusal = parsed.iter().find(|l| l["AuthRefusals"].is_number()).expect("a line for the refusal");
     assert_eq!((refusal["Code"].as_str(), refusal["status"].as_u64()), (Some("unauthenticated"), Some(401)));
+    assert_eq!(refusal["Outcome"].as_str(), Some("unauthenticated"));
+    assert!(refusal["TokenLatency"].as_f64().is_some());
+    let directives = refusal["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+    let latency = directives.iter().find(|d| d["Metrics"][0]["Name"] == "TokenLatency").expect("TokenLatency in EMF");
+    assert_eq!((latency["Metrics"][0]["Unit"].as_str(), &latency["Dimensions"][0]), (Some("Microseconds"), &json!(["Outcome"])));
     for secret in ["acme-key-lines-9", user_key.expose(), "lk_sk_made_up_key"] {
         assert!(lines.iter().all(|l| !l.contains(secret)), "no secret in the log");
     }
     assert!(filed.is_null(), "audit-ingest succeeded: {filed}");
     let listed = trail(&app, &project.secret_key, "?action=token_issued").await;
     assert_eq!(listed["data"][0]["id"], event_line["audit"]["id"], "the line's event is in the trail: {listed}");
+}
+
+/// template.yaml's metric filter that derives token latency from the token function's audit lines.
+fn token_latency_filter() -> serde_yaml::Value {
+    let text = std::fs::read_to_string(crate::helpers::workspace_root().join("template.yaml")).unwrap();
+    let template: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let filter = template["Resources"]["IssueTokenLatencyMetricFilter"]["Properties"].clone();
+    // `!Ref IssueTokenLogGroup`, a tagged value.
+    assert!(serde_yaml::to_string(&filter["LogGroupName"]).unwrap().contains("IssueTokenLogGroup"), "{filter:?}");
+    filter
 }

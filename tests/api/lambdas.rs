@@ -167,6 +167,7 @@ async fn init_opens_the_store_connection_and_warm_requests_read_once_and_never_c
     let (init_connections, init_calls) = (dynamo.connections(), dynamo.take());
     let host = app.base.trim_start_matches("http://").to_owned();
     let call = Call::post("/v1/token/keys%2Facme", json!({"subject": {"type": "user", "id": "user-9"}})).bearer(user_key.expose());
+    let cached_since = std::time::Instant::now();
     let first = emulator.invoke(function, &call.event(&host)).await;
     let (first_dynamo, first_kms) = (dynamo.take(), kms.take());
 
@@ -175,6 +176,12 @@ async fn init_opens_the_store_connection_and_warm_requests_read_once_and_never_c
     for _ in 0..20 {
         statuses.push(emulator.invoke(function, &call.event(&host)).await.status);
     }
+    // The caller and the connector are trusted from the cache for a bounded time (operator changes
+    // must reach every instance): on a loaded machine the requests may outlast it, and each time
+    // it runs out those two are read again. Entries age in whole seconds, so one may go after
+    // TTL - 1 seconds.
+    let windows = (cached_since.elapsed().as_secs_f64() / (latchkey::cache::REVOCABLE_TTL_SECS - 1) as f64).floor() as u64;
+    let rereads = 2 * windows;
 
     // Assert: init opened the one connection every request then reused; a warm request makes one
     // store read and no KMS call (the first one unwrapped the data key once).
@@ -183,8 +190,9 @@ async fn init_opens_the_store_connection_and_warm_requests_read_once_and_never_c
     assert!(first_kms.get("Decrypt").is_some_and(|n| *n <= 1), "{first_kms:?} {first_dynamo:?}");
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     let warm = dynamo.take();
-    assert_eq!(warm.values().sum::<u64>(), 20, "one store call per warm request: {warm:?}");
-    assert_eq!(warm.get("GetItem"), Some(&20), "{warm:?}");
+    let reads = warm.get("GetItem").copied().unwrap_or_default();
+    assert_eq!(warm.values().sum::<u64>(), reads, "reads only: {warm:?}");
+    assert!((20..=20 + rereads).contains(&reads), "one store read per warm request ({rereads} cache rereads allowed): {warm:?}");
     assert!(kms.take().is_empty(), "a warm request never calls KMS");
     // Clients built per request would open 21 connections. The pool takes a connection back just
     // after its response is read, so a request sent in that instant may open a second one.
