@@ -11,6 +11,8 @@ pub fn init() {
         // Lambda adds its own timestamp; the request id comes from the runtime's span.
         builder.json().without_time().with_current_span(false).with_span_list(false).try_init()
     } else {
-        builder.with_writer(std::io::stderr).try_init()
+        // Colour only for a person at a terminal: a log file or a collector gets plain text.
+        use std::io::IsTerminal;
+        builder.with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal()).try_init()
     };
 }
