@@ -115,10 +115,11 @@ fn request_line(method: &Method, route: Option<&str>, status: u16, micros: u64, 
 /// The metrics a request moves: token latency, proxy calls by status, refusals by code.
 fn request_metrics(route: Option<&str>, response: &Response, micros: u64) -> Vec<Metric> {
     let status = response.status().as_u16();
+    let code = response.extensions().get::<ErrorCode>().copied();
     let mut metrics = Vec::new();
     match route {
         Some("/v1/token/{connector}") => {
-            let outcome = response.extensions().get::<ErrorCode>().map_or("ok", |code| code.as_str());
+            let outcome = code.map_or("ok", ErrorCode::as_str);
             metrics.push(Metric::TokenLatency { seconds: micros as f64 / 1e6, status, outcome });
         }
         Some("/v1/proxy/{connector}/{*path}") => {
@@ -127,7 +128,7 @@ fn request_metrics(route: Option<&str>, response: &Response, micros: u64) -> Vec
         }
         _ => {}
     }
-    if let (401 | 403, Some(code)) = (status, response.extensions().get::<ErrorCode>()) {
+    if let (401 | 403, Some(code)) = (status, code) {
         metrics.push(Metric::AuthRefusal { code: code.as_str().to_owned() });
     }
     metrics

@@ -88,15 +88,9 @@ pub async fn refresh_due(ports: &Ports, key: &Key) -> Outcome {
     }
 }
 
-/// The connector, from the per-instance cache (which keeps operator changes within its bound).
+/// The connector, as the token path reads it; a store failure skips the lane this pass.
 async fn connector(ports: &Ports, uid: &ConnectorUid) -> Option<std::sync::Arc<Connector>> {
-    let now = ports.clock.now();
-    if let Some(connector) = ports.caches.connectors.get(uid, now) {
-        return Some(connector);
-    }
-    let connector = std::sync::Arc::new(Stored::<Connector>::get(ports.store.as_ref(), &Connector::key_of(uid)).await.ok()??.record);
-    ports.caches.connectors.insert(uid.clone(), std::sync::Arc::clone(&connector), now);
-    Some(connector)
+    super::issue::connector(ports, uid).await.ok().flatten()
 }
 
 /// Reads each connector once before the lanes start, so lanes that start together do not each

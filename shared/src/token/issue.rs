@@ -263,8 +263,9 @@ fn answer_narrowed(connector: &Connector, connection: &Connection, narrowed: Nar
     }
 }
 
-/// The connector, from the per-instance cache or the store.
-async fn connector(ports: &Ports, uid: &ConnectorUid) -> Result<Option<Arc<Connector>>, TokenError> {
+/// The connector, from the per-instance cache (which keeps operator changes within its bound) or
+/// the store. The refresh fan-out reads connectors through it too.
+pub(crate) async fn connector(ports: &Ports, uid: &ConnectorUid) -> Result<Option<Arc<Connector>>, TokenError> {
     if let Some(connector) = ports.caches.connectors.get(uid, ports.clock.now()) {
         return Ok(Some(connector));
     }
