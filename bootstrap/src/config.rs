@@ -80,80 +80,87 @@ impl Config {
     /// Reads the configuration through `var`, which answers a variable's value if it is set.
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let data_dir = PathBuf::from(var("LATCHKEY_DATA_DIR").unwrap_or_else(|| ".latchkey".into()));
-        let store = match var("LATCHKEY_STORE").as_deref().unwrap_or("sqlite") {
-            "sqlite" => StoreConfig::Sqlite { path: var("LATCHKEY_SQLITE_PATH").map(PathBuf::from).unwrap_or_else(|| data_dir.join("latchkey.sqlite3")) },
-            "dynamodb" => StoreConfig::Dynamo {
-                table: var("LATCHKEY_TABLE").ok_or_else(|| ConfigError("LATCHKEY_TABLE is required when LATCHKEY_STORE=dynamodb".into()))?,
-                endpoint: var("LATCHKEY_DYNAMODB_ENDPOINT"),
-            },
-            other => return Err(ConfigError(format!("LATCHKEY_STORE must be sqlite or dynamodb, not {other:?}"))),
-        };
-        let keyring = match var("LATCHKEY_KEYRING").as_deref().unwrap_or("local") {
-            "local" => KeyringConfig::Local {
-                key_file: var("LATCHKEY_MASTER_KEY_FILE").map(PathBuf::from).unwrap_or_else(|| data_dir.join("master.key")),
-                key: var("LATCHKEY_MASTER_KEY").map(SecretString::new),
-            },
-            "kms" => KeyringConfig::Kms {
-                key_id: var("LATCHKEY_KMS_KEY_ID").ok_or_else(|| ConfigError("LATCHKEY_KMS_KEY_ID is required when LATCHKEY_KEYRING=kms".into()))?,
-                endpoint: var("LATCHKEY_KMS_ENDPOINT"),
-            },
-            other => return Err(ConfigError(format!("LATCHKEY_KEYRING must be local or kms, not {other:?}"))),
-        };
-        let number = |name: &str, default: u64| -> Result<u64, ConfigError> {
-            var(name).map_or(Ok(default), |v| v.parse().map_err(|_| ConfigError(format!("{name} must be a whole number"))))
-        };
         let defaults = CachePolicy::default();
         let key_cache = CachePolicy {
-            max_age: Duration::from_secs(number("LATCHKEY_KEY_CACHE_MAX_AGE_SECS", defaults.max_age.as_secs())?),
-            max_uses: number("LATCHKEY_KEY_CACHE_MAX_USES", defaults.max_uses)?,
+            max_age: Duration::from_secs(number(&var, "LATCHKEY_KEY_CACHE_MAX_AGE_SECS", defaults.max_age.as_secs())?),
+            max_uses: number(&var, "LATCHKEY_KEY_CACHE_MAX_USES", defaults.max_uses)?,
             max_entries: defaults.max_entries,
         };
-        let public_url = match var("LATCHKEY_PUBLIC_URL") {
-            Some(url) => Some(parse_public_url(&url)?),
-            None => None,
-        };
-        let link_token_ttl_secs = number("LATCHKEY_LINK_TOKEN_TTL_SECS", 4 * 3600)? as i64;
-        let update_link_token_ttl_secs = number("LATCHKEY_UPDATE_LINK_TOKEN_TTL_SECS", 1800)? as i64;
-        if link_token_ttl_secs == 0 || update_link_token_ttl_secs == 0 {
-            return Err(ConfigError("link token lifetimes must be positive".into()));
-        }
-        let webhook_retry_base = Duration::from_millis(number("LATCHKEY_WEBHOOK_RETRY_BASE_MS", 2000)?);
-        let allowed_hosts = var("LATCHKEY_ALLOWED_HOSTS").map(|v| parse_hosts("LATCHKEY_ALLOWED_HOSTS", &v)).transpose()?.unwrap_or_default();
-        let outbound_allowed_hosts = var("LATCHKEY_OUTBOUND_ALLOW").map(|v| parse_hosts("LATCHKEY_OUTBOUND_ALLOW", &v)).transpose()?.unwrap_or_default();
-        let audit_retention_days = number("LATCHKEY_AUDIT_RETENTION_DAYS", 90)?;
-        if !(1..=3650).contains(&audit_retention_days) {
-            return Err(ConfigError("LATCHKEY_AUDIT_RETENTION_DAYS must be 1 to 3650".into()));
-        }
-        let defaults = Settings::default();
-        let refresh_concurrency_per_connector =
-            number("LATCHKEY_REFRESH_CONCURRENCY_PER_CONNECTOR", defaults.refresh_concurrency_per_connector as u64)? as usize;
-        let refresh_concurrency = number("LATCHKEY_REFRESH_CONCURRENCY", defaults.refresh_concurrency as u64)? as usize;
-        if !(1..=1000).contains(&refresh_concurrency_per_connector) || !(1..=1000).contains(&refresh_concurrency) {
-            return Err(ConfigError("LATCHKEY_REFRESH_CONCURRENCY and LATCHKEY_REFRESH_CONCURRENCY_PER_CONNECTOR must be 1 to 1000".into()));
-        }
-        let operator_token_sha256 = operator_token(var("LATCHKEY_OPERATOR_TOKEN"), var("LATCHKEY_OPERATOR_TOKEN_SHA256"))?;
-        let settings = Settings {
-            public_url,
-            allowed_hosts,
-            link_token_ttl_secs,
-            update_link_token_ttl_secs,
-            webhook_retry_base,
-            outbound_allowed_hosts,
-            audit_retention_days: audit_retention_days as u32,
-            refresh_concurrency_per_connector,
-            refresh_concurrency,
-            operator_token_sha256,
-        };
         Ok(Self {
-            store,
-            keyring,
+            store: store_config(&var, &data_dir)?,
+            keyring: keyring_config(&var, &data_dir)?,
             key_cache,
-            settings,
+            settings: settings(&var)?,
             webhook_queue_url: var("LATCHKEY_WEBHOOK_QUEUE_URL"),
             sqs_endpoint: var("LATCHKEY_SQS_ENDPOINT"),
             refresh_queue_url: var("LATCHKEY_REFRESH_QUEUE_URL"),
         })
     }
+}
+
+/// A whole-number variable, or `default` when it is unset.
+fn number(var: &impl Fn(&str) -> Option<String>, name: &str, default: u64) -> Result<u64, ConfigError> {
+    var(name).map_or(Ok(default), |v| v.parse().map_err(|_| ConfigError(format!("{name} must be a whole number"))))
+}
+
+/// `LATCHKEY_STORE` and what it needs.
+fn store_config(var: &impl Fn(&str) -> Option<String>, data_dir: &std::path::Path) -> Result<StoreConfig, ConfigError> {
+    match var("LATCHKEY_STORE").as_deref().unwrap_or("sqlite") {
+        "sqlite" => Ok(StoreConfig::Sqlite { path: var("LATCHKEY_SQLITE_PATH").map(PathBuf::from).unwrap_or_else(|| data_dir.join("latchkey.sqlite3")) }),
+        "dynamodb" => Ok(StoreConfig::Dynamo {
+            table: var("LATCHKEY_TABLE").ok_or_else(|| ConfigError("LATCHKEY_TABLE is required when LATCHKEY_STORE=dynamodb".into()))?,
+            endpoint: var("LATCHKEY_DYNAMODB_ENDPOINT"),
+        }),
+        other => Err(ConfigError(format!("LATCHKEY_STORE must be sqlite or dynamodb, not {other:?}"))),
+    }
+}
+
+/// `LATCHKEY_KEYRING` and what it needs.
+fn keyring_config(var: &impl Fn(&str) -> Option<String>, data_dir: &std::path::Path) -> Result<KeyringConfig, ConfigError> {
+    match var("LATCHKEY_KEYRING").as_deref().unwrap_or("local") {
+        "local" => Ok(KeyringConfig::Local {
+            key_file: var("LATCHKEY_MASTER_KEY_FILE").map(PathBuf::from).unwrap_or_else(|| data_dir.join("master.key")),
+            key: var("LATCHKEY_MASTER_KEY").map(SecretString::new),
+        }),
+        "kms" => Ok(KeyringConfig::Kms {
+            key_id: var("LATCHKEY_KMS_KEY_ID").ok_or_else(|| ConfigError("LATCHKEY_KMS_KEY_ID is required when LATCHKEY_KEYRING=kms".into()))?,
+            endpoint: var("LATCHKEY_KMS_ENDPOINT"),
+        }),
+        other => Err(ConfigError(format!("LATCHKEY_KEYRING must be local or kms, not {other:?}"))),
+    }
+}
+
+/// The domain's settings, each checked against its range.
+fn settings(var: &impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+    let public_url = var("LATCHKEY_PUBLIC_URL").map(|url| parse_public_url(&url)).transpose()?;
+    let link_token_ttl_secs = number(var, "LATCHKEY_LINK_TOKEN_TTL_SECS", 4 * 3600)? as i64;
+    let update_link_token_ttl_secs = number(var, "LATCHKEY_UPDATE_LINK_TOKEN_TTL_SECS", 1800)? as i64;
+    if link_token_ttl_secs == 0 || update_link_token_ttl_secs == 0 {
+        return Err(ConfigError("link token lifetimes must be positive".into()));
+    }
+    let audit_retention_days = number(var, "LATCHKEY_AUDIT_RETENTION_DAYS", 90)?;
+    if !(1..=3650).contains(&audit_retention_days) {
+        return Err(ConfigError("LATCHKEY_AUDIT_RETENTION_DAYS must be 1 to 3650".into()));
+    }
+    let defaults = Settings::default();
+    let refresh_concurrency_per_connector =
+        number(var, "LATCHKEY_REFRESH_CONCURRENCY_PER_CONNECTOR", defaults.refresh_concurrency_per_connector as u64)? as usize;
+    let refresh_concurrency = number(var, "LATCHKEY_REFRESH_CONCURRENCY", defaults.refresh_concurrency as u64)? as usize;
+    if !(1..=1000).contains(&refresh_concurrency_per_connector) || !(1..=1000).contains(&refresh_concurrency) {
+        return Err(ConfigError("LATCHKEY_REFRESH_CONCURRENCY and LATCHKEY_REFRESH_CONCURRENCY_PER_CONNECTOR must be 1 to 1000".into()));
+    }
+    Ok(Settings {
+        public_url,
+        allowed_hosts: var("LATCHKEY_ALLOWED_HOSTS").map(|v| parse_hosts("LATCHKEY_ALLOWED_HOSTS", &v)).transpose()?.unwrap_or_default(),
+        link_token_ttl_secs,
+        update_link_token_ttl_secs,
+        webhook_retry_base: Duration::from_millis(number(var, "LATCHKEY_WEBHOOK_RETRY_BASE_MS", 2000)?),
+        outbound_allowed_hosts: var("LATCHKEY_OUTBOUND_ALLOW").map(|v| parse_hosts("LATCHKEY_OUTBOUND_ALLOW", &v)).transpose()?.unwrap_or_default(),
+        audit_retention_days: audit_retention_days as u32,
+        refresh_concurrency_per_connector,
+        refresh_concurrency,
+        operator_token_sha256: operator_token(var("LATCHKEY_OPERATOR_TOKEN"), var("LATCHKEY_OPERATOR_TOKEN_SHA256"))?,
+    })
 }
 
 /// The operator token's SHA-256: from `LATCHKEY_OPERATOR_TOKEN` (the token, at least 32

@@ -14,6 +14,7 @@ use latchkey::Ports;
 
 use crate::audit::PendingAudit;
 use crate::error::{ApiError, ErrorCode};
+use crate::routes::{endpoint_at, Endpoint};
 
 /// Requests larger than this are refused with 413, as API Gateway would.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -66,7 +67,8 @@ pub async fn access_log(State(ports): State<Ports>, request: Request, next: Next
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     let mut response = next.run(request).await;
     let (status, micros) = (response.status().as_u16(), started.elapsed().as_micros() as u64);
-    let metrics = request_metrics(route.as_deref(), &response, micros);
+    let endpoint = route.as_deref().and_then(|path| endpoint_at(method.as_str(), path));
+    let metrics = request_metrics(endpoint, &response, micros);
     let audit = response.extensions_mut().remove::<PendingAudit>().map(|PendingAudit(mut event)| {
         if event.action != AuditAction::TokenIssued {
             event.detail.entry("method").or_insert_with(|| method.as_str().into());
@@ -113,16 +115,16 @@ fn request_line(method: &Method, route: Option<&str>, status: u16, micros: u64, 
 }
 
 /// The metrics a request moves: token latency, proxy calls by status, refusals by code.
-fn request_metrics(route: Option<&str>, response: &Response, micros: u64) -> Vec<Metric> {
+fn request_metrics(endpoint: Option<Endpoint>, response: &Response, micros: u64) -> Vec<Metric> {
     let status = response.status().as_u16();
     let code = response.extensions().get::<ErrorCode>().copied();
     let mut metrics = Vec::new();
-    match route {
-        Some("/v1/token/{connector}") => {
+    match endpoint {
+        Some(Endpoint::IssueToken) => {
             let outcome = code.map_or("ok", ErrorCode::as_str);
             metrics.push(Metric::TokenLatency { seconds: micros as f64 / 1e6, status, outcome });
         }
-        Some("/v1/proxy/{connector}/{*path}") => {
+        Some(Endpoint::Proxy) => {
             let upstream = response.headers().contains_key("x-latchkey-upstream");
             metrics.push(Metric::ProxyCall { status, upstream });
         }

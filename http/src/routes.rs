@@ -205,9 +205,22 @@ pub fn routes_of(function: Option<Function>) -> impl Iterator<Item = &'static Ro
     ROUTES.iter().filter(move |route| function.is_none_or(|f| route.function == f))
 }
 
+/// The endpoint a request matched: its method (or `ANY`) at the path template the router matched.
+pub fn endpoint_at(method: &str, path: &str) -> Option<Endpoint> {
+    ROUTES.iter().find(|route| route.path == path && (route.method == method || route.method == "ANY")).map(|route| route.endpoint)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_matched_template_and_method_name_their_endpoint() {
+        assert_eq!(endpoint_at("POST", "/v1/token/{connector}"), Some(Endpoint::IssueToken));
+        assert_eq!(endpoint_at("DELETE", "/v1/proxy/{connector}/{*path}"), Some(Endpoint::Proxy));
+        assert_eq!(endpoint_at("GET", "/v1/token/{connector}"), None);
+        assert_eq!(endpoint_at("GET", "/v1/nowhere"), None);
+    }
 
     #[test]
     fn every_function_serves_at_least_one_route_and_routes_are_unique() {

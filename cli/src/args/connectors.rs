@@ -122,32 +122,7 @@ pub enum RevocationScopeArg {
 #[derive(Debug, Subcommand)]
 pub enum ConnectorsCommand {
     /// Create a connector such as slack/acme-slack.
-    Create {
-        #[arg(long)]
-        uid: String,
-        /// The name people see on the Connect page.
-        #[arg(long)]
-        name: Option<String>,
-        /// How connections are authorized (oauth2 unless the catalog says otherwise).
-        #[arg(long, value_enum)]
-        auth_mode: Option<AuthModeArg>,
-        #[command(flatten)]
-        oauth: OAuthArgs,
-        #[arg(long)]
-        client_id: Option<String>,
-        #[command(flatten)]
-        secret: SecretSource,
-        /// A default scope (repeatable).
-        #[arg(long = "scope")]
-        scopes: Vec<String>,
-        /// A value a connection needs (repeatable); URLs name it {name}. NAME=Label is a `label`
-        /// (one DNS label); NAME:KIND=Label gives its kind: choice:a|b, host:.example.com|.example.net,
-        /// url:.example.com, segment or segment:numeric (shared/catalog/SCHEMA.md, "Field kinds").
-        #[arg(long = "field")]
-        fields: Vec<String>,
-        #[command(flatten)]
-        quirks: QuirkArgs,
-    },
+    Create(CreateConnector),
     /// List connectors.
     List,
     /// Change a connector's name, client id, secret or default scopes (a new secret is used at once
@@ -239,4 +214,33 @@ impl QuirkArgs {
             || !self.metadata.is_empty()
             || !self.credential_labels.is_empty()
     }
+}
+
+/// `connectors create`: a catalog connector, or a custom one from its endpoints and quirks.
+#[derive(Debug, Args)]
+pub struct CreateConnector {
+    #[arg(long)]
+    pub uid: String,
+    /// The name people see on the Connect page.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// How connections are authorized (oauth2 unless the catalog says otherwise).
+    #[arg(long, value_enum)]
+    pub auth_mode: Option<AuthModeArg>,
+    #[command(flatten)]
+    pub oauth: OAuthArgs,
+    #[arg(long)]
+    pub client_id: Option<String>,
+    #[command(flatten)]
+    pub secret: SecretSource,
+    /// A default scope (repeatable).
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// A value a connection needs (repeatable); URLs name it {name}. NAME=Label is a `label`
+    /// (one DNS label); NAME:KIND=Label gives its kind: choice:a|b, host:.example.com|.example.net,
+    /// url:.example.com, segment or segment:numeric (shared/catalog/SCHEMA.md, "Field kinds").
+    #[arg(long = "field")]
+    pub fields: Vec<String>,
+    #[command(flatten)]
+    pub quirks: QuirkArgs,
 }

@@ -4,60 +4,17 @@
 //! buffer); every part is checked by the core before anything is written.
 
 use latchkey::admin::{self, ConnectorChanges, CustomConnector, Endpoints, Quirks};
-use latchkey::model::{ApiSpec, AuthMode, ConnectionField, Narrowing, OAuthEndpoints, RevocationScope, TokenAuthMethod};
+use latchkey::model::{ApiSpec, AuthMode, ConnectionField, Connector, Narrowing, OAuthEndpoints, RevocationScope, TokenAuthMethod};
 use latchkey::Ports;
 
 use super::{project_id, read_secret, CliError};
-use crate::args::{AuthModeArg, ConnectorsCommand, NarrowingArg, OAuthArgs, QuirkArgs, RefreshTuning, RevocationScopeArg, TokenAuthArg};
+use crate::args::{AuthModeArg, ConnectorsCommand, CreateConnector, NarrowingArg, OAuthArgs, QuirkArgs, RefreshTuning, RevocationScopeArg, TokenAuthArg};
 use crate::output::Printer;
 
 /// Runs a `connectors` subcommand.
 pub async fn connectors(ports: &Ports, command: ConnectorsCommand, print: &Printer) -> Result<(), CliError> {
     match command {
-        ConnectorsCommand::Create { uid, name, auth_mode, oauth, client_id, secret, scopes, fields, quirks } => {
-            let custom = auth_mode.is_some()
-                || oauth.authorize_url.is_some()
-                || oauth.token_url.is_some()
-                || oauth.discovery_url.is_some()
-                || !fields.is_empty()
-                || quirks.any();
-            let catalog_id = oauth.provider.clone().or_else(|| {
-                let implied = uid.split_once('/').map(|(p, _)| p.to_owned())?;
-                (!custom && latchkey::catalog::provider(&implied).is_some()).then_some(implied)
-            });
-            let client_secret = read_secret(&secret)?;
-            let connector = match catalog_id {
-                Some(_) if !fields.is_empty() || quirks.any() => {
-                    return Err(CliError::Usage("a catalog connector takes its fields and quirks from the catalog; drop --provider for a custom one".into()));
-                }
-                Some(provider) => {
-                    let tuning = tuning_changes(&oauth.tuning);
-                    let created = admin::create_catalog_connector(ports, &uid, &provider, client_id, client_secret, scopes).await?;
-                    match tuning.refresh_buffer_secs.is_some() || tuning.revocation_scope.is_some() || tuning.narrowing.is_some() {
-                        true => admin::update_connector(ports, &uid, tuning).await?,
-                        false => created,
-                    }
-                }
-                None => {
-                    let tuning = tuning_changes(&oauth.tuning);
-                    let spec = CustomConnector {
-                        uid,
-                        display_name: name,
-                        auth_mode: auth_mode.map_or(AuthMode::OAuth2, mode),
-                        endpoints: endpoints(oauth)?,
-                        client_id,
-                        client_secret,
-                        scopes,
-                        fields: parse_fields(&fields, &quirks.field_from)?,
-                        quirks: Quirks { narrowing: tuning.narrowing.clone().unwrap_or_default(), ..parse_quirks(&quirks)? },
-                        refresh_buffer_secs: tuning.refresh_buffer_secs,
-                        revocation_scope: tuning.revocation_scope,
-                    };
-                    admin::create_custom_connector(ports, spec).await?
-                }
-            };
-            print.connectors(std::slice::from_ref(&connector));
-        }
+        ConnectorsCommand::Create(args) => print.connectors(std::slice::from_ref(&create(ports, args).await?)),
         ConnectorsCommand::List => print.connectors(&admin::list_connectors(ports).await?),
         ConnectorsCommand::Update { uid, name, client_id, secret, scopes, clear_scopes, tuning } => {
             let default_scopes = if clear_scopes { Some(Vec::new()) } else { Some(scopes).filter(|s| !s.is_empty()) };
@@ -78,6 +35,53 @@ pub async fn connectors(ports: &Ports, command: ConnectorsCommand, print: &Print
         }
     }
     Ok(())
+}
+
+/// `connectors create`: a catalog connector (its provider named or implied by the uid) with any
+/// tuning, or a custom one.
+async fn create(ports: &Ports, args: CreateConnector) -> Result<Connector, CliError> {
+    let CreateConnector { uid, name, auth_mode, oauth, client_id, secret, scopes, fields, quirks } = args;
+    let custom = auth_mode.is_some()
+        || oauth.authorize_url.is_some()
+        || oauth.token_url.is_some()
+        || oauth.discovery_url.is_some()
+        || !fields.is_empty()
+        || quirks.any();
+    let catalog_id = oauth.provider.clone().or_else(|| {
+        let implied = uid.split_once('/').map(|(p, _)| p.to_owned())?;
+        (!custom && latchkey::catalog::provider(&implied).is_some()).then_some(implied)
+    });
+    let client_secret = read_secret(&secret)?;
+    match catalog_id {
+        Some(_) if !fields.is_empty() || quirks.any() => {
+            Err(CliError::Usage("a catalog connector takes its fields and quirks from the catalog; drop --provider for a custom one".into()))
+        }
+        Some(provider) => {
+            let tuning = tuning_changes(&oauth.tuning);
+            let created = admin::create_catalog_connector(ports, &uid, &provider, client_id, client_secret, scopes).await?;
+            match tuning.refresh_buffer_secs.is_some() || tuning.revocation_scope.is_some() || tuning.narrowing.is_some() {
+                true => Ok(admin::update_connector(ports, &uid, tuning).await?),
+                false => Ok(created),
+            }
+        }
+        None => {
+            let tuning = tuning_changes(&oauth.tuning);
+            let spec = CustomConnector {
+                uid,
+                display_name: name,
+                auth_mode: auth_mode.map_or(AuthMode::OAuth2, mode),
+                endpoints: endpoints(oauth)?,
+                client_id,
+                client_secret,
+                scopes,
+                fields: parse_fields(&fields, &quirks.field_from)?,
+                quirks: Quirks { narrowing: tuning.narrowing.clone().unwrap_or_default(), ..parse_quirks(&quirks)? },
+                refresh_buffer_secs: tuning.refresh_buffer_secs,
+                revocation_scope: tuning.revocation_scope,
+            };
+            Ok(admin::create_custom_connector(ports, spec).await?)
+        }
+    }
 }
 
 fn mode(arg: AuthModeArg) -> AuthMode {

@@ -240,6 +240,41 @@ pub async fn create_connector(ports: &Ports, new: NewConnector) -> Result<Connec
 /// one, or a catalog provider behind a proxy).
 pub async fn create_connector_with(ports: &Ports, new: NewConnector, quirks: Quirks, provider: Option<&str>) -> Result<Connector, AdminError> {
     let uid = ConnectorUid::parse(&new.uid)?;
+    check_new_connector(&new, &quirks)?;
+    let client_secret = match &new.client_secret {
+        Some(secret) => Some(ports.keyring.seal_str(&Connector::client_secret_binding(&uid), secret).await.map_err(crate::store::RecordError::from)?),
+        None => None,
+    };
+    let now = ports.clock.now();
+    let connector = Connector {
+        provider: provider.unwrap_or(uid.provider()).to_owned(),
+        uid,
+        display_name: new.display_name,
+        auth_mode: new.auth_mode,
+        oauth: new.oauth,
+        client_id: new.client_id,
+        client_secret,
+        default_scopes: new.default_scopes,
+        fields: new.fields,
+        token_response: quirks.token_response,
+        metadata_paths: quirks.metadata_paths,
+        post_authorization: quirks.post_authorization,
+        api: quirks.api,
+        narrowing: quirks.narrowing,
+        credential_labels: quirks.credential_labels,
+        links: Vec::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    match ports.store.put_if_absent(&connector.to_item()?).await {
+        Ok(()) => Ok(connector),
+        Err(StoreError::ConditionFailed) => Err(AdminError::Conflict(format!("connector {}", connector.uid))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Everything a new connector is refused for before anything is sealed or stored.
+fn check_new_connector(new: &NewConnector, quirks: &Quirks) -> Result<(), AdminError> {
     if let Some(client_id) = &new.client_id {
         check_client_id(client_id)?;
     }
@@ -271,36 +306,7 @@ pub async fn create_connector_with(ports: &Ports, new: NewConnector, quirks: Qui
     if let Some(api) = &quirks.api {
         check_api(api, &new.fields)?;
     }
-    let client_secret = match &new.client_secret {
-        Some(secret) => Some(ports.keyring.seal_str(&Connector::client_secret_binding(&uid), secret).await.map_err(crate::store::RecordError::from)?),
-        None => None,
-    };
-    let now = ports.clock.now();
-    let connector = Connector {
-        provider: provider.unwrap_or(uid.provider()).to_owned(),
-        uid,
-        display_name: new.display_name,
-        auth_mode: new.auth_mode,
-        oauth: new.oauth,
-        client_id: new.client_id,
-        client_secret,
-        default_scopes: new.default_scopes,
-        fields: new.fields,
-        token_response: quirks.token_response,
-        metadata_paths: quirks.metadata_paths,
-        post_authorization: quirks.post_authorization,
-        api: quirks.api,
-        narrowing: quirks.narrowing,
-        credential_labels: quirks.credential_labels,
-        links: Vec::new(),
-        created_at: now,
-        updated_at: now,
-    };
-    match ports.store.put_if_absent(&connector.to_item()?).await {
-        Ok(()) => Ok(connector),
-        Err(StoreError::ConditionFailed) => Err(AdminError::Conflict(format!("connector {}", connector.uid))),
-        Err(e) => Err(e.into()),
-    }
+    Ok(())
 }
 
 /// Every connector, by uid.

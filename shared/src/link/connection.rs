@@ -62,85 +62,28 @@ pub async fn store_connection(
     connector: &Connector,
     grant: Grant,
 ) -> Result<Connection, LinkError> {
-    let Grant { credentials, token_expires_at, token_issued_at, expiry_assumed, scopes, metadata, fields, end_user_supplied, ready } = grant;
-    let settled = if ready { ConnectionState::Callable } else { ConnectionState::Authorized };
-    let now = ports.clock.now();
     let subject = Subject::user(end_user.id.clone());
     let key = Connection::key_of(project_id, environment, &connector.uid, &subject, None);
     // Two attempts: a concurrent writer of the same connection (a double click) makes the first
     // conditional write fail; the second reads what it wrote and updates it.
     for _ in 0..2 {
-        let existing = Stored::<Connection>::get(ports.store.as_ref(), &key).await?;
-        let (mut connection, version) = match existing {
+        let now = ports.clock.now();
+        let (mut connection, version) = match Stored::<Connection>::get(ports.store.as_ref(), &key).await? {
             Some(stored) => (stored.record, Some(stored.version)),
             None => {
-                let fresh = Connection {
-                    id: ConnectionId::generate(),
-                    project_id: project_id.clone(),
-                    environment: environment.clone(),
-                    connector: connector.uid.clone(),
-                    subject: subject.clone(),
-                    end_user: None,
-                    installation_id: None,
-                    state: ConnectionState::Callable,
-                    credentials: None,
-                    token_expires_at: None,
-                    token_issued_at: None,
-                    token_expiry_assumed: false,
-                    grant_generation: 0,
-                    scopes: Vec::new(),
-                    refresh_lease: None,
-                    refresh_failures: 0,
-                    refresh_retry_at: None,
-                    refreshable: false,
-                    metadata: Map::new(),
-                    fields: Default::default(),
-                    end_user_supplied: Vec::new(),
-                    created_at: now,
-                    updated_at: now,
-                };
-                (fresh, None)
+                let id = ConnectionId::generate();
+                (Connection::new(id, project_id.clone(), environment.clone(), connector.uid.clone(), subject.clone(), None, now), None)
             }
         };
         let replaced = connection.credentials.take();
         connection.end_user = Some(end_user.clone());
-        connection.state = settled;
-        connection.credentials = Some(ports.keyring.seal(&connection.credentials_binding(), &credentials.to_sealable()).await?);
-        connection.token_expires_at = token_expires_at;
-        connection.token_issued_at = token_issued_at;
-        connection.token_expiry_assumed = expiry_assumed;
-        if version.is_some() {
-            connection.grant_generation += 1;
-        }
-        connection.scopes = scopes.clone();
-        connection.refresh_lease = None;
-        connection.refresh_failures = 0;
-        connection.refresh_retry_at = None;
-        connection.refreshable = connector.auth_mode == crate::model::AuthMode::OAuth2 && credentials.refresh_token.is_some();
-        connection.metadata.extend(metadata.clone());
-        connection.fields = fields.clone();
-        connection.end_user_supplied = end_user_supplied.clone();
-        connection.updated_at = now;
-        let mut item = connection.to_item()?;
-        let written = match version {
-            Some(version) => {
-                item.version = version;
-                ports.store.put_if_version(&item).await.map(|_| ())
-            }
-            None => ports.store.put_if_absent(&item).await,
-        };
-        match written {
+        connection.credentials = Some(ports.keyring.seal(&connection.credentials_binding(), &grant.credentials.to_sealable()).await?);
+        apply_grant(&mut connection, connector, &grant, version.is_some(), now);
+        match write(ports, connection.to_item()?, version).await {
             Ok(()) => {
-                let index = ConnectionIdIndex { id: connection.id.clone(), project_id: connection.project_id.clone(), connection_sk: key.sk.clone() };
-                ports.store.put(&index.to_item()?).await?;
-                tracing::info!(connection_id = %connection.id, connector = %connection.connector, created = version.is_none(), "connection saved");
-                let change = if version.is_none() { EventType::ConnectionCreated } else { EventType::ConnectionUpdated };
-                events::emit(ports, change, &connection, serde_json::json!({})).await;
-                if ready {
-                    events::emit(ports, EventType::ConnectionCallable, &connection, serde_json::json!({})).await;
-                }
+                announce(ports, &connection, &key, version.is_none(), grant.ready).await?;
                 if let Some(sealed) = replaced {
-                    revoke_replaced(ports, &connection, connector, &sealed, &credentials).await;
+                    revoke_replaced(ports, &connection, connector, &sealed, &grant.credentials).await;
                 }
                 return Ok(connection);
             }
@@ -149,6 +92,51 @@ pub async fn store_connection(
         }
     }
     Err(LinkError::Record(StoreError::ConditionFailed.into()))
+}
+
+/// Sets what `grant` decides on `connection` (all but the sealed credentials): a new grant starts
+/// its refresh state afresh, and an existing connection counts one more generation.
+fn apply_grant(connection: &mut Connection, connector: &Connector, grant: &Grant, existed: bool, now: Timestamp) {
+    connection.state = if grant.ready { ConnectionState::Callable } else { ConnectionState::Authorized };
+    connection.token_expires_at = grant.token_expires_at;
+    connection.token_issued_at = grant.token_issued_at;
+    connection.token_expiry_assumed = grant.expiry_assumed;
+    if existed {
+        connection.grant_generation += 1;
+    }
+    connection.scopes = grant.scopes.clone();
+    connection.refresh_lease = None;
+    connection.refresh_failures = 0;
+    connection.refresh_retry_at = None;
+    connection.refreshable = connector.auth_mode == crate::model::AuthMode::OAuth2 && grant.credentials.refresh_token.is_some();
+    connection.metadata.extend(grant.metadata.clone());
+    connection.fields = grant.fields.clone();
+    connection.end_user_supplied = grant.end_user_supplied.clone();
+    connection.updated_at = now;
+}
+
+/// Writes a connection's `item`: created if `version` is none, else only over that version.
+async fn write(ports: &Ports, mut item: crate::model::Item, version: Option<u64>) -> Result<(), StoreError> {
+    match version {
+        Some(version) => {
+            item.version = version;
+            ports.store.put_if_version(&item).await.map(|_| ())
+        }
+        None => ports.store.put_if_absent(&item).await,
+    }
+}
+
+/// After a write: the id index, the log line and the webhook events.
+async fn announce(ports: &Ports, connection: &Connection, key: &crate::model::Key, created: bool, ready: bool) -> Result<(), LinkError> {
+    let index = ConnectionIdIndex { id: connection.id.clone(), project_id: connection.project_id.clone(), connection_sk: key.sk.clone() };
+    ports.store.put(&index.to_item()?).await?;
+    tracing::info!(connection_id = %connection.id, connector = %connection.connector, created, "connection saved");
+    let change = if created { EventType::ConnectionCreated } else { EventType::ConnectionUpdated };
+    events::emit(ports, change, connection, serde_json::json!({})).await;
+    if ready {
+        events::emit(ports, EventType::ConnectionCallable, connection, serde_json::json!({})).await;
+    }
+    Ok(())
 }
 
 /// Revokes the grant the new one replaced (see [`revocation::revoke_replaced`]). The old

@@ -213,6 +213,44 @@ impl Connection {
         Key::new(Project::partition_of(project_id), format!("{}{environment}#{}#{connector}", Self::SK_PREFIX, subject.key_segment(installation_id)))
     }
 
+    /// A callable connection of `subject` at `connector` with nothing granted yet: no credentials,
+    /// no scopes, no refresh state.
+    pub fn new(
+        id: ConnectionId,
+        project_id: ProjectId,
+        environment: EnvironmentName,
+        connector: ConnectorUid,
+        subject: Subject,
+        installation_id: Option<InstallationId>,
+        now: Timestamp,
+    ) -> Self {
+        Connection {
+            id,
+            project_id,
+            environment,
+            connector,
+            subject,
+            end_user: None,
+            installation_id,
+            state: ConnectionState::Callable,
+            credentials: None,
+            token_expires_at: None,
+            token_issued_at: None,
+            token_expiry_assumed: false,
+            grant_generation: 0,
+            scopes: Vec::new(),
+            refresh_lease: None,
+            refresh_failures: 0,
+            refresh_retry_at: None,
+            refreshable: false,
+            metadata: serde_json::Map::new(),
+            fields: Default::default(),
+            end_user_supplied: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// The sort-key prefix of one end user's connections in an environment. The subject comes
     /// before the connector in the key so that listing a consumer's connections reads only theirs,
     /// however many other consumers the environment has.

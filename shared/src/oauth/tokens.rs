@@ -109,38 +109,9 @@ pub fn parse_shaped_token_response(
     let path = |p: &Option<String>| p.as_deref().and_then(|p| at_path(&value, p));
     let secret = |p: &Option<String>| path(p).and_then(Value::as_str).filter(|s| !s.is_empty()).map(SecretString::new);
     let access_token = secret(&shape.mapping.access_token).ok_or_else(|| TokenError::Malformed("no access_token".into()))?;
-    // Some providers send expires_in as a string ("3600").
-    let expires_in = match path(&shape.mapping.expires_in) {
-        Some(Value::Number(n)) => n.as_i64(),
-        Some(Value::String(s)) => s.parse::<i64>().ok(),
-        _ => None,
-    }
-    .filter(|secs| *secs > 0);
-    // RFC 6749 says a string; some providers answer a list (Instagram's `permissions`).
-    let scopes = path(&shape.mapping.scope).and_then(|scope| match scope {
-        Value::String(s) => Some(s.split(|c: char| scope_separator.contains(c) || c == ' ').filter(|p| !p.is_empty()).map(str::to_owned).collect()),
-        Value::Array(items) => Some(items.iter().filter_map(Value::as_str).filter(|p| !p.is_empty()).map(str::to_owned).collect::<Vec<String>>()),
-        _ => None,
-    });
-    let lookup = |path: &str| match path.strip_prefix("query:") {
-        Some(param) => shape.query.get(param).map(|v| Value::String(v.clone())),
-        None => at_path(&value, path).cloned(),
-    };
-    // Only what the connector declares is kept, and never a secret inside it.
-    let extra: Map<String, Value> = shape.metadata.iter().filter_map(|(name, path)| lookup(path).map(|v| (name.clone(), without_secrets(v)))).collect();
-    let field_values = shape
-        .fields
-        .iter()
-        .filter_map(|field| {
-            let found = lookup(field.from.as_deref()?)?;
-            let text = match found {
-                Value::String(s) => s,
-                Value::Number(n) => n.to_string(),
-                _ => return None,
-            };
-            Some((field.name.clone(), text))
-        })
-        .collect();
+    let expires_in = path(&shape.mapping.expires_in).and_then(lifetime_secs);
+    let scopes = path(&shape.mapping.scope).and_then(|scope| scope_list(scope, scope_separator));
+    let (extra, field_values) = declared_values(&shape, &value);
     Ok(TokenSet {
         access_token,
         refresh_token: secret(&shape.mapping.refresh_token),
@@ -155,6 +126,48 @@ pub fn parse_shaped_token_response(
         extra,
         field_values,
     })
+}
+
+/// A lifetime in seconds: some providers send `expires_in` as a string ("3600").
+fn lifetime_secs(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.parse::<i64>().ok(),
+        _ => None,
+    }
+    .filter(|secs| *secs > 0)
+}
+
+/// Granted scopes: RFC 6749 says a string; some providers answer a list (Instagram's `permissions`).
+fn scope_list(scope: &Value, separator: &str) -> Option<Vec<String>> {
+    match scope {
+        Value::String(s) => Some(s.split(|c: char| separator.contains(c) || c == ' ').filter(|p| !p.is_empty()).map(str::to_owned).collect()),
+        Value::Array(items) => Some(items.iter().filter_map(Value::as_str).filter(|p| !p.is_empty()).map(str::to_owned).collect()),
+        _ => None,
+    }
+}
+
+/// The metadata and field values `shape` declares, from the answer `value` or the callback's query.
+/// Only what the connector declares is kept, and never a secret inside it.
+fn declared_values(shape: &ResponseShape<'_>, value: &Value) -> (Map<String, Value>, std::collections::BTreeMap<String, String>) {
+    let lookup = |path: &str| match path.strip_prefix("query:") {
+        Some(param) => shape.query.get(param).map(|v| Value::String(v.clone())),
+        None => at_path(value, path).cloned(),
+    };
+    let extra = shape.metadata.iter().filter_map(|(name, path)| lookup(path).map(|v| (name.clone(), without_secrets(v)))).collect();
+    let field_values = shape
+        .fields
+        .iter()
+        .filter_map(|field| {
+            let text = match lookup(field.from.as_deref()?)? {
+                Value::String(s) => s,
+                Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            Some((field.name.clone(), text))
+        })
+        .collect();
+    (extra, field_values)
 }
 
 /// Whether a response field's name says it holds a secret.

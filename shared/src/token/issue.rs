@@ -312,32 +312,17 @@ pub(crate) async fn install_machine_connection(
     installation_id: Option<&InstallationId>,
 ) -> Result<Stored<Connection>, TokenError> {
     let now = ports.clock.now();
-    let connection = Connection {
-        id: ConnectionId::generate(),
-        project_id: caller.project_id.clone(),
-        environment: caller.environment.clone(),
-        connector: connector.uid.clone(),
-        subject: subject.clone(),
-        end_user: None,
-        installation_id: installation_id.cloned(),
-        state: ConnectionState::Callable,
-        credentials: None,
-        token_expires_at: None,
-        token_issued_at: None,
-        token_expiry_assumed: false,
-        grant_generation: 0,
-        scopes: connector.default_scopes.clone(),
-        refresh_lease: None,
-        refresh_failures: 0,
-        refresh_retry_at: None,
-        // Minted on demand: nothing for the sweep to keep alive.
-        refreshable: false,
-        metadata: Map::new(),
-        fields: Default::default(),
-        end_user_supplied: Vec::new(),
-        created_at: now,
-        updated_at: now,
-    };
+    let mut connection = Connection::new(
+        ConnectionId::generate(),
+        caller.project_id.clone(),
+        caller.environment.clone(),
+        connector.uid.clone(),
+        subject.clone(),
+        installation_id.cloned(),
+        now,
+    );
+    // Minted on demand (so never `refreshable`: nothing for the sweep to keep alive).
+    connection.scopes = connector.default_scopes.clone();
     match ports.store.put_if_absent(&connection.to_item()?).await {
         Ok(()) => {
             let index =
