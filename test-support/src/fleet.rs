@@ -2,7 +2,7 @@
 //! population the sweep's tests and the harness's sweep section measure a pass over.
 
 use futures::StreamExt;
-use latchkey::model::{Connection, ConnectionId, ConnectionState, ConnectorUid, ConsumerId, EnvironmentName, Key, ProjectId, Record, Subject};
+use latchkey::model::{Connection, ConnectionId, ConnectorUid, ConsumerId, EnvironmentName, Key, ProjectId, Record, Subject};
 use latchkey::oauth::Credentials;
 use latchkey::{Ports, Timestamp};
 
@@ -16,31 +16,13 @@ pub const LIFETIME_SECS: i64 = 3600;
 /// minutes left, written a minute ago).
 pub async fn connection(ports: &Ports, project: &ProjectId, connector: &ConnectorUid, index: usize, due: bool, now: Timestamp) -> Result<Connection, Error> {
     let left = if due { 600 } else { 3000 };
-    let mut connection = Connection {
-        id: ConnectionId::generate(),
-        project_id: project.clone(),
-        environment: EnvironmentName::parse("production")?,
-        connector: connector.clone(),
-        subject: Subject::user(ConsumerId::parse(&format!("user-{index}"))?),
-        end_user: None,
-        installation_id: None,
-        state: ConnectionState::Callable,
-        credentials: None,
-        token_expires_at: Some(now.plus_secs(left)),
-        token_issued_at: Some(now.plus_secs(left - LIFETIME_SECS)),
-        token_expiry_assumed: false,
-        grant_generation: 0,
-        scopes: Vec::new(),
-        refresh_lease: None,
-        refresh_failures: 0,
-        refresh_retry_at: None,
-        refreshable: true,
-        metadata: Default::default(),
-        fields: Default::default(),
-        end_user_supplied: Vec::new(),
-        created_at: now.plus_secs(-60),
-        updated_at: now.plus_secs(-60),
-    };
+    let written = now.plus_secs(-60);
+    let subject = Subject::user(ConsumerId::parse(&format!("user-{index}"))?);
+    let production = EnvironmentName::parse("production")?;
+    let mut connection = Connection::new(ConnectionId::generate(), project.clone(), production, connector.clone(), subject, None, written);
+    connection.token_expires_at = Some(now.plus_secs(left));
+    connection.token_issued_at = Some(now.plus_secs(left - LIFETIME_SECS));
+    connection.refreshable = true;
     let mut credentials = Credentials::default();
     credentials.access_token = Some(format!("access-{index}"));
     credentials.refresh_token = Some(format!("refresh-{index}-{}", connection.id));
