@@ -18,73 +18,52 @@ use latchkey_bench::{bursts, machine, micro, proxy_memory, sweeps};
 /// Invocations per function per run in the memory and duration section.
 const INVOCATIONS: usize = 1000;
 
+/// The command line: `--moto URL [--runs N] [--out FILE] [--only a,b,c]`.
+struct Options {
+    moto: String,
+    runs: usize,
+    out: PathBuf,
+    only: Option<String>,
+}
+
+impl Options {
+    fn from_args() -> Result<Self, Error> {
+        let args: Vec<String> = std::env::args().collect();
+        let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
+        Ok(Options {
+            moto: flag("--moto").ok_or("--moto URL is required (bench/run.sh starts moto_server)")?,
+            runs: flag("--runs").map(|r| r.parse()).transpose()?.unwrap_or(5),
+            out: PathBuf::from(flag("--out").unwrap_or_else(|| "BENCHMARKS.md".into())),
+            only: flag("--only"),
+        })
+    }
+
+    /// Whether `section` runs: every one unless `--only` names some.
+    fn wanted(&self, section: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| o.split(',').any(|s| s == section))
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let args: Vec<String> = std::env::args().collect();
-    let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
-    let moto = flag("--moto").ok_or("--moto URL is required (bench/run.sh starts moto_server)")?;
-    let runs: usize = flag("--runs").map(|r| r.parse()).transpose()?.unwrap_or(5);
-    let out = PathBuf::from(flag("--out").unwrap_or_else(|| "BENCHMARKS.md".into()));
-    let only = flag("--only");
-    let wanted = |section: &str| only.as_deref().is_none_or(|o| o.split(',').any(|s| s == section));
+    let options = Options::from_args()?;
     let root = std::env::current_dir()?;
     let scratch = tempdir()?;
 
-    let relay = CountingRelay::start(&moto).await?;
+    let relay = CountingRelay::start(&options.moto).await?;
     let provider = TokenEndpoint::start().await?;
-    let env = fixtures::aws_world(&moto, &relay).await?;
+    let env = fixtures::aws_world(&options.moto, &relay).await?;
     let state = fixtures::state_for(&env).await?;
     let arranged = fixtures::arrange(&state, &provider.url).await?;
+    let runs = options.runs;
     let bench = Bench { lambda_dir: sections::lambda_dir(&root)?, runs, env, relay, provider, state, arranged, scratch: scratch.clone() };
 
     let mut md = Markdown::default();
     md.0.push_str("# Benchmarks\n\nWritten by `bash bench/run.sh` (the harness in `bench/`); every figure is the median of repeated runs with the minimum and maximum in brackets. Nothing here is asserted by the tests; the call counts are, in `tests/api/lambdas.rs`.\n");
     machine::section(&mut md);
-    if wanted("init") {
-        eprintln!("== init times");
-        sections::init_times(&bench, &mut md).await?;
-    }
-    let calls = if wanted("calls") {
-        eprintln!("== backend calls");
-        Some(sections::backend_calls(&bench, &mut md).await?)
-    } else {
-        None
-    };
-    let loaded = if wanted("load") {
-        eprintln!("== memory and durations under load");
-        let loaded = sections::under_load(&bench, INVOCATIONS).await?;
-        sections::memory_and_sizes(&bench, &loaded, INVOCATIONS, &mut md)?;
-        loaded
-    } else {
-        Vec::new()
-    };
-    let refills = if wanted("refills") {
-        eprintln!("== cache rereads");
-        Some(refills::measure(&bench, &mut md).await?)
-    } else {
-        None
-    };
-    if wanted("bursts") {
-        eprintln!("== refresh bursts");
-        bursts::section(&bench.lambda_dir, &scratch, runs.max(2), &mut md).await?;
-    }
-    if wanted("sweeps") {
-        eprintln!("== background sweep");
-        sweeps::section(&sweeps::World { moto: &moto, relay: &bench.relay, scratch: &scratch }, runs, &mut md).await?;
-    }
-    if wanted("throughput") {
-        eprintln!("== throughput");
-        load::compare(&bench.lambda_dir, &scratch, &LoadShape { seconds: 5, connections: 32, runs }, &mut md).await?;
-    }
-    if wanted("proxy") {
-        eprintln!("== proxy memory on a 50 MiB answer");
-        proxy_memory::section(&bench.lambda_dir, &scratch, runs, &mut md).await?;
-    }
-    if wanted("micro") {
-        eprintln!("== micro-benchmarks");
-        micro::section(&root.join("target/criterion"), &mut md)?;
-    }
-    let audit = if wanted("audit") {
+    let (calls, loaded, refills) = lambda_sections(&bench, &options, &mut md).await?;
+    local_sections(&bench, &options, &root, &mut md).await?;
+    let audit = if options.wanted("audit") {
         eprintln!("== the audit trail's and the metrics' share of a warm token");
         Some(audit_cost::measure(&bench, INVOCATIONS).await?)
     } else {
@@ -99,9 +78,70 @@ async fn main() -> Result<(), Error> {
         md.0.push('\n');
         md.0.push_str(&history);
     }
-    std::fs::write(&out, md.0)?;
-    eprintln!("wrote {}", out.display());
+    std::fs::write(&options.out, md.0)?;
+    eprintln!("wrote {}", options.out.display());
     let _ = std::fs::remove_dir_all(&scratch);
+    Ok(())
+}
+
+/// The Lambdas' own sections: init, backend calls, memory under load and cache rereads; answers
+/// what the cost section is built from.
+async fn lambda_sections(
+    bench: &Bench,
+    options: &Options,
+    md: &mut Markdown,
+) -> Result<(Option<sections::WarmCalls>, Vec<sections::Loaded>, Option<Refills>), Error> {
+    if options.wanted("init") {
+        eprintln!("== init times");
+        sections::init_times(bench, md).await?;
+    }
+    let calls = if options.wanted("calls") {
+        eprintln!("== backend calls");
+        Some(sections::backend_calls(bench, md).await?)
+    } else {
+        None
+    };
+    let loaded = if options.wanted("load") {
+        eprintln!("== memory and durations under load");
+        let loaded = sections::under_load(bench, INVOCATIONS).await?;
+        sections::memory_and_sizes(bench, &loaded, INVOCATIONS, md)?;
+        loaded
+    } else {
+        Vec::new()
+    };
+    let refills = if options.wanted("refills") {
+        eprintln!("== cache rereads");
+        Some(refills::measure(bench, md).await?)
+    } else {
+        None
+    };
+    Ok((calls, loaded, refills))
+}
+
+/// The sections that run processes of their own: refresh bursts, the sweep, the local server's
+/// throughput, the proxy's memory, and the micro-benchmarks' report.
+async fn local_sections(bench: &Bench, options: &Options, root: &std::path::Path, md: &mut Markdown) -> Result<(), Error> {
+    let (runs, scratch) = (options.runs, &bench.scratch);
+    if options.wanted("bursts") {
+        eprintln!("== refresh bursts");
+        bursts::section(&bench.lambda_dir, scratch, runs.max(2), md).await?;
+    }
+    if options.wanted("sweeps") {
+        eprintln!("== background sweep");
+        sweeps::section(&sweeps::World { moto: &options.moto, relay: &bench.relay, scratch }, runs, md).await?;
+    }
+    if options.wanted("throughput") {
+        eprintln!("== throughput");
+        load::compare(&bench.lambda_dir, scratch, &LoadShape { seconds: 5, connections: 32, runs }, md).await?;
+    }
+    if options.wanted("proxy") {
+        eprintln!("== proxy memory on a 50 MiB answer");
+        proxy_memory::section(&bench.lambda_dir, scratch, runs, md).await?;
+    }
+    if options.wanted("micro") {
+        eprintln!("== micro-benchmarks");
+        micro::section(&root.join("target/criterion"), md)?;
+    }
     Ok(())
 }
 

@@ -159,33 +159,7 @@ pub async fn backend_calls(bench: &Bench, md: &mut Markdown) -> Result<WarmCalls
         check_status(&output, 200)?;
         warm_counts.push(bench.relay.take());
     }
-    let mut refresh_counts = Vec::new();
-    let mut grants = Vec::new();
-    for run in 0..bench.runs {
-        let user = format!("refresh-{run}-{}", latchkey::secret::random_id("u"));
-        let key = fixtures::expired_oauth_connection(&bench.state, &bench.arranged, &user).await?;
-        let body = json!({"subject": {"type": "user", "id": user}}).to_string();
-        let auth = format!("Bearer {key}");
-        let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
-        let refresh = http_api_event("POST", "/v1/token/oauth%2Facme", "latchkey.example.test", &headers, Some(&body));
-        // The new key's first use reads it from the store; a request for another connector (which
-        // this user lacks) caches it, so the count below is the refresh's alone.
-        running.invoke(&http_api_event("POST", "/v1/token/keys%2Facme", "latchkey.example.test", &headers, Some(&body))).await?;
-        bench.relay.take();
-        let before = bench.provider.grants();
-        let (output, _) = running.invoke(&refresh).await?;
-        check_status(&output, 200)?;
-        refresh_counts.push(bench.relay.take());
-        grants.push(bench.provider.grants() - before);
-    }
-    let show = |calls: &std::collections::BTreeMap<String, u64>| {
-        if calls.is_empty() {
-            "none".to_owned()
-        } else {
-            calls.iter().map(|(k, v)| format!("{k} ×{v}")).collect::<Vec<_>>().join(", ")
-        }
-    };
-    let total = |calls: &std::collections::BTreeMap<String, u64>| calls.values().sum::<u64>();
+    let (refresh_counts, grants) = count_refreshes(bench, &mut running).await?;
     let warm = &warm_counts[0];
     let same_warm = warm_counts.iter().all(|c| c == warm);
     let (first_refresh, refresh) = (&refresh_counts[0], &refresh_counts[refresh_counts.len() - 1]);
@@ -217,6 +191,46 @@ pub async fn backend_calls(bench: &Bench, md: &mut Markdown) -> Result<WarmCalls
         reads: warm.get("GetItem").copied().unwrap_or(0) as f64,
         kms: warm.iter().filter(|(k, _)| k.as_str() == "Decrypt" || k.as_str() == "GenerateDataKey").map(|(_, v)| *v).sum::<u64>() as f64,
     })
+}
+
+/// AWS calls by operation, as the relay tallied them.
+type Calls = std::collections::BTreeMap<String, u64>;
+
+/// The AWS calls and provider grants of `bench.runs` refreshes, each on a connection of its own
+/// whose token is due.
+async fn count_refreshes(bench: &Bench, running: &mut Running) -> Result<(Vec<Calls>, Vec<u64>), Error> {
+    let (mut counts, mut grants) = (Vec::new(), Vec::new());
+    for run in 0..bench.runs {
+        let user = format!("refresh-{run}-{}", latchkey::secret::random_id("u"));
+        let key = fixtures::expired_oauth_connection(&bench.state, &bench.arranged, &user).await?;
+        let body = json!({"subject": {"type": "user", "id": user}}).to_string();
+        let auth = format!("Bearer {key}");
+        let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+        let refresh = http_api_event("POST", "/v1/token/oauth%2Facme", "latchkey.example.test", &headers, Some(&body));
+        // The new key's first use reads it from the store; a request for another connector (which
+        // this user lacks) caches it, so the count below is the refresh's alone.
+        running.invoke(&http_api_event("POST", "/v1/token/keys%2Facme", "latchkey.example.test", &headers, Some(&body))).await?;
+        bench.relay.take();
+        let before = bench.provider.grants();
+        let (output, _) = running.invoke(&refresh).await?;
+        check_status(&output, 200)?;
+        counts.push(bench.relay.take());
+        grants.push(bench.provider.grants() - before);
+    }
+    Ok((counts, grants))
+}
+
+/// `GetItem ×1, Query ×2`, or `none`.
+fn show(calls: &Calls) -> String {
+    if calls.is_empty() {
+        "none".to_owned()
+    } else {
+        calls.iter().map(|(k, v)| format!("{k} ×{v}")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn total(calls: &Calls) -> u64 {
+    calls.values().sum()
 }
 
 /// What the cost model takes from the call counts of a warm request.

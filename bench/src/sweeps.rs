@@ -24,6 +24,7 @@ const DUE_EVERY: usize = 100;
 const MOTO_MAX: usize = 10_000;
 
 /// What the passes over one population showed.
+#[derive(Default)]
 struct Passes {
     store: &'static str,
     stored: usize,
@@ -84,20 +85,7 @@ async fn population(
             .await?;
     let uid: ConnectorUid = fleet::oauth_connector(&ports, "oauth/sweep", &provider.url, &project.id).await?;
     let due: Vec<Key> = fleet::seed(&ports, &project.id, &uid, stored, DUE_EVERY, SystemClock.now(), 16).await?;
-    let mut passes = Passes {
-        store,
-        stored,
-        due: due.len(),
-        reads: Vec::new(),
-        items: Vec::new(),
-        writes: Vec::new(),
-        refreshed: Vec::new(),
-        millis: Vec::new(),
-        idle_reads: 0.0,
-        idle_items: 0.0,
-        idle_millis: 0.0,
-        dynamodb: String::new(),
-    };
+    let mut passes = Passes { store, stored, due: due.len(), ..Passes::default() };
     let mut aws_calls = std::collections::BTreeMap::new();
     for run in 0..runs {
         if run > 0 {
