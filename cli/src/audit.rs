@@ -2,7 +2,7 @@
 //! writing the operator's own changes to it, filed at once (the process ends right after).
 
 use latchkey::audit::{list, AuditCursor, AuditFilter, PAGE_MAX};
-use latchkey::model::{ActorKind, AuditAction, AuditEvent, ConnectionId, ConnectorUid, ProjectId};
+use latchkey::model::{ActorKind, AuditAction, AuditEvent, ConnectionId, Connector, ConnectorUid, ProjectId};
 use latchkey::Ports;
 
 use crate::args::{AuditCommand, AuditFilterArgs, Command, ConnectionsCommand, ConnectorsCommand, KeysCommand, ProjectsCommand};
@@ -71,6 +71,44 @@ fn line(event: &AuditEvent) -> String {
     )
 }
 
+/// Files `action` on `connector` into the trail of every project it is linked to: connectors are
+/// shared, so a change to one (a rotated client secret) is news to each project that uses it.
+/// `changed` names the settings that changed, never their values.
+pub async fn connector_change(ports: &Ports, connector: &Connector, action: AuditAction, changed: &[&str]) {
+    let mut detail = serde_json::Map::new();
+    if !changed.is_empty() {
+        detail.insert("changed".into(), changed.iter().map(|name| serde_json::Value::from(*name)).collect());
+    }
+    for link in &connector.links {
+        let event = AuditEvent {
+            connector: Some(connector.uid.clone()),
+            outcome: "ok".into(),
+            detail: detail.clone(),
+            ..operator_event(link.project_id.clone(), action)
+        };
+        ports.audit(event).await;
+    }
+}
+
+/// An event of the operator's at the CLI, now, with no outcome or detail yet.
+fn operator_event(project_id: ProjectId, action: AuditAction) -> AuditEvent {
+    AuditEvent {
+        id: latchkey::audit::event_id(),
+        at_ms: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default(),
+        project_id,
+        environment: None,
+        action,
+        actor_kind: ActorKind::Operator,
+        actor_id: std::env::var("USER").unwrap_or_else(|_| "cli".into()),
+        connection_id: None,
+        connector: None,
+        outcome: String::new(),
+        source_ip: None,
+        user_agent: Some(concat!("latchkey-cli/", env!("CARGO_PKG_VERSION")).into()),
+        detail: serde_json::Map::new(),
+    }
+}
+
 /// The change an operator command makes, as an event to record once it has run.
 pub fn planned(command: &Command) -> Option<AuditEvent> {
     let (project, action, connector) = match command {
@@ -88,19 +126,5 @@ pub fn planned(command: &Command) -> Option<AuditEvent> {
     if let Command::Keys(KeysCommand::Revoke { key_id, .. }) = command {
         detail.insert("key_id".into(), key_id.as_str().into());
     }
-    Some(AuditEvent {
-        id: latchkey::audit::event_id(),
-        at_ms: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default(),
-        project_id: ProjectId::parse(project).ok()?,
-        environment: None,
-        action,
-        actor_kind: ActorKind::Operator,
-        actor_id: std::env::var("USER").unwrap_or_else(|_| "cli".into()),
-        connection_id: None,
-        connector: connector.and_then(|c| ConnectorUid::parse(c).ok()),
-        outcome: String::new(),
-        source_ip: None,
-        user_agent: Some(concat!("latchkey-cli/", env!("CARGO_PKG_VERSION")).into()),
-        detail,
-    })
+    Some(AuditEvent { connector: connector.and_then(|c| ConnectorUid::parse(c).ok()), detail, ..operator_event(ProjectId::parse(project).ok()?, action) })
 }

@@ -138,6 +138,42 @@ fn the_operators_changes_are_in_the_trail_and_an_export_reads_it_whole() {
     assert!(!String::from_utf8_lossy(&export.stdout).contains(key["secret_key"].as_str().unwrap_or("lk_sk_")));
 }
 
+#[test]
+fn a_shared_connectors_rotated_secret_and_deletion_reach_the_trail_of_every_project_linked_to_it() {
+    use crate::cli::{json, latchkey};
+    // Arrange: one connector linked to two projects, a third project not linked.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let project = |name: &str| json(&latchkey(d, &["--json", "projects", "create", "--name", name], &[], None))[0]["id"].as_str().unwrap().to_owned();
+    let (acme, globex, initech) = (project("Acme"), project("Globex"), project("Initech"));
+    let create = ["connectors", "create", "--uid", "slack/shared-slack", "--client-id", "cid", "--client-secret-stdin"];
+    assert!(latchkey(d, &create, &[], Some("first-secret-value\n")).status.success());
+    for linked in [&acme, &globex] {
+        assert!(latchkey(d, &["connectors", "link", "--uid", "slack/shared-slack", "--project", linked, "--environment", "production"], &[], None)
+            .status
+            .success());
+    }
+
+    // Act
+    let rotate = ["connectors", "update", "--uid", "slack/shared-slack", "--client-secret-stdin"];
+    assert!(latchkey(d, &rotate, &[], Some("rotated-secret-value\n")).status.success());
+    assert!(latchkey(d, &["connectors", "delete", "--uid", "slack/shared-slack"], &[], None).status.success());
+
+    // Assert
+    let trail = |project: &str| String::from_utf8_lossy(&latchkey(d, &["audit", "export", "--project", project], &[], None).stdout).into_owned();
+    for linked in [&acme, &globex] {
+        let text = trail(linked);
+        let events: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let actions: Vec<&str> = events.iter().map(|e| e["action"].as_str().unwrap()).collect();
+        assert_eq!(actions, vec!["connector_deleted", "connector_changed", "connector_linked"], "{text}");
+        assert_eq!(events[1]["detail"]["changed"], json!(["client_secret"]));
+        assert_eq!(events[1]["connector"], "slack/shared-slack");
+        assert!(events[..2].iter().all(|e| e["actor_kind"] == "operator" && e["outcome"] == "ok"));
+        assert!(!text.contains("secret-value"), "a client secret in the trail: {text}");
+    }
+    assert_eq!(trail(&initech), "", "a project that never used the connector hears nothing of it");
+}
+
 /// A CloudWatch Logs subscription's event for `lines`, as Lambda receives it: gzip, then base64.
 fn subscription_event(lines: &[String]) -> Value {
     use base64::Engine;

@@ -4,7 +4,7 @@
 //! buffer); every part is checked by the core before anything is written.
 
 use latchkey::admin::{self, ConnectorChanges, CustomConnector, Endpoints, Quirks};
-use latchkey::model::{ApiSpec, AuthMode, ConnectionField, Connector, Narrowing, OAuthEndpoints, RevocationScope, TokenAuthMethod};
+use latchkey::model::{ApiSpec, AuditAction, AuthMode, ConnectionField, Connector, Narrowing, OAuthEndpoints, RevocationScope, TokenAuthMethod};
 use latchkey::Ports;
 
 use super::{project_id, read_secret, CliError};
@@ -19,10 +19,14 @@ pub async fn connectors(ports: &Ports, command: ConnectorsCommand, print: &Print
         ConnectorsCommand::Update { uid, name, client_id, secret, scopes, clear_scopes, tuning } => {
             let default_scopes = if clear_scopes { Some(Vec::new()) } else { Some(scopes).filter(|s| !s.is_empty()) };
             let changes = ConnectorChanges { display_name: name, client_id, client_secret: read_secret(&secret)?, default_scopes, ..tuning_changes(&tuning) };
-            print.connectors(std::slice::from_ref(&admin::update_connector(ports, &uid, changes).await?));
+            let changed = changed_settings(&changes);
+            let connector = admin::update_connector(ports, &uid, changes).await?;
+            crate::audit::connector_change(ports, &connector, AuditAction::ConnectorChanged, &changed).await;
+            print.connectors(std::slice::from_ref(&connector));
         }
         ConnectorsCommand::Delete { uid } => {
             let deleted = admin::delete_connector(ports, &uid).await?;
+            crate::audit::connector_change(ports, &deleted, AuditAction::ConnectorDeleted, &[]).await;
             print.message(&format!("deleted {}", deleted.uid), serde_json::json!({"deleted": deleted.uid}));
         }
         ConnectorsCommand::Link { uid, project, environments } => {
@@ -82,6 +86,23 @@ async fn create(ports: &Ports, args: CreateConnector) -> Result<Connector, CliEr
             Ok(admin::create_custom_connector(ports, spec).await?)
         }
     }
+}
+
+/// The names of the settings `changes` sets, for the trail (never their values).
+fn changed_settings(changes: &ConnectorChanges) -> Vec<&'static str> {
+    [
+        ("display_name", changes.display_name.is_some()),
+        ("oauth", changes.oauth.is_some()),
+        ("client_id", changes.client_id.is_some()),
+        ("client_secret", changes.client_secret.is_some()),
+        ("default_scopes", changes.default_scopes.is_some()),
+        ("refresh_buffer_secs", changes.refresh_buffer_secs.is_some()),
+        ("revocation_scope", changes.revocation_scope.is_some()),
+        ("narrowing", changes.narrowing.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect()
 }
 
 fn mode(arg: AuthModeArg) -> AuthMode {

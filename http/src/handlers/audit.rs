@@ -46,7 +46,7 @@ pub struct AuditPage {
 /// read it).
 #[utoipa::path(get, path = "/v1/audit", tag = "audit", security(("secret_key" = [])),
     params(("action" = Option<String>, Query, description = "Only this action (token_issued, proxy_call, connection_created, ...)",
-            pattern = "^(token_issued|proxy_call|connection_created|connection_relinked|connection_updated|connection_disconnected|connection_deleted|credentials_imported|access_token_issued|access_token_revoked|secret_key_created|secret_key_revoked|connector_linked|connector_unlinked|issuer_trusted|issuer_distrusted|origins_changed|installation_recorded)$"),
+            pattern = "^(token_issued|proxy_call|connection_created|connection_relinked|connection_updated|connection_disconnected|connection_deleted|credentials_imported|access_token_issued|access_token_revoked|secret_key_created|secret_key_revoked|connector_linked|connector_unlinked|connector_changed|connector_deleted|issuer_trusted|issuer_distrusted|origins_changed|installation_recorded)$"),
            ("connection_id" = Option<String>, Query, description = "Only events about this connection", pattern = "^conn_[A-Za-z0-9]{1,40}$"),
            ("since" = Option<i64>, Query, description = "Only events at or after this (Unix seconds)", minimum = 0),
            ("until" = Option<i64>, Query, description = "Only events before this (Unix seconds)", minimum = 0),

@@ -37,6 +37,11 @@ pub enum AuditAction {
     ConnectorLinked,
     /// A connector was unlinked from the project.
     ConnectorUnlinked,
+    /// A connector the project uses changed (its name, client id or secret, scopes or tuning;
+    /// `detail.changed` names which, never their values).
+    ConnectorChanged,
+    /// A connector the project used was deleted.
+    ConnectorDeleted,
     /// A trusted issuer was added or changed.
     IssuerTrusted,
     /// A trusted issuer was removed.
@@ -49,7 +54,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 20] = [
         AuditAction::TokenIssued,
         AuditAction::ProxyCall,
         AuditAction::ConnectionCreated,
@@ -64,6 +69,8 @@ impl AuditAction {
         AuditAction::SecretKeyRevoked,
         AuditAction::ConnectorLinked,
         AuditAction::ConnectorUnlinked,
+        AuditAction::ConnectorChanged,
+        AuditAction::ConnectorDeleted,
         AuditAction::IssuerTrusted,
         AuditAction::IssuerDistrusted,
         AuditAction::OriginsChanged,
@@ -87,6 +94,8 @@ impl AuditAction {
             AuditAction::SecretKeyRevoked => "secret_key_revoked",
             AuditAction::ConnectorLinked => "connector_linked",
             AuditAction::ConnectorUnlinked => "connector_unlinked",
+            AuditAction::ConnectorChanged => "connector_changed",
+            AuditAction::ConnectorDeleted => "connector_deleted",
             AuditAction::IssuerTrusted => "issuer_trusted",
             AuditAction::IssuerDistrusted => "issuer_distrusted",
             AuditAction::OriginsChanged => "origins_changed",

@@ -118,6 +118,8 @@ AuditAction = Literal[
     "secret_key_revoked",
     "connector_linked",
     "connector_unlinked",
+    "connector_changed",
+    "connector_deleted",
     "issuer_trusted",
     "issuer_distrusted",
     "origins_changed",

@@ -180,6 +180,8 @@ export type AuditAction =
   | "secret_key_revoked"
   | "connector_linked"
   | "connector_unlinked"
+  | "connector_changed"
+  | "connector_deleted"
   | "issuer_trusted"
   | "issuer_distrusted"
   | "origins_changed"
