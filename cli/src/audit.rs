@@ -94,7 +94,7 @@ pub async fn connector_change(ports: &Ports, connector: &Connector, action: Audi
 fn operator_event(project_id: ProjectId, action: AuditAction) -> AuditEvent {
     AuditEvent {
         id: latchkey::audit::event_id(),
-        at_ms: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default(),
+        at_ms: latchkey::metrics::now_ms(),
         project_id,
         environment: None,
         action,

@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
 use latchkey::audit::event_id;
+use latchkey::metrics::now_ms;
 use latchkey::model::{ActorKind, AuditAction, AuditEvent, Caller, ConnectionId, ConnectorUid, EnvironmentName, ProjectId, SecretKeyLookup};
 use latchkey::Ports;
 
@@ -95,10 +96,6 @@ impl<'a> Facts<'a> {
             detail: Default::default(),
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }
 
 /// The outcome word of a result: `ok`, or the error's code.

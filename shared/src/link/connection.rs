@@ -81,7 +81,7 @@ pub async fn store_connection(
         apply_grant(&mut connection, connector, &grant, version.is_some(), now);
         match write(ports, connection.to_item()?, version).await {
             Ok(()) => {
-                announce(ports, &connection, &key, version.is_none(), grant.ready).await?;
+                announce(ports, &connection, version.is_none(), grant.ready).await?;
                 if let Some(sealed) = replaced {
                     revoke_replaced(ports, &connection, connector, &sealed, &grant.credentials).await;
                 }
@@ -127,9 +127,8 @@ async fn write(ports: &Ports, mut item: crate::model::Item, version: Option<u64>
 }
 
 /// After a write: the id index, the log line and the webhook events.
-async fn announce(ports: &Ports, connection: &Connection, key: &crate::model::Key, created: bool, ready: bool) -> Result<(), LinkError> {
-    let index = ConnectionIdIndex { id: connection.id.clone(), project_id: connection.project_id.clone(), connection_sk: key.sk.clone() };
-    ports.store.put(&index.to_item()?).await?;
+async fn announce(ports: &Ports, connection: &Connection, created: bool, ready: bool) -> Result<(), LinkError> {
+    ports.store.put(&ConnectionIdIndex::of(connection).to_item()?).await?;
     tracing::info!(connection_id = %connection.id, connector = %connection.connector, created, "connection saved");
     let change = if created { EventType::ConnectionCreated } else { EventType::ConnectionUpdated };
     events::emit(ports, change, connection, serde_json::json!({})).await;

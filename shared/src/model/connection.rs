@@ -329,6 +329,13 @@ pub struct ConnectionIdIndex {
     pub connection_sk: String,
 }
 
+impl ConnectionIdIndex {
+    /// The index record of `connection`.
+    pub fn of(connection: &Connection) -> Self {
+        ConnectionIdIndex { id: connection.id.clone(), project_id: connection.project_id.clone(), connection_sk: connection.key().sk }
+    }
+}
+
 impl Record for ConnectionIdIndex {
     fn key(&self) -> Key {
         Connection::id_key(&self.id)

@@ -325,9 +325,7 @@ pub(crate) async fn install_machine_connection(
     connection.scopes = connector.default_scopes.clone();
     match ports.store.put_if_absent(&connection.to_item()?).await {
         Ok(()) => {
-            let index =
-                crate::model::ConnectionIdIndex { id: connection.id.clone(), project_id: connection.project_id.clone(), connection_sk: connection.key().sk };
-            ports.store.put(&index.to_item()?).await?;
+            ports.store.put(&crate::model::ConnectionIdIndex::of(&connection).to_item()?).await?;
         }
         Err(StoreError::ConditionFailed) => {}
         Err(e) => return Err(e.into()),
